@@ -1,0 +1,86 @@
+/* danemsg: TLSA records (RFC 6698) and DANE matching (RFC 7671). */
+#ifndef DANEMSG_TLSA_H
+#define DANEMSG_TLSA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include <danemsg/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Certificate usages, selectors and matching types (IANA registries). */
+enum {
+	DANEMSG_TLSA_PKIX_TA = 0,
+	DANEMSG_TLSA_PKIX_EE = 1,
+	DANEMSG_TLSA_DANE_TA = 2,
+	DANEMSG_TLSA_DANE_EE = 3,
+};
+enum { DANEMSG_TLSA_SEL_CERT = 0, DANEMSG_TLSA_SEL_SPKI = 1 };
+enum { DANEMSG_TLSA_MATCH_FULL = 0, DANEMSG_TLSA_MATCH_SHA256 = 1, DANEMSG_TLSA_MATCH_SHA512 = 2 };
+
+/*
+ * One TLSA record, parsed. The record owns everything it points to; free it
+ * with danemsg_tlsa_clear(). A record that cannot be used (unknown usage,
+ * digest of the wrong length, certificate that does not parse, ...) still
+ * parses: usable is 0 and unusable_reason says why. It never spoils others.
+ */
+typedef struct danemsg_tlsa {
+	uint8_t usage;
+	uint8_t selector;
+	uint8_t matching_type;
+	uint8_t *data;              /* certificate association data */
+	size_t data_len;
+	X509 *cert;                 /* for x 0 0 records: the certificate, else NULL */
+	EVP_PKEY *pkey;             /* for x 0 0 and x 1 0: the public key, else NULL */
+	int usable;                 /* nonzero when the record can authenticate */
+	const char *unusable_reason;/* static string, NULL when usable */
+} danemsg_tlsa;
+
+/*
+ * Parses one TLSA RDATA in wire format (3 octets, then the data).
+ * Returns DANEMSG_ERR_MALFORMED only when rdata is shorter than 3 octets
+ * (out is then cleared); any other oddity makes an unusable record.
+ */
+danemsg_err danemsg_tlsa_parse(const uint8_t *rdata, size_t rdata_len, danemsg_tlsa *out);
+
+/* Frees what a record owns and zeroes it. Safe on a zeroed record. */
+void danemsg_tlsa_clear(danemsg_tlsa *rec);
+
+/* "DANE-EE", "DANE-TA", ...; "SPKI", "Cert"; "Full", "SHA2-256", ... */
+const char *danemsg_tlsa_usage_name(uint8_t usage);
+const char *danemsg_tlsa_selector_name(uint8_t selector);
+const char *danemsg_tlsa_matching_name(uint8_t matching_type);
+
+/*
+ * Does any usable record of the set authenticate the end-entity certificate ee
+ * (with an optional in-band chain, issuer order, ee excluded) for identity name?
+ * - DANE-EE (3): selector 0/1, matching 0/1/2 against ee; no name or date checks
+ *   (RFC 7671 section 5.1).
+ * - DANE-TA (2): a certificate of the chain (or, for x 1 0, a key) matches; ee
+ *   must chain to it (signatures, validity dates) and name `name` in its SAN.
+ * - PKIX-TA/PKIX-EE (0/1) are unusable (no web PKI trust store is consulted).
+ * - Digest agility (RFC 7671 section 9) is applied per usage and selector.
+ * Returns DANEMSG_OK and sets *matched (if not NULL) to the index of the record
+ * that matched; DANEMSG_ERR_NO_USABLE_RECORD when no record is usable;
+ * DANEMSG_ERR_NO_MATCH otherwise.
+ */
+danemsg_err danemsg_tlsa_match_cert(const danemsg_tlsa *recs, size_t n, const char *name,
+				    X509 *ee, STACK_OF(X509) *chain, size_t *matched);
+
+/*
+ * Does any usable DANE-EE SPKI record (3 1 x) or any record carrying a whole
+ * certificate or key authenticate the bare public key pkey? For messages that
+ * carry no certificate: the key is then the one the record publishes.
+ */
+danemsg_err danemsg_tlsa_match_pkey(const danemsg_tlsa *recs, size_t n, EVP_PKEY *pkey,
+				    size_t *matched);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,81 @@
+/* Shared pieces of the command-line tool: dispatch, errors, exit codes. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("danemsg: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_exit_code(danemsg_err err)
+{
+	switch (err) {
+	case DANEMSG_OK: return EXIT_OK_;
+	case DANEMSG_ERR_INVALID_ARG: return EXIT_USAGE;
+	case DANEMSG_ERR_DNS_INSECURE: return EXIT_DNS_INSECURE;
+	case DANEMSG_ERR_DNS_BOGUS: return EXIT_DNS_BOGUS;
+	case DANEMSG_ERR_DNS_NOT_FOUND: return EXIT_DNS_NOT_FOUND;
+	case DANEMSG_ERR_DNS_TEMPORARY: return EXIT_DNS_TEMPORARY;
+	case DANEMSG_ERR_NO_USABLE_RECORD: return EXIT_NO_USABLE_RECORD;
+	case DANEMSG_ERR_DNS_CONFIG: return EXIT_DNS_CONFIG;
+	case DANEMSG_ERR_UPDATE_REFUSED: return EXIT_UPDATE_REFUSED;
+	case DANEMSG_ERR_EXISTS: return EXIT_EXISTS;
+	case DANEMSG_ERR_BROKER: return EXIT_BROKER;
+	case DANEMSG_ERR_NOT_FOR_ME:
+	case DANEMSG_ERR_UNKNOWN_SENDER:
+	case DANEMSG_ERR_BAD_SIGNATURE:
+	case DANEMSG_ERR_EXPIRED:
+	case DANEMSG_ERR_REPLAYED:
+	case DANEMSG_ERR_SENDER_NOT_ALLOWED:
+	case DANEMSG_ERR_TOO_LARGE:
+	case DANEMSG_ERR_ALGORITHM:
+	case DANEMSG_ERR_DECRYPT:
+	case DANEMSG_ERR_MALFORMED:
+		return EXIT_REJECTED;
+	default: return EXIT_FAILURE_;
+	}
+}
+
+const char *cli_env(const char *const *names)
+{
+	for (; *names; names++) {
+		const char *v = getenv(*names);
+		if (v && *v)
+			return v;
+	}
+	return NULL;
+}
+
+static void cli_list(FILE *out, const char *prog, const struct cli_command *table)
+{
+	fprintf(out, "usage: %s COMMAND [ARGS]\n\ncommands:\n", prog);
+	for (; table->name; table++)
+		fprintf(out, "  %-10s %s\n", table->name, table->summary);
+	fprintf(out, "\nRun '%s COMMAND --help' for a command's options.\n", prog);
+}
+
+int cli_dispatch(const char *prog, const struct cli_command *table, int argc, char **argv)
+{
+	if (argc < 1) {
+		cli_list(stderr, prog, table);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h") || !strcmp(argv[0], "help")) {
+		cli_list(stdout, prog, table);
+		return EXIT_OK_;
+	}
+	for (const struct cli_command *c = table; c->name; c++)
+		if (!strcmp(c->name, argv[0]))
+			return c->run(argc, argv);
+	cli_error("unknown command '%s' (try '%s --help')", argv[0], prog);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,59 @@
+/* Shared pieces of the danemsg command-line tool. */
+#ifndef DANEMSG_TOOL_CLI_H
+#define DANEMSG_TOOL_CLI_H
+
+#include <danemsg.h>
+
+/*
+ * Exit codes of the tool (documented in danemsg(1)). Stable.
+ * 0 success; 1 generic failure; 2 usage error; the rest name what went wrong
+ * so that scripts can tell "reject" from "retry later".
+ */
+enum cli_exit {
+	EXIT_OK_ = 0,
+	EXIT_FAILURE_ = 1,
+	EXIT_USAGE = 2,
+	EXIT_DNS_INSECURE = 10,
+	EXIT_DNS_BOGUS = 11,
+	EXIT_DNS_NOT_FOUND = 12,
+	EXIT_DNS_TEMPORARY = 13,
+	EXIT_NO_USABLE_RECORD = 14,
+	EXIT_DNS_CONFIG = 15,
+	EXIT_REJECTED = 20,       /* message refused (forged, not for me, replay, ...) */
+	EXIT_UPDATE_REFUSED = 30,
+	EXIT_EXISTS = 31,
+	EXIT_BROKER = 40,
+};
+
+/* One subcommand: argv[0] is the subcommand's own name. */
+typedef int (*cli_command_fn)(int argc, char **argv);
+
+struct cli_command {
+	const char *name;
+	cli_command_fn run;
+	const char *summary;
+};
+
+/* Finds and runs the subcommand named argv[0] in a NULL-terminated table. */
+int cli_dispatch(const char *prog, const struct cli_command *table, int argc, char **argv);
+
+/* Prints "danemsg: MESSAGE" to stderr, printf-style. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Maps a library error to the tool's exit code. */
+int cli_exit_code(danemsg_err err);
+
+/* The value of the first set environment variable among names, or NULL. */
+const char *cli_env(const char *const *names);
+
+/* Subcommands. */
+int cmd_id(int argc, char **argv);
+int id_show(int argc, char **argv);
+int id_new(int argc, char **argv);
+int id_csr(int argc, char **argv);
+int id_import(int argc, char **argv);
+int id_tlsa(int argc, char **argv);
+int id_publish(int argc, char **argv);
+int id_check(int argc, char **argv);
+
+#endif

@@ -1,0 +1,20 @@
+/* danemsg id: the identity subcommands. */
+#include <stddef.h>
+
+#include "cli.h"
+
+static const struct cli_command id_commands[] = {
+	{"show", id_show, "look up NAME's TLSA records in DNS, validated with DNSSEC"},
+	{"new", id_new, "create a key and a self-signed certificate for NAME"},
+	{"csr", id_csr, "write a certificate signing request for NAME"},
+	{"import", id_import, "import a CA-issued certificate (and chain) for NAME"},
+	{"tlsa", id_tlsa, "print NAME's TLSA record as a zone-file line"},
+	{"publish", id_publish, "publish NAME's TLSA record by DNS UPDATE (TSIG)"},
+	{"check", id_check, "check that DNS securely publishes NAME's local certificate"},
+	{NULL, NULL, NULL},
+};
+
+int cmd_id(int argc, char **argv)
+{
+	return cli_dispatch("danemsg id", id_commands, argc - 1, argv + 1);
+}

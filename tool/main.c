@@ -1,0 +1,24 @@
+/* danemsg: the command-line tool. One binary, subcommands like git. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int cmd_version(int argc, char **argv)
+{
+	printf("danemsg %s\n", danemsg_version());
+	return EXIT_OK_;
+}
+
+static const struct cli_command commands[] = {
+	{"id", cmd_id, "manage and inspect identities (keys, certificates, TLSA records)"},
+	{"version", cmd_version, "print the version"},
+	{NULL, NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--version"))
+		return cmd_version(0, NULL);
+	return cli_dispatch("danemsg", commands, argc - 1, argv + 1);
+}
