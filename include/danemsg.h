@@ -3,6 +3,10 @@
 #define DANEMSG_H
 
 #include <danemsg/error.h>
+#include <danemsg/tlsa.h>
+#include <danemsg/identity.h>
+#include <danemsg/credential.h>
+#include <danemsg/publish.h>
 
 #define DANEMSG_VERSION_STRING "0.1.0"
 

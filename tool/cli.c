@@ -1,4 +1,5 @@
 /* Shared pieces of the command-line tool: dispatch, errors, exit codes. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ int cli_exit_code(danemsg_err err)
 	case DANEMSG_ERR_DNS_NOT_FOUND: return EXIT_DNS_NOT_FOUND;
 	case DANEMSG_ERR_DNS_TEMPORARY: return EXIT_DNS_TEMPORARY;
 	case DANEMSG_ERR_NO_USABLE_RECORD: return EXIT_NO_USABLE_RECORD;
+	case DANEMSG_ERR_NO_MATCH: return EXIT_NO_MATCH;
 	case DANEMSG_ERR_DNS_CONFIG: return EXIT_DNS_CONFIG;
 	case DANEMSG_ERR_UPDATE_REFUSED: return EXIT_UPDATE_REFUSED;
 	case DANEMSG_ERR_EXISTS: return EXIT_EXISTS;
@@ -53,6 +55,40 @@ const char *cli_env(const char *const *names)
 			return v;
 	}
 	return NULL;
+}
+
+const char *cli_identity_dir(const char *dir_option)
+{
+	static const char *const vars[] = {"DANEMSG_DIR", "CRYPTO_PATH", NULL};
+	static char home_dir[4096];
+	const char *dir = dir_option ? dir_option : cli_env(vars);
+	if (dir)
+		return dir;
+	const char *home = getenv("HOME");
+	if (!home || !*home) {
+		cli_error("HOME is unset: give the identity folder with --dir or DANEMSG_DIR");
+		return NULL;
+	}
+	int n = snprintf(home_dir, sizeof(home_dir), "%s/.danemsg", home);
+	if (n < 0 || (size_t)n >= sizeof(home_dir)) {
+		cli_error("HOME is too long");
+		return NULL;
+	}
+	return home_dir;
+}
+
+int cli_parse_uint(const char *arg, const char *what, unsigned long min, unsigned long max,
+		   unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno || v < min || v > max) {
+		cli_error("%s: '%s' is not a number from %lu to %lu", what, arg, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
 }
 
 static void cli_list(FILE *out, const char *prog, const struct cli_command *table)

@@ -19,6 +19,7 @@ enum cli_exit {
 	EXIT_DNS_TEMPORARY = 13,
 	EXIT_NO_USABLE_RECORD = 14,
 	EXIT_DNS_CONFIG = 15,
+	EXIT_NO_MATCH = 16,       /* DNS publishes records, none for the local certificate */
 	EXIT_REJECTED = 20,       /* message refused (forged, not for me, replay, ...) */
 	EXIT_UPDATE_REFUSED = 30,
 	EXIT_EXISTS = 31,
@@ -46,6 +47,25 @@ int cli_exit_code(danemsg_err err);
 /* The value of the first set environment variable among names, or NULL. */
 const char *cli_env(const char *const *names);
 
+/*
+ * The folder of the local identities: dir_option (--dir) if not NULL, else env
+ * DANEMSG_DIR, else the reference system's CRYPTO_PATH, else $HOME/.danemsg.
+ * NULL (with a message) when none is set. The folder may not exist yet.
+ */
+const char *cli_identity_dir(const char *dir_option);
+
+/* Parses option what's value as a decimal number in min..max: 0, or -1 (reported). */
+int cli_parse_uint(const char *arg, const char *what, unsigned long min, unsigned long max,
+		   unsigned long *out);
+
+/*
+ * Prints one zone-file TLSA line ("NAME. TTL IN TLSA U S M HEX") per certificate
+ * identity name publishes (current, next, X25519) from dir; prints why on failure.
+ * Returns an exit code. (tool/id_tlsa.c)
+ */
+int cli_print_tlsa(const char *dir, const char *name, uint8_t usage, uint8_t selector,
+		   uint8_t matching, uint32_t ttl);
+
 /* Subcommands. */
 int cmd_id(int argc, char **argv);
 int id_show(int argc, char **argv);
@@ -55,5 +75,6 @@ int id_import(int argc, char **argv);
 int id_tlsa(int argc, char **argv);
 int id_publish(int argc, char **argv);
 int id_check(int argc, char **argv);
+int id_rollover(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const struct cli_command id_commands[] = {
 	{"tlsa", id_tlsa, "print NAME's TLSA record as a zone-file line"},
 	{"publish", id_publish, "publish NAME's TLSA record by DNS UPDATE (TSIG)"},
 	{"check", id_check, "check that DNS securely publishes NAME's local certificate"},
+	{"rollover", id_rollover, "make NAME's next key (from id new --next) the current one"},
 	{NULL, NULL, NULL},
 };
 

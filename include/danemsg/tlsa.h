@@ -44,7 +44,9 @@ typedef struct danemsg_tlsa {
 /*
  * Parses one TLSA RDATA in wire format (3 octets, then the data).
  * Returns DANEMSG_ERR_MALFORMED only when rdata is shorter than 3 octets
- * (out is then cleared); any other oddity makes an unusable record.
+ * (out is then cleared); any other oddity makes an unusable record (RDATA
+ * over 65535 octets, which DNS cannot carry, is not even copied).
+ * DANEMSG_ERR_INVALID_ARG when out is NULL, or rdata is NULL with a length.
  */
 danemsg_err danemsg_tlsa_parse(const uint8_t *rdata, size_t rdata_len, danemsg_tlsa *out);
 
@@ -62,12 +64,18 @@ const char *danemsg_tlsa_matching_name(uint8_t matching_type);
  * - DANE-EE (3): selector 0/1, matching 0/1/2 against ee; no name or date checks
  *   (RFC 7671 section 5.1).
  * - DANE-TA (2): a certificate of the chain (or, for x 1 0, a key) matches; ee
- *   must chain to it (signatures, validity dates) and name `name` in its SAN.
+ *   must chain to it (signatures, validity dates) and name `name` in a DNS SAN
+ *   (the subject CN is never used; no partial wildcards). A 2 0 0 record is the
+ *   trust anchor itself, whether or not the chain repeats it. For 2 1 0 the
+ *   chain may stop below the TA: its top-most certificate (ee when chain is
+ *   NULL or empty) must then be signed by the record's key.
  * - PKIX-TA/PKIX-EE (0/1) are unusable (no web PKI trust store is consulted).
  * - Digest agility (RFC 7671 section 9) is applied per usage and selector.
+ * name is a DNS name, trailing dot optional, required even for DANE-EE sets.
  * Returns DANEMSG_OK and sets *matched (if not NULL) to the index of the record
  * that matched; DANEMSG_ERR_NO_USABLE_RECORD when no record is usable;
- * DANEMSG_ERR_NO_MATCH otherwise.
+ * DANEMSG_ERR_NO_MATCH otherwise; DANEMSG_ERR_INVALID_ARG when recs, name or
+ * ee is NULL or name is empty or too long.
  */
 danemsg_err danemsg_tlsa_match_cert(const danemsg_tlsa *recs, size_t n, const char *name,
 				    X509 *ee, STACK_OF(X509) *chain, size_t *matched);
@@ -76,6 +84,9 @@ danemsg_err danemsg_tlsa_match_cert(const danemsg_tlsa *recs, size_t n, const ch
  * Does any usable DANE-EE SPKI record (3 1 x) or any record carrying a whole
  * certificate or key authenticate the bare public key pkey? For messages that
  * carry no certificate: the key is then the one the record publishes.
+ * DANE-TA records never match a bare key. Digest agility applies as above.
+ * Returns as danemsg_tlsa_match_cert(): DANEMSG_ERR_NO_USABLE_RECORD only when
+ * no record at all is usable (a set of DANE-TA records gives NO_MATCH).
  */
 danemsg_err danemsg_tlsa_match_pkey(const danemsg_tlsa *recs, size_t n, EVP_PKEY *pkey,
 				    size_t *matched);

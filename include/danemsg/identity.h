@@ -1,0 +1,136 @@
+/* danemsg: discovering identities in DNS (TLSA, validated with DNSSEC locally). */
+#ifndef DANEMSG_IDENTITY_H
+#define DANEMSG_IDENTITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <danemsg/error.h>
+#include <danemsg/tlsa.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What DNSSEC said about an answer. */
+typedef enum danemsg_dnssec {
+	DANEMSG_DNSSEC_SECURE = 0,   /* chain of trust validated from a trust anchor */
+	DANEMSG_DNSSEC_INSECURE,     /* provably unsigned, or no trust anchor covers it */
+	DANEMSG_DNSSEC_BOGUS,        /* signatures do not validate: an attack or a broken zone */
+	DANEMSG_DNSSEC_UNKNOWN,      /* no answer (temporary failure) */
+} danemsg_dnssec;
+
+/* "secure", "insecure", "bogus", "unknown". */
+const char *danemsg_dnssec_name(danemsg_dnssec status);
+
+/* How a resolver finds and validates answers. Start from danemsg_resolver_config_init(). */
+typedef struct danemsg_resolver_config {
+	/* "ADDR[@PORT]" of a server to send every query to (validation stays local);
+	 * NULL: the system's resolvers (/etc/resolv.conf). */
+	const char *server;
+	/* Files of DS or DNSKEY records in presentation format, NULL-terminated list;
+	 * each adds trust anchors (for private zones). May be NULL. */
+	const char *const *trust_anchor_files;
+	/* The root trust anchor file; default "/usr/share/dns/root.key" (dns-root-data).
+	 * Set to "" to load no root anchor. Missing default file: no root anchor. */
+	const char *root_anchor_file;
+	/* Offline mode: validate records from this signed zone file with no server at
+	 * all (zone_file's origin given by offline_zone). Needs a trust anchor. */
+	const char *offline_zone_file;
+	const char *offline_zone;
+	/* Opt-out: let INSECURE answers authenticate. Off by default; loud when on. */
+	int allow_insecure;
+	/* Upper bound on how long any answer is used, in seconds (bounds how long a
+	 * removed record keeps working). Default 300. */
+	uint32_t cache_max_ttl;
+	/* How long a negative or failed answer is remembered, seconds. Default 30 for
+	 * NXDOMAIN/NODATA (capped by the SOA minimum), 5 for temporary failures. */
+	uint32_t cache_negative_ttl;
+	uint32_t cache_failure_ttl;
+	/* Most identities kept; least recently used ones go first. Default 10000. */
+	size_t cache_max_entries;
+	/* A lookup that has no answer after this long fails as temporary. Default 5000. */
+	uint32_t timeout_ms;
+} danemsg_resolver_config;
+
+/* Fills cfg with the defaults above. */
+void danemsg_resolver_config_init(danemsg_resolver_config *cfg);
+
+/* An opaque, thread-safe resolver with its identity cache. */
+typedef struct danemsg_resolver danemsg_resolver;
+
+/* Creates a resolver. Configuration errors (unreadable trust anchor, bad server
+ * address) are reported here with a message in errbuf (may be NULL). */
+danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_resolver **out,
+				 char *errbuf, size_t errbuf_len);
+void danemsg_resolver_free(danemsg_resolver *r);
+
+/* The result of looking up an identity: its TLSA RRset and what DNSSEC said.
+ * Immutable and reference-counted: the cache hands out references. */
+typedef struct danemsg_identity danemsg_identity;
+
+/*
+ * Looks up the TLSA RRset at name (the bare identity name, or any owner name
+ * such as _443._tcp.host) through the cache. Returns a reference in *out even
+ * for negative results (release it with danemsg_identity_unref). The return value
+ * is danemsg_identity_status() of the result, or an error before any lookup
+ * (DANEMSG_ERR_INVALID_ARG for a name that is not a DNS name).
+ */
+danemsg_err danemsg_resolver_lookup(danemsg_resolver *r, const char *name,
+				    danemsg_identity **out);
+
+/* Asynchronous lookup: cb runs once, from a thread that calls
+ * danemsg_resolver_process(), or at once (from this call) on a cache hit.
+ * The callback receives its own reference to the identity. */
+typedef void (*danemsg_lookup_cb)(void *arg, danemsg_err status, danemsg_identity *id);
+danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
+					  danemsg_lookup_cb cb, void *arg);
+/* A file descriptor that becomes readable when async answers are ready. */
+int danemsg_resolver_fd(danemsg_resolver *r);
+/* Delivers ready async answers (and times out overdue lookups). Non-blocking. */
+danemsg_err danemsg_resolver_process(danemsg_resolver *r);
+/* Waits up to timeout_ms for answers and delivers them. */
+danemsg_err danemsg_resolver_wait(danemsg_resolver *r, int timeout_ms);
+
+/* Cache statistics, for tests and benchmarks. */
+typedef struct danemsg_cache_stats {
+	uint64_t hits, misses, queries, evictions;
+	size_t entries;
+} danemsg_cache_stats;
+void danemsg_resolver_cache_stats(danemsg_resolver *r, danemsg_cache_stats *out);
+
+danemsg_identity *danemsg_identity_ref(danemsg_identity *id);
+void danemsg_identity_unref(danemsg_identity *id);
+
+/* The identity's name, lower case, with a trailing dot. */
+const char *danemsg_identity_name(const danemsg_identity *id);
+/*
+ * DANEMSG_OK: a secure answer (or an insecure one the configuration allows) with
+ * at least one usable record; otherwise DANEMSG_ERR_DNS_INSECURE, _DNS_BOGUS,
+ * _DNS_NOT_FOUND, _DNS_TEMPORARY or _NO_USABLE_RECORD.
+ */
+danemsg_err danemsg_identity_status(const danemsg_identity *id);
+danemsg_dnssec danemsg_identity_dnssec(const danemsg_identity *id);
+/* The validator's reason for a bogus answer, or the failure's reason; NULL if none. */
+const char *danemsg_identity_why(const danemsg_identity *id);
+/* The TTL the answer is cached for (already capped), seconds. */
+uint32_t danemsg_identity_ttl(const danemsg_identity *id);
+/* Nonzero when the answer is only accepted because allow_insecure is on. */
+int danemsg_identity_insecure_allowed(const danemsg_identity *id);
+size_t danemsg_identity_record_count(const danemsg_identity *id);
+const danemsg_tlsa *danemsg_identity_record(const danemsg_identity *id, size_t i);
+
+/*
+ * Authenticates a certificate (and optional in-band chain) or a bare key as
+ * this identity's: DANEMSG_OK only if the status is OK and a record matches.
+ * Otherwise the status error, or DANEMSG_ERR_NO_MATCH.
+ */
+danemsg_err danemsg_identity_authenticate_cert(const danemsg_identity *id, X509 *ee,
+					       STACK_OF(X509) *chain, size_t *matched);
+danemsg_err danemsg_identity_authenticate_pkey(const danemsg_identity *id, EVP_PKEY *pkey,
+					       size_t *matched);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

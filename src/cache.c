@@ -1,0 +1,165 @@
+/* The identity cache: a hash table with an LRU list and a list of queries in flight.
+ * Not locked here: the resolver holds its mutex around every call. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache.h"
+
+uint64_t cache_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint32_t name_hash(const char *name)
+{
+	uint32_t h = 2166136261u;  /* FNV-1a */
+	for (; *name; name++)
+		h = (h ^ (uint8_t)*name) * 16777619u;
+	return h;
+}
+
+danemsg_err cache_init(struct cache *c, size_t max_entries)
+{
+	memset(c, 0, sizeof(*c));
+	c->max_entries = max_entries ? max_entries : 1;
+	c->n_buckets = 64;
+	while (c->n_buckets < c->max_entries && c->n_buckets < (1u << 20))
+		c->n_buckets <<= 1;
+	c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
+	return c->buckets ? DANEMSG_OK : DANEMSG_ERR_NOMEM;
+}
+
+static void lru_unlink(struct cache *c, struct cache_entry *e)
+{
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else
+		c->lru_head = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else
+		c->lru_tail = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+}
+
+static void lru_push_front(struct cache *c, struct cache_entry *e)
+{
+	e->lru_next = c->lru_head;
+	e->lru_prev = NULL;
+	if (c->lru_head)
+		c->lru_head->lru_prev = e;
+	c->lru_head = e;
+	if (!c->lru_tail)
+		c->lru_tail = e;
+}
+
+static void entry_free(struct cache_entry *e)
+{
+	danemsg_identity_unref(e->id);
+	free(e->name);
+	free(e);
+}
+
+static void cache_remove(struct cache *c, struct cache_entry *e)
+{
+	struct cache_entry **p = &c->buckets[e->hash & (c->n_buckets - 1)];
+	while (*p != e)
+		p = &(*p)->hash_next;
+	*p = e->hash_next;
+	lru_unlink(c, e);
+	c->n_entries--;
+	entry_free(e);
+}
+
+void cache_destroy(struct cache *c)
+{
+	struct cache_entry *e = c->lru_head;
+	while (e) {
+		struct cache_entry *next = e->lru_next;
+		struct cache_waiter *w = e->waiters;
+		while (w) {
+			struct cache_waiter *wn = w->next;
+			free(w);
+			w = wn;
+		}
+		entry_free(e);
+		e = next;
+	}
+	free(c->buckets);
+	memset(c, 0, sizeof(*c));
+}
+
+struct cache_entry *cache_find(struct cache *c, const char *name)
+{
+	uint32_t h = name_hash(name);
+	for (struct cache_entry *e = c->buckets[h & (c->n_buckets - 1)]; e; e = e->hash_next)
+		if (e->hash == h && !strcmp(e->name, name))
+			return e;
+	return NULL;
+}
+
+static void evict_idle(struct cache *c)
+{
+	struct cache_entry *e = c->lru_tail;
+	while (c->n_entries > c->max_entries && e) {
+		struct cache_entry *prev = e->lru_prev;
+		if (!e->pending) {
+			cache_remove(c, e);
+			c->evictions++;
+		}
+		e = prev;
+	}
+}
+
+struct cache_entry *cache_insert(struct cache *c, const char *name)
+{
+	struct cache_entry *e = calloc(1, sizeof(*e));
+	if (!e || !(e->name = strdup(name))) {
+		free(e);
+		return NULL;
+	}
+	e->hash = name_hash(name);
+	size_t b = e->hash & (c->n_buckets - 1);
+	e->hash_next = c->buckets[b];
+	c->buckets[b] = e;
+	lru_push_front(c, e);
+	c->n_entries++;
+	/* The new entry is at the head and about to become pending: never the victim. */
+	e->pending = 1;
+	evict_idle(c);
+	e->pending = 0;
+	return e;
+}
+
+void cache_touch(struct cache *c, struct cache_entry *e)
+{
+	if (c->lru_head == e)
+		return;
+	lru_unlink(c, e);
+	lru_push_front(c, e);
+}
+
+void cache_set_pending(struct cache *c, struct cache_entry *e, int pending)
+{
+	if (e->pending == pending)
+		return;
+	e->pending = pending;
+	if (pending) {
+		e->pend_prev = NULL;
+		e->pend_next = c->pending;
+		if (c->pending)
+			c->pending->pend_prev = e;
+		c->pending = e;
+	} else {
+		if (e->pend_prev)
+			e->pend_prev->pend_next = e->pend_next;
+		else
+			c->pending = e->pend_next;
+		if (e->pend_next)
+			e->pend_next->pend_prev = e->pend_prev;
+		e->pend_prev = e->pend_next = NULL;
+	}
+}

@@ -1,0 +1,171 @@
+/* Identities: the outcome of one TLSA lookup, immutable once published to the cache. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "identity_internal.h"
+
+const char *danemsg_dnssec_name(danemsg_dnssec status)
+{
+	switch (status) {
+	case DANEMSG_DNSSEC_SECURE: return "secure";
+	case DANEMSG_DNSSEC_INSECURE: return "insecure";
+	case DANEMSG_DNSSEC_BOGUS: return "bogus";
+	default: return "unknown";
+	}
+}
+
+danemsg_identity *identity_new(const char *name)
+{
+	danemsg_identity *id = calloc(1, sizeof(*id));
+	if (!id)
+		return NULL;
+	id->name = strdup(name);
+	if (!id->name) {
+		free(id);
+		return NULL;
+	}
+	id->refs = 1;
+	id->status = DANEMSG_ERR_DNS_TEMPORARY;
+	id->dnssec = DANEMSG_DNSSEC_UNKNOWN;
+	return id;
+}
+
+danemsg_err identity_set_records(danemsg_identity *id, char **rdata, int *len, size_t n)
+{
+	id->records = calloc(n ? n : 1, sizeof(*id->records));
+	if (!id->records)
+		return DANEMSG_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		danemsg_err err = danemsg_tlsa_parse((const uint8_t *)rdata[i],
+						     len[i] < 0 ? 0 : (size_t)len[i],
+						     &id->records[id->n_records]);
+		if (err == DANEMSG_ERR_NOMEM)
+			return err;
+		if (err != DANEMSG_OK) {
+			/* Too short to be a TLSA record: keep it visible as unusable. */
+			danemsg_tlsa *rec = &id->records[id->n_records];
+			memset(rec, 0, sizeof(*rec));
+			rec->unusable_reason = "record shorter than 3 octets";
+		}
+		id->n_records++;
+	}
+	return DANEMSG_OK;
+}
+
+void identity_set_why(danemsg_identity *id, const char *why)
+{
+	free(id->why);
+	id->why = why ? strdup(why) : NULL;
+}
+
+danemsg_err identity_canonical_name(const char *name, char *buf, size_t buflen)
+{
+	size_t len, label = 0, out = 0;
+
+	if (!name || !buf)
+		return DANEMSG_ERR_INVALID_ARG;
+	len = strlen(name);
+	if (len == 0 || len > 253 + 1 || (len > 253 && name[len - 1] != '.'))
+		return DANEMSG_ERR_INVALID_ARG;
+	if (buflen < len + 2)
+		return DANEMSG_ERR_BUFFER_TOO_SMALL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c == '.') {
+			if (label == 0)   /* empty label (leading or double dot, or ".") */
+				return DANEMSG_ERR_INVALID_ARG;
+			label = 0;
+		} else if (isalnum(c) || c == '-' || c == '_' || c == '*') {
+			if (++label > 63)
+				return DANEMSG_ERR_INVALID_ARG;
+			c = (unsigned char)tolower(c);
+		} else {
+			return DANEMSG_ERR_INVALID_ARG;
+		}
+		buf[out++] = (char)c;
+	}
+	if (buf[out - 1] != '.')
+		buf[out++] = '.';
+	buf[out] = '\0';
+	return DANEMSG_OK;
+}
+
+danemsg_identity *danemsg_identity_ref(danemsg_identity *id)
+{
+	if (id)
+		__atomic_add_fetch(&id->refs, 1, __ATOMIC_RELAXED);
+	return id;
+}
+
+void danemsg_identity_unref(danemsg_identity *id)
+{
+	if (!id || __atomic_sub_fetch(&id->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	for (size_t i = 0; i < id->n_records; i++)
+		danemsg_tlsa_clear(&id->records[i]);
+	free(id->records);
+	free(id->why);
+	free(id->name);
+	free(id);
+}
+
+const char *danemsg_identity_name(const danemsg_identity *id)
+{
+	return id ? id->name : NULL;
+}
+
+danemsg_err danemsg_identity_status(const danemsg_identity *id)
+{
+	return id ? id->status : DANEMSG_ERR_INVALID_ARG;
+}
+
+danemsg_dnssec danemsg_identity_dnssec(const danemsg_identity *id)
+{
+	return id ? id->dnssec : DANEMSG_DNSSEC_UNKNOWN;
+}
+
+const char *danemsg_identity_why(const danemsg_identity *id)
+{
+	return id ? id->why : NULL;
+}
+
+uint32_t danemsg_identity_ttl(const danemsg_identity *id)
+{
+	return id ? id->ttl : 0;
+}
+
+int danemsg_identity_insecure_allowed(const danemsg_identity *id)
+{
+	return id ? id->insecure_allowed : 0;
+}
+
+size_t danemsg_identity_record_count(const danemsg_identity *id)
+{
+	return id ? id->n_records : 0;
+}
+
+const danemsg_tlsa *danemsg_identity_record(const danemsg_identity *id, size_t i)
+{
+	return id && i < id->n_records ? &id->records[i] : NULL;
+}
+
+danemsg_err danemsg_identity_authenticate_cert(const danemsg_identity *id, X509 *ee,
+					       STACK_OF(X509) *chain, size_t *matched)
+{
+	if (!id || !ee)
+		return DANEMSG_ERR_INVALID_ARG;
+	if (id->status != DANEMSG_OK)
+		return id->status;
+	return danemsg_tlsa_match_cert(id->records, id->n_records, id->name, ee, chain, matched);
+}
+
+danemsg_err danemsg_identity_authenticate_pkey(const danemsg_identity *id, EVP_PKEY *pkey,
+					       size_t *matched)
+{
+	if (!id || !pkey)
+		return DANEMSG_ERR_INVALID_ARG;
+	if (id->status != DANEMSG_OK)
+		return id->status;
+	return danemsg_tlsa_match_pkey(id->records, id->n_records, pkey, matched);
+}

@@ -1,0 +1,547 @@
+/* The resolver: libunbound validating locally, in front of the identity cache. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
+#include <unbound.h>
+
+#include "cache.h"
+#include "identity_internal.h"
+
+#define TYPE_TLSA 52
+#define CLASS_IN 1
+#define ROOT_ANCHOR_DEFAULT "/usr/share/dns/root.key"
+#define NAME_MAX_TEXT 256
+
+struct danemsg_resolver {
+	struct ub_ctx *ub;
+	danemsg_resolver_config cfg;
+	pthread_mutex_t lock;
+	struct cache cache;
+	uint64_t next_generation;
+	uint64_t hits, misses, queries;
+};
+
+/* What libunbound hands back to us for one query. */
+struct pending_query {
+	danemsg_resolver *r;
+	uint64_t generation;
+	char name[NAME_MAX_TEXT];
+};
+
+void danemsg_resolver_config_init(danemsg_resolver_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->root_anchor_file = ROOT_ANCHOR_DEFAULT;
+	cfg->cache_max_ttl = 300;
+	cfg->cache_negative_ttl = 30;
+	cfg->cache_failure_ttl = 5;
+	cfg->cache_max_entries = 10000;
+	cfg->timeout_ms = 5000;
+}
+
+static void set_err(char *errbuf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(char *errbuf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	if (!errbuf || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, len, fmt, ap);
+	va_end(ap);
+}
+
+/* Reads DS/DNSKEY records with ldns so that a broken anchor is reported now,
+ * not as "initialization failure" at the first lookup. */
+static danemsg_err add_anchor_file(struct ub_ctx *ub, const char *path, char *errbuf,
+				   size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	int line = 1, added = 0;
+	uint32_t ttl = 3600;
+	ldns_rdf *origin = NULL, *prev = NULL;
+	danemsg_err err = DANEMSG_OK;
+
+	if (!f) {
+		set_err(errbuf, errlen, "cannot read trust anchor file %s: %s", path, strerror(errno));
+		return DANEMSG_ERR_DNS_CONFIG;
+	}
+	while (!feof(f)) {
+		ldns_rr *rr = NULL;
+		ldns_status st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
+		if (st == LDNS_STATUS_SYNTAX_EMPTY || st == LDNS_STATUS_SYNTAX_TTL ||
+		    st == LDNS_STATUS_SYNTAX_ORIGIN || st == LDNS_STATUS_SYNTAX_INCLUDE)
+			continue;
+		if (st != LDNS_STATUS_OK) {
+			set_err(errbuf, errlen, "trust anchor file %s, line %d: %s", path, line,
+				ldns_get_errorstr_by_id(st));
+			err = DANEMSG_ERR_DNS_CONFIG;
+			break;
+		}
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_DS ||
+		    ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY) {
+			char *text = ldns_rr2str(rr);
+			int ub_err = text ? ub_ctx_add_ta(ub, text) : UB_NOMEM;
+			free(text);
+			if (ub_err) {
+				set_err(errbuf, errlen, "trust anchor file %s: %s", path,
+					ub_strerror(ub_err));
+				err = DANEMSG_ERR_DNS_CONFIG;
+			} else {
+				added++;
+			}
+		}
+		ldns_rr_free(rr);
+		if (err)
+			break;
+	}
+	ldns_rdf_deep_free(origin);
+	ldns_rdf_deep_free(prev);
+	fclose(f);
+	if (!err && !added) {
+		set_err(errbuf, errlen, "trust anchor file %s holds no DS or DNSKEY record", path);
+		err = DANEMSG_ERR_DNS_CONFIG;
+	}
+	return err;
+}
+
+/* Offline mode: the signed zone is an auth-zone that only libunbound reads. */
+static danemsg_err add_offline_zone(struct ub_ctx *ub, const char *zone, const char *file,
+				    char *errbuf, size_t errlen)
+{
+	char path[] = "/tmp/danemsg-ub-XXXXXX";
+	int fd, ub_err;
+	FILE *f;
+
+	if (!zone || strpbrk(zone, "\"\n") || strpbrk(file, "\"\n") || access(file, R_OK)) {
+		set_err(errbuf, errlen, "offline zone file %s unreadable or zone name %s missing",
+			file, zone ? zone : "(none)");
+		return DANEMSG_ERR_DNS_CONFIG;
+	}
+	fd = mkstemp(path);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		set_err(errbuf, errlen, "cannot write a temporary file: %s", strerror(errno));
+		return DANEMSG_ERR_IO;
+	}
+	fprintf(f, "auth-zone:\n\tname: \"%s\"\n\tzonefile: \"%s\"\n\tfor-upstream: yes\n"
+		   "\tfor-downstream: no\n\tfallback-enabled: no\n", zone, file);
+	fclose(f);
+	ub_err = ub_ctx_config(ub, path);
+	unlink(path);
+	if (ub_err) {
+		set_err(errbuf, errlen, "offline zone: %s", ub_strerror(ub_err));
+		return DANEMSG_ERR_DNS_CONFIG;
+	}
+	return DANEMSG_OK;
+}
+
+static danemsg_err set_option(struct ub_ctx *ub, const char *opt, uint32_t value)
+{
+	char text[16];
+	snprintf(text, sizeof(text), "%u", value);
+	return ub_ctx_set_option(ub, opt, text) ? DANEMSG_ERR_DNS_CONFIG : DANEMSG_OK;
+}
+
+static danemsg_err configure(danemsg_resolver *r, const danemsg_resolver_config *cfg,
+			     char *errbuf, size_t errlen)
+{
+	danemsg_err err;
+
+	/* Threads, not a forked process: a daemon keeps its memory to itself. */
+	if (ub_ctx_async(r->ub, 1))
+		return DANEMSG_ERR_DNS_CONFIG;
+	/* Bound how long unbound's own cache keeps a removed record. */
+	if ((err = set_option(r->ub, "cache-max-ttl:", cfg->cache_max_ttl)) ||
+	    (err = set_option(r->ub, "cache-max-negative-ttl:", cfg->cache_negative_ttl)))
+		return err;
+	if (cfg->offline_zone_file) {
+		err = add_offline_zone(r->ub, cfg->offline_zone, cfg->offline_zone_file, errbuf,
+				       errlen);
+		if (err)
+			return err;
+	} else if (cfg->server) {
+		int ub_err = ub_ctx_set_fwd(r->ub, cfg->server);
+		if (ub_err) {
+			set_err(errbuf, errlen, "bad resolver address '%s': %s", cfg->server,
+				ub_strerror(ub_err));
+			return DANEMSG_ERR_DNS_CONFIG;
+		}
+	} else if (ub_ctx_resolvconf(r->ub, NULL)) {
+		set_err(errbuf, errlen, "cannot read the system's resolver configuration");
+		return DANEMSG_ERR_DNS_CONFIG;
+	}
+	if (cfg->root_anchor_file && *cfg->root_anchor_file &&
+	    !(access(cfg->root_anchor_file, R_OK) && !strcmp(cfg->root_anchor_file,
+							     ROOT_ANCHOR_DEFAULT))) {
+		err = add_anchor_file(r->ub, cfg->root_anchor_file, errbuf, errlen);
+		if (err)
+			return err;
+	}
+	for (const char *const *f = cfg->trust_anchor_files; f && *f; f++) {
+		err = add_anchor_file(r->ub, *f, errbuf, errlen);
+		if (err)
+			return err;
+	}
+	return DANEMSG_OK;
+}
+
+danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_resolver **out,
+				 char *errbuf, size_t errbuf_len)
+{
+	danemsg_resolver *r;
+	danemsg_err err;
+
+	if (errbuf && errbuf_len)
+		errbuf[0] = '\0';
+	if (!cfg || !out)
+		return DANEMSG_ERR_INVALID_ARG;
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return DANEMSG_ERR_NOMEM;
+	/* Keep the numbers; the caller owns the strings, read only by configure(). */
+	r->cfg = *cfg;
+	r->cfg.trust_anchor_files = NULL;
+	r->cfg.root_anchor_file = r->cfg.server = NULL;
+	r->cfg.offline_zone_file = r->cfg.offline_zone = NULL;
+	if (!r->cfg.timeout_ms)
+		r->cfg.timeout_ms = 5000;
+	err = cache_init(&r->cache, cfg->cache_max_entries);
+	if (err) {
+		free(r);
+		return err;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	r->ub = ub_ctx_create();
+	err = r->ub ? configure(r, cfg, errbuf, errbuf_len) : DANEMSG_ERR_NOMEM;
+	if (err) {
+		if (errbuf && errbuf_len && !errbuf[0])
+			snprintf(errbuf, errbuf_len, "%s", danemsg_strerror(err));
+		danemsg_resolver_free(r);
+		return err;
+	}
+	*out = r;
+	return DANEMSG_OK;
+}
+
+void danemsg_resolver_free(danemsg_resolver *r)
+{
+	if (!r)
+		return;
+	if (r->ub)
+		ub_ctx_delete(r->ub);   /* drops queries in flight without callbacks */
+	for (struct cache_entry *e = r->cache.pending; e; e = e->pend_next)
+		free(e->query);
+	cache_destroy(&r->cache);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+/* Turns libunbound's answer into an identity; never fails to return something. */
+static danemsg_identity *identity_from_result(const danemsg_resolver *r, const char *name,
+					      int ub_err, struct ub_result *res)
+{
+	danemsg_identity *id = identity_new(name);
+	if (!id)
+		return NULL;
+	id->ttl = r->cfg.cache_failure_ttl;
+	if (ub_err) {
+		id->status = ub_err == UB_INITFAIL ? DANEMSG_ERR_DNS_CONFIG
+						   : DANEMSG_ERR_DNS_TEMPORARY;
+		identity_set_why(id, ub_strerror(ub_err));
+		return id;
+	}
+	if (res->bogus) {
+		id->status = DANEMSG_ERR_DNS_BOGUS;
+		id->dnssec = DANEMSG_DNSSEC_BOGUS;
+		identity_set_why(id, res->why_bogus ? res->why_bogus : "validation failed");
+		return id;
+	}
+	if (res->rcode != 0 && !res->nxdomain) {
+		id->status = DANEMSG_ERR_DNS_TEMPORARY;
+		char why[48];
+		snprintf(why, sizeof(why), "server answered rcode %d", res->rcode);
+		identity_set_why(id, res->rcode == 2 ? "server failure (SERVFAIL)" : why);
+		return id;
+	}
+	id->dnssec = res->secure ? DANEMSG_DNSSEC_SECURE : DANEMSG_DNSSEC_INSECURE;
+	if (res->nxdomain || !res->havedata) {
+		id->status = DANEMSG_ERR_DNS_NOT_FOUND;
+		id->ttl = r->cfg.cache_negative_ttl;
+		if (res->ttl > 0 && (uint32_t)res->ttl < id->ttl)
+			id->ttl = (uint32_t)res->ttl;
+		identity_set_why(id, res->nxdomain ? "no such name (NXDOMAIN)"
+						   : "no TLSA records at that name (NODATA)");
+		return id;
+	}
+	size_t n = 0;
+	while (res->data[n])
+		n++;
+	if (identity_set_records(id, res->data, res->len, n)) {
+		danemsg_identity_unref(id);
+		return NULL;
+	}
+	id->ttl = res->ttl < 0 ? 0 : (uint32_t)res->ttl;
+	if (id->ttl > r->cfg.cache_max_ttl)
+		id->ttl = r->cfg.cache_max_ttl;
+	if (!res->secure && !r->cfg.allow_insecure) {
+		id->status = DANEMSG_ERR_DNS_INSECURE;
+		identity_set_why(id, "the answer is not DNSSEC-signed (no chain of trust)");
+		return id;
+	}
+	id->insecure_allowed = !res->secure;
+	id->status = DANEMSG_ERR_NO_USABLE_RECORD;
+	for (size_t i = 0; i < id->n_records; i++)
+		if (id->records[i].usable)
+			id->status = DANEMSG_OK;
+	if (id->status != DANEMSG_OK)
+		identity_set_why(id, "no record can be used (see each record's reason)");
+	else if (id->insecure_allowed)
+		identity_set_why(id, "INSECURE answer accepted because insecure zones are allowed");
+	return id;
+}
+
+/* Stores the answer for entry e (lock held) and detaches its waiters. */
+static struct cache_waiter *complete_locked(danemsg_resolver *r, struct cache_entry *e,
+					    danemsg_identity *id)
+{
+	struct cache_waiter *w = e->waiters;
+	e->waiters = NULL;
+	cache_set_pending(&r->cache, e, 0);
+	e->async_id = 0;
+	e->query = NULL;
+	if (id) {
+		danemsg_identity_unref(e->id);
+		e->id = id;
+		e->expires_ms = cache_now_ms() + (uint64_t)id->ttl * 1000u;
+	}
+	return w;
+}
+
+/* Runs and frees waiters, outside the lock. */
+static void notify(struct cache_waiter *w, danemsg_identity *id)
+{
+	while (w) {
+		struct cache_waiter *next = w->next;
+		if (id)
+			w->cb(w->arg, id->status, danemsg_identity_ref(id));
+		else
+			w->cb(w->arg, DANEMSG_ERR_NOMEM, NULL);
+		free(w);
+		w = next;
+	}
+}
+
+static void on_answer(void *arg, int ub_err, struct ub_result *res)
+{
+	struct pending_query *pq = arg;
+	danemsg_resolver *r = pq->r;
+	danemsg_identity *id = identity_from_result(r, pq->name, ub_err, res);
+	struct cache_waiter *w = NULL;
+	struct cache_entry *e;
+
+	ub_resolve_free(res);
+	pthread_mutex_lock(&r->lock);
+	e = cache_find(&r->cache, pq->name);
+	if (e && e->pending && e->generation == pq->generation)
+		w = complete_locked(r, e, danemsg_identity_ref(id));
+	pthread_mutex_unlock(&r->lock);
+	notify(w, id);
+	danemsg_identity_unref(id);
+	free(pq);
+}
+
+/* Times out overdue queries: they fail as temporary, without waiting for libunbound. */
+static void expire_overdue(danemsg_resolver *r)
+{
+	uint64_t now = cache_now_ms();
+	for (;;) {
+		struct cache_entry *e;
+		struct cache_waiter *w = NULL;
+		danemsg_identity *id = NULL;
+		int async_id = 0;
+		struct pending_query *pq = NULL;
+
+		pthread_mutex_lock(&r->lock);
+		for (e = r->cache.pending; e && e->deadline_ms > now; e = e->pend_next)
+			;
+		if (e) {
+			id = identity_new(e->name);
+			if (id) {
+				id->ttl = r->cfg.cache_failure_ttl;
+				identity_set_why(id, "no answer from the DNS server in time");
+			}
+			async_id = e->async_id;
+			pq = e->query;
+			e->generation = ++r->next_generation;   /* a late answer is ignored */
+			w = complete_locked(r, e, id ? danemsg_identity_ref(id) : NULL);
+		}
+		pthread_mutex_unlock(&r->lock);
+		if (!e)
+			return;
+		/* A cancelled query never calls back, so its data is ours to free; if
+		 * the answer was already on its way, on_answer() frees it. */
+		if (async_id && ub_cancel(r->ub, async_id) == UB_NOERROR)
+			free(pq);
+		notify(w, id);
+		danemsg_identity_unref(id);
+	}
+}
+
+danemsg_err danemsg_resolver_process(danemsg_resolver *r)
+{
+	if (!r)
+		return DANEMSG_ERR_INVALID_ARG;
+	if (ub_poll(r->ub) && ub_process(r->ub))
+		return DANEMSG_ERR_DNS_TEMPORARY;
+	expire_overdue(r);
+	return DANEMSG_OK;
+}
+
+danemsg_err danemsg_resolver_wait(danemsg_resolver *r, int timeout_ms)
+{
+	struct pollfd pfd;
+	if (!r)
+		return DANEMSG_ERR_INVALID_ARG;
+	pfd.fd = ub_fd(r->ub);
+	pfd.events = POLLIN;
+	if (pfd.fd >= 0 && poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+		return DANEMSG_ERR_IO;
+	return danemsg_resolver_process(r);
+}
+
+int danemsg_resolver_fd(danemsg_resolver *r)
+{
+	return r ? ub_fd(r->ub) : -1;
+}
+
+danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
+					  danemsg_lookup_cb cb, void *arg)
+{
+	char canon[NAME_MAX_TEXT];
+	struct cache_entry *e;
+	struct cache_waiter *w;
+	struct pending_query *pq;
+	danemsg_err err;
+
+	if (!r || !name || !cb)
+		return DANEMSG_ERR_INVALID_ARG;
+	err = identity_canonical_name(name, canon, sizeof(canon));
+	if (err)
+		return DANEMSG_ERR_INVALID_ARG;
+
+	pthread_mutex_lock(&r->lock);
+	e = cache_find(&r->cache, canon);
+	if (e && e->id && !e->pending && cache_now_ms() < e->expires_ms) {
+		danemsg_identity *id = danemsg_identity_ref(e->id);
+		cache_touch(&r->cache, e);
+		r->hits++;
+		pthread_mutex_unlock(&r->lock);
+		cb(arg, id->status, id);
+		return DANEMSG_OK;
+	}
+	r->misses++;
+	w = calloc(1, sizeof(*w));
+	if (!w || (!e && !(e = cache_insert(&r->cache, canon)))) {
+		pthread_mutex_unlock(&r->lock);
+		free(w);
+		return DANEMSG_ERR_NOMEM;
+	}
+	cache_touch(&r->cache, e);
+	w->cb = cb;
+	w->arg = arg;
+	w->next = e->waiters;
+	e->waiters = w;
+	if (e->pending) {   /* one query per name in flight: join it */
+		pthread_mutex_unlock(&r->lock);
+		return DANEMSG_OK;
+	}
+	pq = calloc(1, sizeof(*pq));
+	if (!pq) {
+		e->waiters = w->next;
+		pthread_mutex_unlock(&r->lock);
+		free(w);
+		return DANEMSG_ERR_NOMEM;
+	}
+	cache_set_pending(&r->cache, e, 1);
+	e->generation = pq->generation = ++r->next_generation;
+	e->deadline_ms = cache_now_ms() + r->cfg.timeout_ms;
+	e->async_id = 0;
+	e->query = pq;
+	pq->r = r;
+	memcpy(pq->name, canon, strlen(canon) + 1);
+	r->queries++;
+	pthread_mutex_unlock(&r->lock);
+
+	int async_id = 0;
+	int ub_err = ub_resolve_async(r->ub, canon, TYPE_TLSA, CLASS_IN, pq, on_answer, &async_id);
+	if (ub_err) {
+		/* Fail the entry now, as if libunbound had answered with this error. */
+		on_answer(pq, ub_err, NULL);
+		return DANEMSG_OK;
+	}
+	pthread_mutex_lock(&r->lock);
+	if (e == cache_find(&r->cache, canon) && e->pending && e->generation == pq->generation)
+		e->async_id = async_id;
+	pthread_mutex_unlock(&r->lock);
+	return DANEMSG_OK;
+}
+
+struct sync_wait {
+	int done;
+	danemsg_err status;
+	danemsg_identity *id;
+};
+
+static void on_sync_answer(void *arg, danemsg_err status, danemsg_identity *id)
+{
+	struct sync_wait *sw = arg;
+	sw->id = id;
+	sw->status = id ? status : DANEMSG_ERR_NOMEM;
+	__atomic_store_n(&sw->done, 1, __ATOMIC_RELEASE);
+}
+
+danemsg_err danemsg_resolver_lookup(danemsg_resolver *r, const char *name,
+				    danemsg_identity **out)
+{
+	struct sync_wait sw = {0, DANEMSG_OK, NULL};
+	danemsg_err err;
+
+	if (out)
+		*out = NULL;
+	if (!r || !name || !out)
+		return DANEMSG_ERR_INVALID_ARG;
+	err = danemsg_resolver_lookup_async(r, name, on_sync_answer, &sw);
+	if (err)
+		return err;
+	/* Drive libunbound ourselves; another thread may deliver our answer, so
+	 * poll in short slices. expire_overdue() bounds the wait. */
+	while (!__atomic_load_n(&sw.done, __ATOMIC_ACQUIRE))
+		danemsg_resolver_wait(r, 10);
+	*out = sw.id;
+	return sw.status;
+}
+
+void danemsg_resolver_cache_stats(danemsg_resolver *r, danemsg_cache_stats *out)
+{
+	if (!r || !out)
+		return;
+	pthread_mutex_lock(&r->lock);
+	out->hits = r->hits;
+	out->misses = r->misses;
+	out->queries = r->queries;
+	out->evictions = r->cache.evictions;
+	out->entries = r->cache.n_entries;
+	pthread_mutex_unlock(&r->lock);
+}

@@ -1,0 +1,451 @@
+/* TLSA records (RFC 6698): parsing, and DANE matching of certificates and keys (RFC 7671). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include <danemsg/tlsa.h>
+
+/* RDATA is at most 65535 octets on the wire (RFC 1035 section 3.2.1). */
+#define TLSA_RDATA_MAX 65535
+/* A DNS name in text: 253 characters, one more for the root's trailing dot. */
+#define TLSA_NAME_MAX 254
+
+static const char *unusable_reason(const uint8_t *rdata, size_t rdata_len)
+{
+	uint8_t usage = rdata[0], selector = rdata[1], matching = rdata[2];
+	size_t data_len = rdata_len - 3;
+
+	if (rdata_len > TLSA_RDATA_MAX)
+		return "RDATA longer than 65535 octets";
+	if (usage == DANEMSG_TLSA_PKIX_TA || usage == DANEMSG_TLSA_PKIX_EE)
+		return "PKIX-TA/PKIX-EE need a web PKI trust store: unsupported";
+	if (usage != DANEMSG_TLSA_DANE_TA && usage != DANEMSG_TLSA_DANE_EE)
+		return "unknown certificate usage";
+	if (selector != DANEMSG_TLSA_SEL_CERT && selector != DANEMSG_TLSA_SEL_SPKI)
+		return "unknown selector";
+	if (matching > DANEMSG_TLSA_MATCH_SHA512)
+		return "unknown matching type";
+	if (data_len == 0)
+		return "empty association data";
+	if (matching == DANEMSG_TLSA_MATCH_SHA256 && data_len != 32)
+		return "SHA2-256 data is not 32 octets";
+	if (matching == DANEMSG_TLSA_MATCH_SHA512 && data_len != 64)
+		return "SHA2-512 data is not 64 octets";
+	return NULL;
+}
+
+/* For x 0 0 and x 1 0: the DER must parse, entirely, into a certificate or a key. */
+static const char *parse_full_data(danemsg_tlsa *rec)
+{
+	const unsigned char *p = rec->data;
+	long len = (long)rec->data_len;
+
+	if (rec->selector == DANEMSG_TLSA_SEL_CERT) {
+		rec->cert = d2i_X509(NULL, &p, len);
+		if (!rec->cert || p != rec->data + rec->data_len)
+			return "certificate does not parse";
+		rec->pkey = X509_get0_pubkey(rec->cert);
+		if (!rec->pkey)
+			return "certificate public key is not supported";
+		EVP_PKEY_up_ref(rec->pkey);
+		return NULL;
+	}
+	rec->pkey = d2i_PUBKEY(NULL, &p, len);
+	if (!rec->pkey || p != rec->data + rec->data_len)
+		return "public key does not parse";
+	return NULL;
+}
+
+danemsg_err danemsg_tlsa_parse(const uint8_t *rdata, size_t rdata_len, danemsg_tlsa *out)
+{
+	const char *reason;
+
+	if (!out)
+		return DANEMSG_ERR_INVALID_ARG;
+	memset(out, 0, sizeof(*out));
+	if (!rdata && rdata_len)
+		return DANEMSG_ERR_INVALID_ARG;
+	if (rdata_len < 3)
+		return DANEMSG_ERR_MALFORMED;
+
+	out->usage = rdata[0];
+	out->selector = rdata[1];
+	out->matching_type = rdata[2];
+	reason = unusable_reason(rdata, rdata_len);
+	if (reason && rdata_len > TLSA_RDATA_MAX) {
+		out->unusable_reason = reason;
+		return DANEMSG_OK;
+	}
+	if (rdata_len > 3) {
+		out->data = malloc(rdata_len - 3);
+		if (!out->data)
+			return DANEMSG_ERR_NOMEM;
+		memcpy(out->data, rdata + 3, rdata_len - 3);
+		out->data_len = rdata_len - 3;
+	}
+	if (!reason && out->matching_type == DANEMSG_TLSA_MATCH_FULL)
+		reason = parse_full_data(out);
+	if (reason) {
+		/* Half-parsed objects would only invite their use. */
+		X509_free(out->cert);
+		EVP_PKEY_free(out->pkey);
+		out->cert = NULL;
+		out->pkey = NULL;
+		ERR_clear_error();
+	}
+	out->usable = reason == NULL;
+	out->unusable_reason = reason;
+	return DANEMSG_OK;
+}
+
+void danemsg_tlsa_clear(danemsg_tlsa *rec)
+{
+	if (!rec)
+		return;
+	X509_free(rec->cert);
+	EVP_PKEY_free(rec->pkey);
+	free(rec->data);
+	memset(rec, 0, sizeof(*rec));
+}
+
+const char *danemsg_tlsa_usage_name(uint8_t usage)
+{
+	static const char *const names[] = {"PKIX-TA", "PKIX-EE", "DANE-TA", "DANE-EE"};
+
+	if (usage < sizeof(names) / sizeof(names[0]))
+		return names[usage];
+	return usage == 255 ? "PrivCert" : "unknown";
+}
+
+const char *danemsg_tlsa_selector_name(uint8_t selector)
+{
+	static const char *const names[] = {"Cert", "SPKI"};
+
+	if (selector < sizeof(names) / sizeof(names[0]))
+		return names[selector];
+	return selector == 255 ? "PrivSel" : "unknown";
+}
+
+const char *danemsg_tlsa_matching_name(uint8_t matching_type)
+{
+	static const char *const names[] = {"Full", "SHA2-256", "SHA2-512"};
+
+	if (matching_type < sizeof(names) / sizeof(names[0]))
+		return names[matching_type];
+	return matching_type == 255 ? "PrivMatch" : "unknown";
+}
+
+/*
+ * Usable as parsed by danemsg_tlsa_parse(). Rechecked here so that a record
+ * assembled by hand (or damaged) cannot lead matching astray.
+ */
+static int record_usable(const danemsg_tlsa *rec)
+{
+	if (!rec->usable || !rec->data || rec->data_len == 0)
+		return 0;
+	if (rec->usage != DANEMSG_TLSA_DANE_TA && rec->usage != DANEMSG_TLSA_DANE_EE)
+		return 0;
+	if (rec->selector > DANEMSG_TLSA_SEL_SPKI || rec->matching_type > DANEMSG_TLSA_MATCH_SHA512)
+		return 0;
+	if (rec->matching_type == DANEMSG_TLSA_MATCH_FULL) {
+		if (!rec->pkey || (rec->selector == DANEMSG_TLSA_SEL_CERT && !rec->cert))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Digest algorithm agility, RFC 7671 section 9: for each combination of
+ * usage and selector, only the records with the strongest digest present
+ * among the usable ones are used (SHA2-512 over SHA2-256); records with a
+ * weaker digest are ignored, so that a key matching only the "3 1 1" of a
+ * set with "3 1 0", "3 1 1" and "3 1 2" is refused. Full(0) is not a digest
+ * and is not subject to the rule. Unusable records (wrong digest length, ...)
+ * take no part, so they cannot hide a good weaker digest.
+ */
+struct agility {
+	int strongest[2][2]; /* [usage is DANE-EE][selector]: digest strength */
+};
+
+static int digest_strength(uint8_t matching_type)
+{
+	switch (matching_type) {
+	case DANEMSG_TLSA_MATCH_SHA256:
+		return 1;
+	case DANEMSG_TLSA_MATCH_SHA512:
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+static void agility_init(struct agility *ag, const danemsg_tlsa *recs, size_t n)
+{
+	memset(ag, 0, sizeof(*ag));
+	for (size_t i = 0; i < n; i++) {
+		const danemsg_tlsa *rec = &recs[i];
+		int *strongest;
+
+		if (!record_usable(rec))
+			continue;
+		strongest = &ag->strongest[rec->usage == DANEMSG_TLSA_DANE_EE][rec->selector];
+		if (digest_strength(rec->matching_type) > *strongest)
+			*strongest = digest_strength(rec->matching_type);
+	}
+}
+
+static int agility_allows(const struct agility *ag, const danemsg_tlsa *rec)
+{
+	int strength = digest_strength(rec->matching_type);
+
+	if (rec->matching_type == DANEMSG_TLSA_MATCH_FULL)
+		return 1;
+	return strength == ag->strongest[rec->usage == DANEMSG_TLSA_DANE_EE][rec->selector];
+}
+
+/* Does the record's association data match these DER octets? */
+static danemsg_err data_matches(const danemsg_tlsa *rec, const unsigned char *der, size_t der_len,
+				int *match)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	const EVP_MD *type;
+
+	*match = 0;
+	switch (rec->matching_type) {
+	case DANEMSG_TLSA_MATCH_FULL:
+		*match = der_len == rec->data_len && CRYPTO_memcmp(der, rec->data, der_len) == 0;
+		return DANEMSG_OK;
+	case DANEMSG_TLSA_MATCH_SHA256:
+		type = EVP_sha256();
+		break;
+	case DANEMSG_TLSA_MATCH_SHA512:
+		type = EVP_sha512();
+		break;
+	default:
+		return DANEMSG_OK;
+	}
+	if (!EVP_Digest(der, der_len, md, &md_len, type, NULL))
+		return DANEMSG_ERR_CRYPTO;
+	*match = md_len == rec->data_len && CRYPTO_memcmp(md, rec->data, md_len) == 0;
+	return DANEMSG_OK;
+}
+
+/* Does the record match the certificate, or its SubjectPublicKeyInfo, per its selector? */
+static danemsg_err cert_matches(const danemsg_tlsa *rec, X509 *cert, int *match)
+{
+	unsigned char *der = NULL;
+	int der_len;
+	danemsg_err err;
+
+	*match = 0;
+	if (rec->selector == DANEMSG_TLSA_SEL_CERT)
+		der_len = i2d_X509(cert, &der);
+	else
+		der_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	if (der_len <= 0) {
+		/* A certificate that does not encode matches nothing. */
+		ERR_clear_error();
+		return DANEMSG_OK;
+	}
+	err = data_matches(rec, der, (size_t)der_len, match);
+	OPENSSL_free(der);
+	return err;
+}
+
+/*
+ * Does ee chain up to anchor, through the untrusted chain, with valid
+ * signatures and dates, and name host in a DNS subjectAltName? The anchor
+ * need not be self-signed (RFC 7671 section 5.2: the TA is whatever the
+ * record designates), hence X509_V_FLAG_PARTIAL_CHAIN.
+ */
+static danemsg_err chains_to_anchor(X509 *anchor, X509 *ee, STACK_OF(X509) *chain,
+				    const char *host, size_t host_len, int *ok)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	X509_VERIFY_PARAM *param;
+	danemsg_err err = DANEMSG_ERR_NOMEM;
+
+	*ok = 0;
+	if (!store || !ctx || !X509_STORE_add_cert(store, anchor)
+	    || !X509_STORE_CTX_init(ctx, store, ee, chain))
+		goto out;
+	param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+	X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
+						       | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+	if (!X509_VERIFY_PARAM_set1_host(param, host, host_len))
+		goto out;
+	*ok = X509_verify_cert(ctx) == 1;
+	err = DANEMSG_OK;
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	return err;
+}
+
+static danemsg_err match_dane_ee(const danemsg_tlsa *rec, X509 *ee, int *ok)
+{
+	/* RFC 7671 section 5.1: the record binds the key; no name or date checks. */
+	return cert_matches(rec, ee, ok);
+}
+
+static danemsg_err match_dane_ta(const danemsg_tlsa *rec, X509 *ee, STACK_OF(X509) *chain,
+				 const char *host, size_t host_len, int *ok)
+{
+	int nchain = chain ? sk_X509_num(chain) : 0;
+	X509 *top;
+	danemsg_err err;
+
+	*ok = 0;
+	/* 2 0 0 carries the trust anchor itself: whether or not the chain repeats it. */
+	if (rec->selector == DANEMSG_TLSA_SEL_CERT && rec->matching_type == DANEMSG_TLSA_MATCH_FULL)
+		return chains_to_anchor(rec->cert, ee, chain, host, host_len, ok);
+
+	for (int i = 0; i < nchain; i++) {
+		X509 *candidate = sk_X509_value(chain, i);
+		int match;
+
+		err = cert_matches(rec, candidate, &match);
+		if (err != DANEMSG_OK)
+			return err;
+		if (!match)
+			continue;
+		err = chains_to_anchor(candidate, ee, chain, host, host_len, ok);
+		if (err != DANEMSG_OK || *ok)
+			return err;
+	}
+
+	/*
+	 * 2 1 0 carries the trust anchor's key: the chain may stop below the TA
+	 * certificate, so the top-most certificate (ee itself when there is no
+	 * chain) must be signed by that key, and then serves as the anchor.
+	 */
+	if (rec->selector != DANEMSG_TLSA_SEL_SPKI || rec->matching_type != DANEMSG_TLSA_MATCH_FULL)
+		return DANEMSG_OK;
+	top = nchain > 0 ? sk_X509_value(chain, nchain - 1) : ee;
+	if (X509_verify(top, rec->pkey) != 1) {
+		ERR_clear_error();
+		return DANEMSG_OK;
+	}
+	return chains_to_anchor(top, ee, chain, host, host_len, ok);
+}
+
+/* The reference identifier: name without its trailing dot. */
+static danemsg_err host_of(const char *name, size_t *host_len)
+{
+	size_t len = strnlen(name, TLSA_NAME_MAX + 1);
+
+	if (len > TLSA_NAME_MAX)
+		return DANEMSG_ERR_INVALID_ARG;
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len == 0 || len > TLSA_NAME_MAX - 1)
+		return DANEMSG_ERR_INVALID_ARG;
+	*host_len = len;
+	return DANEMSG_OK;
+}
+
+danemsg_err danemsg_tlsa_match_cert(const danemsg_tlsa *recs, size_t n, const char *name,
+				    X509 *ee, STACK_OF(X509) *chain, size_t *matched)
+{
+	struct agility ag;
+	size_t host_len;
+	int any_usable = 0;
+
+	if (!recs || !name || !ee)
+		return DANEMSG_ERR_INVALID_ARG;
+	if (host_of(name, &host_len) != DANEMSG_OK)
+		return DANEMSG_ERR_INVALID_ARG;
+
+	agility_init(&ag, recs, n);
+	for (size_t i = 0; i < n; i++) {
+		const danemsg_tlsa *rec = &recs[i];
+		danemsg_err err;
+		int ok;
+
+		if (!record_usable(rec))
+			continue;
+		any_usable = 1;
+		if (!agility_allows(&ag, rec))
+			continue;
+		if (rec->usage == DANEMSG_TLSA_DANE_EE)
+			err = match_dane_ee(rec, ee, &ok);
+		else
+			err = match_dane_ta(rec, ee, chain, name, host_len, &ok);
+		if (err != DANEMSG_OK)
+			return err;
+		if (ok) {
+			if (matched)
+				*matched = i;
+			return DANEMSG_OK;
+		}
+	}
+	return any_usable ? DANEMSG_ERR_NO_MATCH : DANEMSG_ERR_NO_USABLE_RECORD;
+}
+
+/* A bare key: DANE-EE records that carry the key or certificate, or an SPKI digest. */
+static danemsg_err pkey_matches(const danemsg_tlsa *rec, EVP_PKEY *pkey, int *ok)
+{
+	unsigned char *der = NULL;
+	int der_len;
+	danemsg_err err;
+
+	*ok = 0;
+	if (rec->usage != DANEMSG_TLSA_DANE_EE)
+		return DANEMSG_OK;
+	if (rec->matching_type == DANEMSG_TLSA_MATCH_FULL) {
+		*ok = EVP_PKEY_eq(rec->pkey, pkey) == 1;
+		ERR_clear_error();
+		return DANEMSG_OK;
+	}
+	if (rec->selector != DANEMSG_TLSA_SEL_SPKI)
+		return DANEMSG_OK;
+	der_len = i2d_PUBKEY(pkey, &der);
+	if (der_len <= 0) {
+		ERR_clear_error();
+		return DANEMSG_OK;
+	}
+	err = data_matches(rec, der, (size_t)der_len, ok);
+	OPENSSL_free(der);
+	return err;
+}
+
+danemsg_err danemsg_tlsa_match_pkey(const danemsg_tlsa *recs, size_t n, EVP_PKEY *pkey,
+				    size_t *matched)
+{
+	struct agility ag;
+	int any_usable = 0;
+
+	if (!recs || !pkey)
+		return DANEMSG_ERR_INVALID_ARG;
+
+	agility_init(&ag, recs, n);
+	for (size_t i = 0; i < n; i++) {
+		danemsg_err err;
+		int ok;
+
+		if (!record_usable(&recs[i]))
+			continue;
+		any_usable = 1;
+		if (!agility_allows(&ag, &recs[i]))
+			continue;
+		err = pkey_matches(&recs[i], pkey, &ok);
+		if (err != DANEMSG_OK)
+			return err;
+		if (ok) {
+			if (matched)
+				*matched = i;
+			return DANEMSG_OK;
+		}
+	}
+	return any_usable ? DANEMSG_ERR_NO_MATCH : DANEMSG_ERR_NO_USABLE_RECORD;
+}

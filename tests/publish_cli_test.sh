@@ -1,0 +1,136 @@
+#!/bin/bash
+# danemsg id publish / id check against the lab's knot: UPDATE with TSIG, kdig sees the
+# signed records, refusals have their exit code, --add keeps what is there.
+set -euo pipefail
+tool=${DANEMSG_TOOL:?}
+: "${DANEMSG_RESOLVER:?}" "${DANEMSG_TSIG:?}" "${DANEMSG_ZONE:?}" "${DANEMSG_DNS_PORT:?}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export DANEMSG_DIR=$work/ids
+passed=0 failed=0
+
+check() {   # check DESCRIPTION EXPECTED_EXIT COMMAND...
+	local what=$1 want=$2 got=0
+	shift 2
+	"$@" >"$work/out" 2>"$work/err" || got=$?
+	if [ "$got" -eq "$want" ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "FAIL: $what: exit $got, expected $want"; cat "$work/out" "$work/err"
+	fi
+}
+expect() {   # expect DESCRIPTION FILE PATTERN
+	if grep -q -- "$3" "$2"; then passed=$((passed + 1)); else
+		failed=$((failed + 1)); echo "FAIL: $1: no '$3' in:"; cat "$2"; fi
+}
+expect_not() {   # expect_not DESCRIPTION FILE PATTERN
+	if ! grep -q -- "$3" "$2"; then passed=$((passed + 1)); else
+		failed=$((failed + 1)); echo "FAIL: $1: '$3' in:"; cat "$2"; fi
+}
+tlsa() {   # tlsa NAME: the TLSA RRset (and RRSIG) as the server has it
+	kdig @127.0.0.1 -p "$DANEMSG_DNS_PORT" +tcp +dnssec +nostats +noquestion \
+		"$1" TLSA >"$work/dig"
+}
+count() {   # count PATTERN: lines of the last tlsa answer that match
+	grep -c -- "$1" "$work/dig" || true
+}
+
+name="pub$$._device.${DANEMSG_ZONE%.}"
+check "id new" 0 "$tool" id new "$name"
+
+# Publish with the lab's defaults (DANEMSG_RESOLVER, DANEMSG_TSIG); 3 0 0, TTL 300.
+check "id publish" 0 "$tool" id publish "$name" --no-confirm
+expect "zone found" "$work/out" "zone ${DANEMSG_ZONE}"
+tlsa "$name"
+expect "kdig sees NOERROR" "$work/dig" "status: NOERROR"
+expect "kdig sees the TLSA 3 0 0" "$work/dig" "TLSA[[:space:]]*3 0 0 "
+expect "kdig sees its RRSIG" "$work/dig" "RRSIG[[:space:]]*TLSA 13 "
+expect "TTL 300" "$work/dig" "[[:space:]]300[[:space:]]*IN[[:space:]]*TLSA"
+[ "$(count 'IN[[:space:]]*TLSA')" -eq 1 ] && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL: one TLSA record expected"; cat "$work/dig"; }
+
+# The whole certificate in the record: the same octets as 'id tlsa' prints.
+"$tool" id tlsa "$name" | awk '{print tolower($NF)}' >"$work/want"
+kdig @127.0.0.1 -p "$DANEMSG_DNS_PORT" +tcp +short "$name" TLSA | tr -d ' ' | tr A-F a-f |
+	sed -n 's/^300//p' >"$work/got"
+if [ -s "$work/got" ] && cmp -s "$work/want" "$work/got"; then passed=$((passed + 1)); else
+	failed=$((failed + 1)); echo "FAIL: published data differs"
+	cat "$work/want" "$work/got"; fi
+
+# A wrong TSIG secret: refused, exit 30, the message names the reason; nothing changes.
+bad="hmac-sha256:danemsg-lab:$(head -c 32 /dev/urandom | base64)"
+check "wrong TSIG secret" 30 "$tool" id publish "$name" --tsig "$bad" --ttl 60 --no-confirm
+expect "names NOTAUTH" "$work/err" "server refused the update: NOTAUTH"
+expect "names BADSIG" "$work/err" "BADSIG"
+expect_not "secret not echoed" "$work/err" "${bad##*:}"
+tlsa "$name"
+expect "records unchanged after refusal" "$work/dig" "[[:space:]]300[[:space:]]*IN[[:space:]]*TLSA"
+check "unknown TSIG key" 30 "$tool" id publish "$name" --tsig "nokey$$:${DANEMSG_TSIG##*:}" \
+	--no-confirm
+expect "names BADKEY" "$work/err" "BADKEY"
+
+# The key from a file, BIND form; explicit --server and --zone.
+alg=${DANEMSG_TSIG%%:*} rest=${DANEMSG_TSIG#*:}
+printf 'key "%s" {\n\talgorithm %s;\n\tsecret "%s";\n};\n' "${rest%%:*}" "$alg" "${rest#*:}" \
+	>"$work/tsig.conf"
+check "--tsig-file, --server, --zone, 3 1 1, --ttl" 0 env -u DANEMSG_TSIG "$tool" id publish \
+	"$name" --tsig-file "$work/tsig.conf" --server "$DANEMSG_RESOLVER" \
+	--zone "$DANEMSG_ZONE" --usage 3 --selector 1 --matching 1 --ttl 120 --no-confirm
+tlsa "$name"
+expect "replaced by 3 1 1" "$work/dig" "TLSA[[:space:]]*3 1 1 "
+expect_not "old 3 0 0 gone" "$work/dig" "TLSA[[:space:]]*3 0 0 "
+
+# --add keeps both.
+check "publish --add" 0 "$tool" id publish "$name" --add --ttl 120 --no-confirm
+tlsa "$name"
+expect "--add: 3 1 1 still there" "$work/dig" "TLSA[[:space:]]*3 1 1 "
+expect "--add: 3 0 0 added" "$work/dig" "TLSA[[:space:]]*3 0 0 "
+
+# Failures that are not refusals.
+start=$(date +%s)
+check "nothing listening: temporary" 13 "$tool" id publish "$name" --server 127.0.0.1@9 \
+	--no-confirm
+[ $(($(date +%s) - start)) -lt 5 ] && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL: slow failure"; }
+check "no TSIG key" 2 env -u DANEMSG_TSIG -u DANEMSG_TSIG_FILE "$tool" id publish "$name"
+check "bad TSIG spec" 2 "$tool" id publish "$name" --tsig "hmac-sha999:k:AAAA"
+expect "bad spec named" "$work/err" "is not supported"
+check "no server" 2 env -u DANEMSG_RESOLVER "$tool" id publish "$name"
+check "server is a host name" 2 "$tool" id publish "$name" --server ns1.example.net
+check "no such identity" 1 "$tool" id publish "nobody$$.${DANEMSG_ZONE%.}"
+check "missing NAME" 2 "$tool" id publish
+check "bad --ttl" 2 "$tool" id publish "$name" --ttl -1
+check "publish --help" 0 "$tool" id publish --help
+expect "publish help: exit codes" "$work/out" "Exit status"
+check "check --help" 0 "$tool" id check --help
+expect "check help: exit codes" "$work/out" "Exit status"
+
+# --- Confirmation and id check: need the DNSSEC-validating resolver (src/resolver.c). ---
+check "publish with confirmation" 0 "$tool" id publish "$name"
+expect "confirmed secure" "$work/out" "confirmed: the records are live and DNSSEC-secure"
+check "id show sees it" 0 "$tool" id show "$name"
+check "id check: published and secure" 0 "$tool" id check "$name"
+expect "check says so" "$work/out" "DNS securely publishes the local certificate"
+check "id check --warn-days 400 warns" 0 "$tool" id check "$name" --warn-days 400
+expect "expiry warning" "$work/out" "WARNING: the current signing certificate expires in"
+check "id new --force (a new key, not published)" 0 "$tool" id new "$name" --force
+check "id check: records do not match" 16 "$tool" id check "$name"
+expect "mismatch named" "$work/err" "do not match the local certificate"
+other="none$$._device.${DANEMSG_ZONE%.}"
+check "id new (never published)" 0 "$tool" id new "$other"
+check "id check: not found" 12 "$tool" id check "$other"
+check "publish ed25519 (two certificates), confirmed" 0 sh -c \
+	"'$tool' id new '$other' --key ed25519 --force >/dev/null && '$tool' id publish '$other'"
+expect "two records live" "$work/out" "2 of 2 published records live"
+check "id check ed25519" 0 "$tool" id check "$other"
+expect "X25519 certificate checked" "$work/out" "X25519 certificate: *published"
+uname="u$$.unsigned.${DANEMSG_ZONE%.}"
+check "id new in the unsigned zone" 0 "$tool" id new "$uname"
+check "publish into an unsigned zone: update ok, lookup insecure" 10 "$tool" id publish \
+	"$uname" --confirm-wait 0
+expect "unsigned zone found" "$work/out" "zone unsigned.${DANEMSG_ZONE}"
+check "id check: insecure" 10 "$tool" id check "$uname"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

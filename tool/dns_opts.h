@@ -1,0 +1,52 @@
+/* DNS options shared by every subcommand that looks identities up. */
+#ifndef DANEMSG_TOOL_DNS_OPTS_H
+#define DANEMSG_TOOL_DNS_OPTS_H
+
+#include <getopt.h>
+
+#include <danemsg.h>
+
+#define CLI_DNS_MAX_ANCHORS 8
+
+struct cli_dns_opts {
+	const char *server;                     /* --resolver / DANEMSG_RESOLVER */
+	const char *anchors[CLI_DNS_MAX_ANCHORS + 1];   /* --trust-anchor / DANEMSG_TRUST_ANCHOR */
+	size_t n_anchors;
+	const char *root_anchor;                /* --root-anchor FILE, "" for none */
+	const char *zone_file;                  /* --zone-file: offline mode */
+	int allow_insecure;                     /* --allow-insecure / DANEMSG_ALLOW_INSECURE=1 */
+	long timeout_ms;                        /* --timeout MS */
+	long cache_max_ttl;                     /* --cache-max-ttl S */
+};
+
+/* Option codes, above any short option character. */
+enum {
+	CLI_OPT_RESOLVER = 1000,
+	CLI_OPT_TRUST_ANCHOR,
+	CLI_OPT_ROOT_ANCHOR,
+	CLI_OPT_ZONE_FILE,
+	CLI_OPT_ALLOW_INSECURE,
+	CLI_OPT_DNS_TIMEOUT,
+	CLI_OPT_CACHE_MAX_TTL,
+};
+
+/* Put inside a struct option array. */
+#define CLI_DNS_LONG_OPTIONS \
+	{"resolver", required_argument, NULL, CLI_OPT_RESOLVER}, \
+	{"trust-anchor", required_argument, NULL, CLI_OPT_TRUST_ANCHOR}, \
+	{"root-anchor", required_argument, NULL, CLI_OPT_ROOT_ANCHOR}, \
+	{"zone-file", required_argument, NULL, CLI_OPT_ZONE_FILE}, \
+	{"allow-insecure", no_argument, NULL, CLI_OPT_ALLOW_INSECURE}, \
+	{"timeout", required_argument, NULL, CLI_OPT_DNS_TIMEOUT}, \
+	{"cache-max-ttl", required_argument, NULL, CLI_OPT_CACHE_MAX_TTL}
+
+/* The lines of --help that describe those options. */
+extern const char cli_dns_help[];
+
+/* Takes option opt if it is one of ours: 1 taken, 0 not ours, -1 bad value (reported). */
+int cli_dns_option(struct cli_dns_opts *o, int opt, const char *arg);
+
+/* A resolver from the options, completed from the environment; prints why on failure. */
+danemsg_err cli_resolver_new(struct cli_dns_opts *o, danemsg_resolver **out);
+
+#endif
