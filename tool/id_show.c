@@ -229,16 +229,15 @@ static void print_text(json_t *o)
 			       json_is_true(json_object_get(c, "expired")) ? " (EXPIRED)" : "");
 			printf("    SHA-256:   %s\n", json_string_value(json_object_get(c, "sha256")));
 		}
-		if (k)
+		if (k) {
+			const char *curve = json_string_value(json_object_get(k, "curve"));
 			printf("    key:       %s%s%s, %d bits; verify: %s, encrypt to: %s\n",
 			       json_string_value(json_object_get(k, "key_type")),
-			       json_object_get(k, "curve") ? " " : "",
-			       json_object_get(k, "curve") ?
-				       json_string_value(json_object_get(k, "curve")) : "",
+			       curve ? " " : "", curve ? curve : "",
 			       (int)json_integer_value(json_object_get(k, "key_bits")),
 			       yes_no(json_is_true(json_object_get(k, "can_verify"))),
 			       yes_no(json_is_true(json_object_get(k, "can_encrypt"))));
-		else if (json_is_true(json_object_get(rec, "usable")))
+		} else if (json_is_true(json_object_get(rec, "usable")))
 			printf("    a digest: messages must carry the certificate it matches\n");
 	}
 	printf("  can verify signatures: %s\n",
