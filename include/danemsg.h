@@ -7,6 +7,7 @@
 #include <danemsg/identity.h>
 #include <danemsg/credential.h>
 #include <danemsg/publish.h>
+#include <danemsg/envelope.h>
 
 #define DANEMSG_VERSION_STRING "0.1.0"
 

@@ -20,7 +20,16 @@ enum cli_exit {
 	EXIT_NO_USABLE_RECORD = 14,
 	EXIT_DNS_CONFIG = 15,
 	EXIT_NO_MATCH = 16,       /* DNS publishes records, none for the local certificate */
-	EXIT_REJECTED = 20,       /* message refused (forged, not for me, replay, ...) */
+	EXIT_REJECTED = 20,       /* message malformed (does not parse) */
+	EXIT_NOT_FOR_ME = 21,
+	EXIT_UNKNOWN_SENDER = 22,
+	EXIT_BAD_SIGNATURE = 23,
+	EXIT_EXPIRED = 24,
+	EXIT_REPLAYED = 25,
+	EXIT_SENDER_NOT_ALLOWED = 26,
+	EXIT_TOO_LARGE = 27,
+	EXIT_ALGORITHM = 28,
+	EXIT_DECRYPT = 29,
 	EXIT_UPDATE_REFUSED = 30,
 	EXIT_EXISTS = 31,
 	EXIT_BROKER = 40,
@@ -68,6 +77,10 @@ int cli_print_tlsa(const char *dir, const char *name, uint8_t usage, uint8_t sel
 
 /* Subcommands. */
 int cmd_id(int argc, char **argv);
+int cmd_seal(int argc, char **argv);
+int cmd_open(int argc, char **argv);
+int cmd_send(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
 int id_show(int argc, char **argv);
 int id_new(int argc, char **argv);
 int id_csr(int argc, char **argv);

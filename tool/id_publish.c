@@ -42,7 +42,7 @@ static const char publish_usage[] =
 	"\n%s"
 	"\n"
 	"Exit status: 0 published (and confirmed live and secure); 30 the server refused\n"
-	"the update (TSIG key, ACL, zone); 13 server unreachable or no answer; 20 the\n"
+	"the update (TSIG key, ACL, zone); 13 server unreachable or no answer; 23 the\n"
 	"answer's TSIG does not verify; 2 usage; with confirmation, the status of the\n"
 	"lookup: 10 insecure, 11 bogus, 12 not found, 16 the records are not (yet) there.\n";
 

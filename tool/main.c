@@ -12,6 +12,10 @@ static int cmd_version(int argc, char **argv)
 
 static const struct cli_command commands[] = {
 	{"id", cmd_id, "manage and inspect identities (keys, certificates, TLSA records)"},
+	{"seal", cmd_seal, "sign a message and encrypt it to recipients found in DNS"},
+	{"open", cmd_open, "decrypt a message, verify its sender in DNS, apply the policy"},
+	{"send", cmd_send, "seal a message and publish it to the recipient over MQTT"},
+	{"listen", cmd_listen, "receive, open and deliver messages over MQTT (a daemon)"},
 	{"version", cmd_version, "print the version"},
 	{NULL, NULL, NULL},
 };

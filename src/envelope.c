@@ -1,0 +1,833 @@
+/* The message envelope: a JWS signed by the sender inside a JWE to the recipients.
+ * Native format and the reference system's (compat) format; see docs/envelope.md. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include <danemsg.h>
+
+#include "identity_internal.h"
+#include "jose.h"
+#include "policy_internal.h"
+
+#define NAME_BUF 258
+#define TYP_JWS "danemsg+jws"
+#define MAX_X5C 8
+#define MAX_RECIPIENTS JOSE_MAX_RECIPIENTS
+
+struct danemsg_message {
+	char *from;
+	char **to;
+	size_t n_to;
+	uint8_t *payload;
+	size_t payload_len;
+	danemsg_format format;
+	danemsg_dnssec dnssec;
+	int insecure_allowed;
+	int64_t iat, exp;
+	char *id;
+	const char *sig_alg, *enc_alg;
+	char key_sha256[65];
+};
+
+static danemsg_err fail(char *errbuf, size_t len, danemsg_err err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static danemsg_err fail(char *errbuf, size_t len, danemsg_err err, const char *fmt, ...)
+{
+	va_list ap;
+	if (errbuf && len) {
+		va_start(ap, fmt);
+		vsnprintf(errbuf, len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+void danemsg_seal_options_init(danemsg_seal_options *opts)
+{
+	if (opts)
+		memset(opts, 0, sizeof(*opts));
+}
+
+/* The name of the identity without its trailing dot, as messages write it. */
+static void bare_name(const char *canon, char *out, size_t len)
+{
+	snprintf(out, len, "%s", canon);
+	size_t n = strlen(out);
+	if (n && out[n - 1] == '.')
+		out[n - 1] = '\0';
+}
+
+/* ---- keys an identity publishes ---- */
+
+/* Can this key receive encrypted messages, per its type and certificate's keyUsage? */
+static int can_encrypt_to(EVP_PKEY *key, X509 *cert, int compat)
+{
+	jose_alg alg = jose_kw_alg_for_key(key);
+	if (alg == JOSE_ALG_UNKNOWN || (compat && alg != JOSE_ALG_RSA_OAEP_256))
+		return 0;
+	if (cert && (X509_get_extension_flags(cert) & EXFLAG_KUSAGE)) {
+		uint32_t need = alg == JOSE_ALG_RSA_OAEP_256 ? KU_KEY_ENCIPHERMENT : KU_KEY_AGREEMENT;
+		return (X509_get_key_usage(cert) & need) != 0;
+	}
+	return 1;
+}
+
+/* The record to encrypt to: a usable record with a whole key that can receive; when
+ * several can (a rollover), the newest certificate. */
+static const danemsg_tlsa *pick_encryption_record(const danemsg_identity *id, int compat)
+{
+	const danemsg_tlsa *best = NULL;
+	for (size_t i = 0; i < danemsg_identity_record_count(id); i++) {
+		const danemsg_tlsa *rec = danemsg_identity_record(id, i);
+		if (!rec->usable || !rec->pkey || !can_encrypt_to(rec->pkey, rec->cert, compat))
+			continue;
+		if (!best || (rec->cert && (!best->cert ||
+			    ASN1_TIME_compare(X509_get0_notBefore(rec->cert),
+					      X509_get0_notBefore(best->cert)) > 0)))
+			best = rec;
+	}
+	return best;
+}
+
+/* Does DNS give the sender's whole certificate or key? If not, the message carries it. */
+static int dns_holds_my_key(danemsg_resolver *r, const danemsg_credential *sender)
+{
+	danemsg_identity *id = NULL;
+	int held = 0;
+	if (danemsg_resolver_lookup(r, danemsg_credential_name(sender), &id) == DANEMSG_OK) {
+		EVP_PKEY *mine = danemsg_credential_sign_key(sender);
+		for (size_t i = 0; i < danemsg_identity_record_count(id) && !held; i++) {
+			const danemsg_tlsa *rec = danemsg_identity_record(id, i);
+			held = rec->usable && rec->usage == DANEMSG_TLSA_DANE_EE && rec->pkey &&
+			       EVP_PKEY_eq(rec->pkey, mine) == 1;
+		}
+	}
+	danemsg_identity_unref(id);
+	return held;
+}
+
+/* ---- base64 (standard alphabet, for x5c) ---- */
+
+static json_t *x5c_entry(X509 *cert)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509(cert, &der);
+	char *b64;
+	json_t *s = NULL;
+	if (len <= 0)
+		return NULL;
+	b64 = malloc(4 * ((size_t)len + 2) / 3 + 1);
+	if (b64) {
+		EVP_EncodeBlock((unsigned char *)b64, der, len);
+		s = json_string(b64);
+	}
+	free(b64);
+	OPENSSL_free(der);
+	return s;
+}
+
+/* Strict: decodes, and the text must be exactly the canonical encoding of the result. */
+static X509 *x5c_decode(const char *b64)
+{
+	size_t len = strlen(b64);
+	unsigned char *der, *canon;
+	const unsigned char *p;
+	X509 *cert = NULL;
+	int n;
+
+	if (len == 0 || len % 4 || len > 16384)
+		return NULL;
+	der = malloc(len);
+	canon = malloc(len + 1);
+	if (der && canon && (n = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)len)) > 0) {
+		n -= (b64[len - 1] == '=') + (b64[len - 2] == '=');
+		EVP_EncodeBlock(canon, der, n);
+		p = der;
+		if (!strcmp((char *)canon, b64))
+			cert = d2i_X509(NULL, &p, n);
+		if (cert && p != der + n) {
+			X509_free(cert);
+			cert = NULL;
+		}
+	}
+	free(der);
+	free(canon);
+	return cert;
+}
+
+/* ---- seal ---- */
+
+static danemsg_err random_id(char *out, size_t len)
+{
+	uint8_t raw[16];
+	size_t n;
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return DANEMSG_ERR_CRYPTO;
+	return jose_b64url_encode(raw, sizeof(raw), out, len, &n);
+}
+
+static danemsg_err signed_header(danemsg_resolver *r, const danemsg_credential *sender,
+				 char names[][NAME_BUF], size_t n, const danemsg_seal_options *o,
+				 json_t **out)
+{
+	char locator[300], x5t[JOSE_THUMBPRINT_SIZE], jti[32];
+	X509 *cert = danemsg_credential_sign_cert(sender);
+	json_t *h = json_object(), *aud = json_array();
+	int64_t now = (int64_t)time(NULL);
+	danemsg_err err;
+
+	*out = NULL;
+	if (!h || !aud) {
+		json_decref(h);
+		json_decref(aud);
+		return DANEMSG_ERR_NOMEM;
+	}
+	if ((err = danemsg_locator_format(danemsg_credential_name(sender), locator,
+					  sizeof(locator))) ||
+	    (!o->compat && ((err = jose_x5t_s256(cert, x5t)) || (err = random_id(jti, sizeof(jti)))))) {
+		json_decref(h);
+		json_decref(aud);
+		return err;
+	}
+	json_object_set_new(h, "x5u", json_string(locator));
+	if (o->compat) {   /* exactly the reference's header: alg and x5u */
+		json_decref(aud);
+		*out = h;
+		return DANEMSG_OK;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char bare[NAME_BUF];
+		bare_name(names[i], bare, sizeof(bare));
+		json_array_append_new(aud, json_string(bare));
+	}
+	json_object_set_new(h, "typ", json_string(TYP_JWS));
+	json_object_set_new(h, "x5t#S256", json_string(x5t));
+	json_object_set_new(h, "aud", aud);
+	json_object_set_new(h, "iat", json_integer(now));
+	if (o->expires_in)
+		json_object_set_new(h, "exp", json_integer(now + o->expires_in));
+	json_object_set_new(h, "jti", json_string(jti));
+	if (o->carry_chain || !dns_holds_my_key(r, sender)) {
+		json_t *x5c = json_array();
+		STACK_OF(X509) *chain = danemsg_credential_chain(sender);
+		json_array_append_new(x5c, x5c_entry(cert));
+		for (int i = 0; chain && i < sk_X509_num(chain); i++)
+			json_array_append_new(x5c, x5c_entry(sk_X509_value(chain, i)));
+		json_object_set_new(h, "x5c", x5c);
+	}
+	*out = h;
+	return DANEMSG_OK;
+}
+
+/* Looks up each recipient and chooses the key to encrypt to. */
+static danemsg_err recipient_keys(danemsg_resolver *r, char names[][NAME_BUF], size_t n,
+				  int compat, danemsg_identity **ids, jose_recipient *rcpt,
+				  json_t **headers, char *errbuf, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		char locator[300], x5t[JOSE_THUMBPRINT_SIZE];
+		const danemsg_tlsa *rec;
+		danemsg_err err = danemsg_resolver_lookup(r, names[i], &ids[i]);
+		if (err)
+			return fail(errbuf, errlen, err, "recipient %s: %s%s%s", names[i],
+				    danemsg_strerror(err), danemsg_identity_why(ids[i]) ? ": " : "",
+				    danemsg_identity_why(ids[i]) ? danemsg_identity_why(ids[i]) : "");
+		rec = pick_encryption_record(ids[i], compat);
+		if (!rec)
+			return fail(errbuf, errlen, DANEMSG_ERR_NO_USABLE_RECORD,
+				    "recipient %s publishes no %skey that messages can be encrypted to",
+				    names[i], compat ? "RSA " : "");
+		headers[i] = json_object();
+		if (!headers[i] || danemsg_locator_format(names[i], locator, sizeof(locator)))
+			return DANEMSG_ERR_NOMEM;
+		json_object_set_new(headers[i], "x5u", json_string(locator));
+		if (rec->cert && !compat && !jose_x5t_s256(rec->cert, x5t))
+			json_object_set_new(headers[i], "x5t#S256", json_string(x5t));
+		rcpt[i].key = rec->pkey;
+		rcpt[i].alg = JOSE_ALG_UNKNOWN;
+		rcpt[i].header = headers[i];
+	}
+	return DANEMSG_OK;
+}
+
+danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
+			 const char *const *recipients, size_t n, const uint8_t *msg,
+			 size_t msg_len, const danemsg_seal_options *opts, char **out,
+			 size_t *out_len, char *errbuf, size_t errlen)
+{
+	danemsg_seal_options defaults;
+	char (*names)[NAME_BUF] = NULL;
+	danemsg_identity *ids[MAX_RECIPIENTS] = {0};
+	jose_recipient rcpt[MAX_RECIPIENTS];
+	json_t *headers[MAX_RECIPIENTS] = {0}, *sig_header = NULL, *enc_header = NULL;
+	char *jws = NULL;
+	size_t jws_len = 0;
+	jose_alg sig_alg;
+	danemsg_err err;
+
+	if (out)
+		*out = NULL;
+	if (!r || !sender || !recipients || !n || (!msg && msg_len) || !out)
+		return fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
+	if (!opts) {
+		danemsg_seal_options_init(&defaults);
+		opts = &defaults;
+	}
+	if (n > MAX_RECIPIENTS || (opts->compat && n != 1))
+		return fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG,
+			    opts->compat ? "the reference format has exactly one recipient"
+					 : "at most 16 recipients");
+	if (msg_len > JOSE_MAX_INPUT / 2)
+		return fail(errbuf, errlen, DANEMSG_ERR_TOO_LARGE, "message over %u bytes",
+			    JOSE_MAX_INPUT / 2);
+	sig_alg = opts->compat ? JOSE_ALG_RS256 :
+				 jose_sig_alg_for_key(danemsg_credential_sign_key(sender));
+	if (jose_alg_check_key(sig_alg, danemsg_credential_sign_key(sender)))
+		return fail(errbuf, errlen, DANEMSG_ERR_ALGORITHM, "%s",
+			    opts->compat ? "the reference format needs an RSA identity (RS256)"
+					 : "the sender's key cannot sign messages");
+	names = calloc(n, sizeof(*names));
+	if (!names)
+		return DANEMSG_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!recipients[i] || identity_canonical_name(recipients[i], names[i], NAME_BUF)) {
+			free(names);
+			return fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG,
+				    "recipient '%s' is not a DNS name",
+				    recipients[i] ? recipients[i] : "(null)");
+		}
+
+	err = recipient_keys(r, names, n, opts->compat, ids, rcpt, headers, errbuf, errlen);
+	if (!err)
+		err = signed_header(r, sender, names, n, opts, &sig_header);
+	if (!err)
+		err = jose_jws_sign(danemsg_credential_sign_key(sender), sig_alg, sig_header, msg,
+				    msg_len, &jws, &jws_len);
+	if (!err) {
+		enc_header = json_object();
+		if (!enc_header)
+			err = DANEMSG_ERR_NOMEM;
+		else if (opts->compat)
+			json_object_set_new(enc_header, "typ", json_string("JWE"));
+	}
+	if (!err)
+		err = jose_jwe_encrypt(rcpt, n, opts->compat ? JOSE_ENC_A256CBC_HS512 :
+							      JOSE_ENC_A256GCM,
+				       enc_header, (const uint8_t *)jws, jws_len, NULL, 0, out,
+				       out_len);
+	if (err && errbuf && errlen && !errbuf[0])
+		fail(errbuf, errlen, err, "%s", danemsg_strerror(err));
+	if (jws) {
+		OPENSSL_cleanse(jws, jws_len);
+		free(jws);
+	}
+	json_decref(sig_header);
+	json_decref(enc_header);
+	for (size_t i = 0; i < n; i++) {
+		json_decref(headers[i]);
+		danemsg_identity_unref(ids[i]);
+	}
+	free(names);
+	return err;
+}
+
+/* ---- open ---- */
+
+struct open_state {
+	danemsg_resolver *r;
+	const danemsg_policy *policy;
+	char *errbuf;
+	size_t errlen;
+	jose_jwe jwe;
+	jose_jws jws;
+	uint8_t *inner;              /* the decrypted JWS text */
+	size_t inner_len;
+	char me[NAME_BUF];           /* canonical name of the identity that decrypted */
+	char sender[NAME_BUF];
+	danemsg_format format;
+	danemsg_identity *sender_id;
+	EVP_PKEY *verified_by;       /* borrowed from a record, or owned via ee */
+	X509 *ee;                    /* certificate carried in the message, if any */
+	STACK_OF(X509) *chain;
+	X509 *key_cert;              /* the certificate whose key verified, if known */
+	int64_t iat, exp, now;
+	danemsg_message *msg;
+};
+
+/* Does a locator name this identity (canonical names compared)? */
+static int locator_names(const char *locator, const char *canon)
+{
+	char name[NAME_BUF];
+	return locator && !danemsg_locator_parse(locator, strlen(locator), name, sizeof(name)) &&
+	       !strcmp(name, canon);
+}
+
+struct me_filter {
+	const char *me;
+	const char *x5t;   /* thumbprint of my encryption certificate */
+};
+
+/* A recipient entry is mine unless it names someone else. */
+static int entry_is_mine(const json_t *merged, size_t index, void *arg)
+{
+	const struct me_filter *f = arg;
+	const char *x5u = json_string_value(json_object_get(merged, "x5u"));
+	const char *x5t = json_string_value(json_object_get(merged, "x5t#S256"));
+	if (x5u && !locator_names(x5u, f->me))
+		return 0;
+	if (x5t && f->x5t && strcmp(x5t, f->x5t))
+		return 0;
+	return 1;
+}
+
+static danemsg_err decrypt_for_me(struct open_state *s, const danemsg_credential *const *keys,
+				  size_t n_keys)
+{
+	danemsg_err err = DANEMSG_ERR_DECRYPT, e;
+	int addressed = 0;
+
+	for (size_t k = 0; k < n_keys; k++) {
+		char me[NAME_BUF], x5t[JOSE_THUMBPRINT_SIZE];
+		struct me_filter f = {me, NULL};
+		if (!keys[k] || identity_canonical_name(danemsg_credential_name(keys[k]), me,
+							sizeof(me)))
+			return DANEMSG_ERR_INVALID_ARG;
+		if (!jose_x5t_s256(danemsg_credential_enc_cert(keys[k]), x5t))
+			f.x5t = x5t;
+		for (size_t i = 0; i < s->jwe.n_recipients; i++) {
+			const char *x5u = jose_header_get_string("x5u", s->jwe.recipients[i].header,
+								 s->jwe.unprotected,
+								 s->jwe.protected_header);
+			if (!x5u || locator_names(x5u, me))
+				addressed = 1;
+		}
+		if (!addressed)
+			continue;
+		e = jose_jwe_decrypt(&s->jwe, danemsg_credential_enc_key(keys[k]), entry_is_mine,
+				     &f, &s->inner, &s->inner_len, NULL);
+		if (!e) {
+			snprintf(s->me, sizeof(s->me), "%s", me);
+			return DANEMSG_OK;
+		}
+		err = e;
+	}
+	if (!addressed)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_NOT_FOR_ME,
+			    "the message is addressed to someone else");
+	return fail(s->errbuf, s->errlen, err, "cannot decrypt: %s", danemsg_strerror(err));
+}
+
+/* Pins the algorithms to the format's profile. */
+static danemsg_err check_profile(struct open_state *s)
+{
+	int compat = s->format == DANEMSG_FORMAT_COMPAT;
+	if (compat ? s->jws.alg != JOSE_ALG_RS256 : s->jws.alg == JOSE_ALG_RS256)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_ALGORITHM,
+			    "signature algorithm %s not allowed in a %s message",
+			    jose_alg_name(s->jws.alg), compat ? "reference-format" : "native");
+	if (!compat && s->jwe.enc != JOSE_ENC_A256GCM)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_ALGORITHM,
+			    "content encryption %s not allowed in a native message",
+			    jose_enc_name(s->jwe.enc));
+	return DANEMSG_OK;
+}
+
+static danemsg_err parse_inner(struct open_state *s)
+{
+	const char *x5u, *typ;
+	danemsg_err err = jose_jws_parse((const char *)s->inner, s->inner_len, NULL, &s->jws);
+	if (err)
+		return fail(s->errbuf, s->errlen, err, "the encrypted content is not a valid "
+			    "signed message (nested encryption is refused): %s",
+			    danemsg_strerror(err));
+	x5u = json_string_value(json_object_get(s->jws.protected_header, "x5u"));
+	if (!x5u || danemsg_locator_parse(x5u, strlen(x5u), s->sender, sizeof(s->sender)))
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+			    "the signed header does not name its sender (x5u)");
+	typ = json_string_value(json_object_get(s->jws.protected_header, "typ"));
+	/* RFC 7515 section 4.1.9: "application/" may be omitted; compared without case. */
+	if (typ && !strncasecmp(typ, "application/", 12))
+		typ += 12;
+	s->format = typ && !strcasecmp(typ, TYP_JWS) ? DANEMSG_FORMAT_NATIVE
+						     : DANEMSG_FORMAT_COMPAT;
+	if (s->format == DANEMSG_FORMAT_COMPAT) {
+		static const char *const native_only[] = {"aud", "iat", "exp", "jti", "x5c"};
+		for (size_t i = 0; i < sizeof(native_only) / sizeof(native_only[0]); i++)
+			if (json_object_get(s->jws.protected_header, native_only[i]))
+				return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+					    "a signed header with %s but without typ %s", native_only[i],
+					    TYP_JWS);
+		if (!s->policy->accept_compat)
+			return fail(s->errbuf, s->errlen, DANEMSG_ERR_UNSUPPORTED,
+				    "reference-format messages are not accepted by policy");
+	}
+	return check_profile(s);
+}
+
+/* A JSON integer member, or 0 when absent; MALFORMED when not a positive integer. */
+static danemsg_err int_member(const json_t *h, const char *name, int required, int64_t *out)
+{
+	const json_t *v = json_object_get(h, name);
+	*out = 0;
+	if (!v)
+		return required ? DANEMSG_ERR_MALFORMED : DANEMSG_OK;
+	if (!json_is_integer(v) || json_integer_value(v) <= 0)
+		return DANEMSG_ERR_MALFORMED;
+	*out = (int64_t)json_integer_value(v);
+	return DANEMSG_OK;
+}
+
+/* Native messages: addressed to me, fresh. Before any DNS lookup. */
+static danemsg_err check_claims(struct open_state *s)
+{
+	const json_t *h = s->jws.protected_header, *aud = json_object_get(h, "aud"), *v;
+	const char *jti = json_string_value(json_object_get(h, "jti"));
+	size_t i;
+	int for_me = 0;
+
+	if (s->format != DANEMSG_FORMAT_NATIVE)
+		return DANEMSG_OK;
+	if (int_member(h, "iat", 1, &s->iat) || int_member(h, "exp", 0, &s->exp) || !jti ||
+	    !*jti || strlen(jti) > 128 || !(json_is_array(aud) || json_is_string(aud)))
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+			    "the signed header lacks a valid iat, jti or aud");
+	if (json_is_string(aud)) {
+		char name[NAME_BUF];
+		for_me = !identity_canonical_name(json_string_value(aud), name, sizeof(name)) &&
+			 !strcmp(name, s->me);
+	}
+	json_array_foreach(aud, i, v) {
+		char name[NAME_BUF];
+		if (json_is_string(v) &&
+		    !identity_canonical_name(json_string_value(v), name, sizeof(name)) &&
+		    !strcmp(name, s->me))
+			for_me = 1;
+	}
+	if (!for_me)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_NOT_FOR_ME,
+			    "signed for another recipient (aud does not name %s): re-encrypted "
+			    "by someone else?", s->me);
+	if (s->iat < s->now - (int64_t)s->policy->max_age)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
+			    "issued %lld s ago, more than the %u s allowed",
+			    (long long)(s->now - s->iat), s->policy->max_age);
+	if (s->iat > s->now + (int64_t)s->policy->max_skew)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
+			    "issued %lld s in the future", (long long)(s->iat - s->now));
+	if (s->exp && s->exp < s->now)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED, "expired %lld s ago",
+			    (long long)(s->now - s->exp));
+	return DANEMSG_OK;
+}
+
+static danemsg_err lookup_sender(struct open_state *s)
+{
+	danemsg_err err = danemsg_resolver_lookup(s->r, s->sender, &s->sender_id);
+	const char *why = danemsg_identity_why(s->sender_id);
+	if (err == DANEMSG_ERR_DNS_NOT_FOUND || err == DANEMSG_ERR_NO_USABLE_RECORD)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_UNKNOWN_SENDER,
+			    "sender %s publishes no usable key: %s", s->sender,
+			    danemsg_strerror(err));
+	if (err)
+		return fail(s->errbuf, s->errlen, err, "sender %s: %s%s%s", s->sender,
+			    danemsg_strerror(err), why ? ": " : "", why ? why : "");
+	return DANEMSG_OK;
+}
+
+/* The certificate chain the message carries (x5c), authenticated by the sender's records. */
+static danemsg_err carried_certificate(struct open_state *s, const json_t *x5c)
+{
+	size_t i;
+	const json_t *v;
+	danemsg_err err;
+
+	if (!json_is_array(x5c) || !json_array_size(x5c) || json_array_size(x5c) > MAX_X5C)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED, "bad x5c");
+	s->chain = sk_X509_new_null();
+	if (!s->chain)
+		return DANEMSG_ERR_NOMEM;
+	json_array_foreach(x5c, i, v) {
+		X509 *cert = json_is_string(v) ? x5c_decode(json_string_value(v)) : NULL;
+		if (!cert)
+			return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+				    "x5c entry %zu is not a certificate", i);
+		if (i == 0)
+			s->ee = cert;
+		else
+			sk_X509_push(s->chain, cert);
+	}
+	err = danemsg_identity_authenticate_cert(s->sender_id, s->ee, s->chain, NULL);
+	if (err)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_UNKNOWN_SENDER,
+			    "the certificate the message carries is not one that %s publishes",
+			    s->sender);
+	s->key_cert = s->ee;
+	return DANEMSG_OK;
+}
+
+static danemsg_err verify_signature(struct open_state *s)
+{
+	const json_t *x5c = json_object_get(s->jws.protected_header, "x5c");
+	const char *x5t = json_string_value(json_object_get(s->jws.protected_header, "x5t#S256"));
+	int candidates = 0;
+	danemsg_err err;
+
+	if (x5c) {
+		char ee_x5t[JOSE_THUMBPRINT_SIZE];
+		if ((err = carried_certificate(s, x5c)))
+			return err;
+		if (x5t && (jose_x5t_s256(s->ee, ee_x5t) || strcmp(ee_x5t, x5t)))
+			return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+				    "x5t#S256 does not match the certificate in x5c");
+		if (jose_jws_verify(&s->jws, X509_get0_pubkey(s->ee)))
+			return fail(s->errbuf, s->errlen, DANEMSG_ERR_BAD_SIGNATURE,
+				    "the signature does not verify");
+		s->verified_by = X509_get0_pubkey(s->ee);
+		return DANEMSG_OK;
+	}
+	/* Keys in DNS. With x5t#S256 (keys roll over) only the record of that certificate,
+	 * or records that publish a bare key (3 1 0) and so cannot be told apart; without
+	 * it, every record whose key fits the algorithm. */
+	for (size_t i = 0; i < danemsg_identity_record_count(s->sender_id); i++) {
+		const danemsg_tlsa *rec = danemsg_identity_record(s->sender_id, i);
+		char rec_x5t[JOSE_THUMBPRINT_SIZE];
+		if (!rec->usable || !rec->pkey || jose_alg_check_key(s->jws.alg, rec->pkey))
+			continue;
+		if (x5t && rec->cert && (jose_x5t_s256(rec->cert, rec_x5t) || strcmp(rec_x5t, x5t)))
+			continue;
+		candidates++;
+		if (!jose_jws_verify(&s->jws, rec->pkey)) {
+			s->verified_by = rec->pkey;
+			s->key_cert = rec->cert;
+			break;
+		}
+	}
+	if (s->verified_by)
+		return DANEMSG_OK;
+	if (!candidates)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_UNKNOWN_SENDER,
+			    "%s publishes no %s key%s in DNS (and the message carries no "
+			    "certificate)", s->sender, jose_alg_name(s->jws.alg),
+			    x5t ? " with the certificate named by x5t#S256" : "");
+	return fail(s->errbuf, s->errlen, DANEMSG_ERR_BAD_SIGNATURE,
+		    "the signature does not verify with any key %s publishes", s->sender);
+}
+
+static danemsg_err check_certificate_dates(struct open_state *s)
+{
+	if (s->key_cert && X509_cmp_time(X509_get0_notAfter(s->key_cert), NULL) < 0)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
+			    "the sender's certificate has expired");
+	if (s->key_cert && X509_cmp_time(X509_get0_notBefore(s->key_cert), NULL) > 0)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
+			    "the sender's certificate is not yet valid");
+	return DANEMSG_OK;
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Native: the jti. Compat messages have none: a digest of the signature stands in. */
+static danemsg_err check_replay(struct open_state *s, char *id, size_t idlen)
+{
+	int64_t until;
+	danemsg_err err;
+
+	if (s->format == DANEMSG_FORMAT_NATIVE) {
+		snprintf(id, idlen, "%s", json_string_value(json_object_get(
+						   s->jws.protected_header, "jti")));
+		until = s->iat + s->policy->max_age + s->policy->max_skew;
+	} else {
+		uint8_t md[32];
+		EVP_Digest(s->jws.signature, s->jws.signature_len, md, NULL, EVP_sha256(), NULL);
+		hex(md, 16, id);
+		until = s->now + s->policy->max_age;
+	}
+	if (!s->policy->replay.check_and_add)
+		return DANEMSG_OK;
+	err = s->policy->replay.check_and_add(s->policy->replay.ctx, s->sender, id, until, s->now);
+	if (err == DANEMSG_ERR_REPLAYED)
+		return fail(s->errbuf, s->errlen, err, "message %s from %s was already received",
+			    id, s->sender);
+	return err ? fail(s->errbuf, s->errlen, err, "replay cache: %s", danemsg_strerror(err))
+		   : DANEMSG_OK;
+}
+
+static danemsg_err build_message(struct open_state *s, const char *id)
+{
+	danemsg_message *m = calloc(1, sizeof(*m));
+	const json_t *aud = json_object_get(s->jws.protected_header, "aud"), *v;
+	uint8_t md[32];
+	unsigned char *der = NULL;
+	int der_len;
+	size_t i;
+
+	if (!m)
+		return DANEMSG_ERR_NOMEM;
+	s->msg = m;
+	m->from = strdup(s->sender);
+	m->id = strdup(id);
+	m->payload = malloc(s->jws.payload_len + 1);
+	if (s->format == DANEMSG_FORMAT_COMPAT)
+		aud = NULL;   /* compat messages name no recipient in what is signed */
+	m->n_to = json_is_array(aud) ? json_array_size(aud) : 1;
+	m->to = calloc(m->n_to, sizeof(*m->to));
+	if (!m->from || !m->id || !m->payload || !m->to)
+		return DANEMSG_ERR_NOMEM;
+	memcpy(m->payload, s->jws.payload, s->jws.payload_len);
+	m->payload[s->jws.payload_len] = '\0';
+	m->payload_len = s->jws.payload_len;
+	if (json_is_array(aud)) {
+		json_array_foreach(aud, i, v) {
+			char name[NAME_BUF];
+			const char *text = json_string_value(v);
+			if (text && !identity_canonical_name(text, name, sizeof(name)))
+				text = name;
+			if (!(m->to[i] = strdup(text ? text : "")))
+				return DANEMSG_ERR_NOMEM;
+		}
+	} else if (!(m->to[0] = strdup(s->me))) {
+		return DANEMSG_ERR_NOMEM;
+	}
+	m->format = s->format;
+	m->dnssec = danemsg_identity_dnssec(s->sender_id);
+	m->insecure_allowed = danemsg_identity_insecure_allowed(s->sender_id);
+	m->iat = s->iat;
+	m->exp = s->exp;
+	m->sig_alg = jose_alg_name(s->jws.alg);
+	m->enc_alg = jose_enc_name(s->jwe.enc);
+	der_len = s->key_cert ? i2d_X509(s->key_cert, &der) : i2d_PUBKEY(s->verified_by, &der);
+	if (der_len > 0 && EVP_Digest(der, (size_t)der_len, md, NULL, EVP_sha256(), NULL))
+		hex(md, sizeof(md), m->key_sha256);
+	OPENSSL_free(der);
+	return DANEMSG_OK;
+}
+
+static void open_state_clear(struct open_state *s)
+{
+	jose_jwe_clear(&s->jwe);
+	jose_jws_clear(&s->jws);
+	if (s->inner) {
+		OPENSSL_cleanse(s->inner, s->inner_len);
+		free(s->inner);
+	}
+	danemsg_identity_unref(s->sender_id);
+	X509_free(s->ee);
+	sk_X509_pop_free(s->chain, X509_free);
+	danemsg_message_free(s->msg);
+}
+
+danemsg_err danemsg_open(danemsg_resolver *r, const danemsg_credential *const *keys,
+			 size_t n_keys, const danemsg_policy *policy, const uint8_t *in,
+			 size_t in_len, danemsg_message **out, char *errbuf, size_t errlen)
+{
+	struct open_state s;
+	char id[160];
+	danemsg_err err;
+
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	if (out)
+		*out = NULL;
+	if (!r || !keys || !n_keys || !policy || !in || !out)
+		return fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
+	if (in_len > policy->max_size)
+		return fail(errbuf, errlen, DANEMSG_ERR_TOO_LARGE,
+			    "%zu bytes, over the limit of %zu", in_len, policy->max_size);
+	memset(&s, 0, sizeof(s));
+	s.r = r;
+	s.policy = policy;
+	s.errbuf = errbuf;
+	s.errlen = errlen;
+	s.now = (int64_t)time(NULL);
+
+	err = jose_jwe_parse((const char *)in, in_len, NULL, &s.jwe);
+	if (err)
+		fail(errbuf, errlen, err, "not a sealed message: %s", danemsg_strerror(err));
+	if (!err)
+		err = decrypt_for_me(&s, keys, n_keys);
+	if (!err)
+		err = parse_inner(&s);
+	if (!err && (err = danemsg_policy_check_sender(policy, s.sender)))
+		fail(errbuf, errlen, err, "sender %s is not allowed", s.sender);
+	if (!err)
+		err = check_claims(&s);
+	if (!err)
+		err = lookup_sender(&s);
+	if (!err)
+		err = verify_signature(&s);
+	if (!err)
+		err = check_certificate_dates(&s);
+	if (!err)
+		err = check_replay(&s, id, sizeof(id));
+	if (!err)
+		err = build_message(&s, id);
+	if (!err) {
+		*out = s.msg;
+		s.msg = NULL;
+	}
+	open_state_clear(&s);
+	return err;
+}
+
+void danemsg_message_free(danemsg_message *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; m->to && i < m->n_to; i++)
+		free(m->to[i]);
+	free(m->to);
+	if (m->payload) {
+		OPENSSL_cleanse(m->payload, m->payload_len);
+		free(m->payload);
+	}
+	free(m->from);
+	free(m->id);
+	free(m);
+}
+
+const char *danemsg_message_from(const danemsg_message *m) { return m ? m->from : NULL; }
+size_t danemsg_message_recipient_count(const danemsg_message *m) { return m ? m->n_to : 0; }
+const char *danemsg_message_recipient(const danemsg_message *m, size_t i)
+{
+	return m && i < m->n_to ? m->to[i] : NULL;
+}
+const uint8_t *danemsg_message_payload(const danemsg_message *m, size_t *len)
+{
+	if (len)
+		*len = m ? m->payload_len : 0;
+	return m ? m->payload : NULL;
+}
+danemsg_format danemsg_message_format(const danemsg_message *m)
+{
+	return m ? m->format : DANEMSG_FORMAT_NATIVE;
+}
+danemsg_dnssec danemsg_message_dnssec(const danemsg_message *m)
+{
+	return m ? m->dnssec : DANEMSG_DNSSEC_UNKNOWN;
+}
+int danemsg_message_insecure_allowed(const danemsg_message *m) { return m ? m->insecure_allowed : 0; }
+int64_t danemsg_message_iat(const danemsg_message *m) { return m ? m->iat : 0; }
+int64_t danemsg_message_exp(const danemsg_message *m) { return m ? m->exp : 0; }
+const char *danemsg_message_id(const danemsg_message *m) { return m ? m->id : NULL; }
+const char *danemsg_message_sig_alg(const danemsg_message *m) { return m ? m->sig_alg : NULL; }
+const char *danemsg_message_enc_alg(const danemsg_message *m) { return m ? m->enc_alg : NULL; }
+const char *danemsg_message_sender_key_sha256(const danemsg_message *m)
+{
+	return m ? m->key_sha256 : NULL;
+}

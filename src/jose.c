@@ -1,0 +1,355 @@
+/* JOSE: algorithm names, key checks, header checks shared by JWS and JWE. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
+#include "jose.h"
+
+/* RSA moduli accepted: big enough to be safe, small enough to bound the work. */
+#define RSA_MIN_BITS 2048
+#define RSA_MAX_BITS 16384
+
+static const struct {
+	jose_alg alg;
+	const char *name;
+} alg_names[] = {
+	{ JOSE_ALG_ES256, "ES256" },
+	{ JOSE_ALG_EDDSA, "EdDSA" },
+	{ JOSE_ALG_RS256, "RS256" },
+	{ JOSE_ALG_PS256, "PS256" },
+	{ JOSE_ALG_RSA_OAEP_256, "RSA-OAEP-256" },
+	{ JOSE_ALG_ECDH_ES_A256KW, "ECDH-ES+A256KW" },
+	{ JOSE_ALG_EDDSA, "Ed25519" },   /* RFC 9864 name, input only (listed after EdDSA) */
+};
+
+const char *jose_alg_name(jose_alg alg)
+{
+	for (size_t i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++)
+		if (alg_names[i].alg == alg)
+			return alg_names[i].name;
+	return "?";
+}
+
+jose_alg jose_alg_from_name(const char *name)
+{
+	if (!name)
+		return JOSE_ALG_UNKNOWN;
+	for (size_t i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++)
+		if (strcmp(alg_names[i].name, name) == 0)
+			return alg_names[i].alg;
+	return JOSE_ALG_UNKNOWN;
+}
+
+const char *jose_enc_name(jose_enc enc)
+{
+	switch (enc) {
+	case JOSE_ENC_A256GCM:
+		return "A256GCM";
+	case JOSE_ENC_A256CBC_HS512:
+		return "A256CBC-HS512";
+	default:
+		return "?";
+	}
+}
+
+jose_enc jose_enc_from_name(const char *name)
+{
+	if (name && strcmp(name, "A256GCM") == 0)
+		return JOSE_ENC_A256GCM;
+	if (name && strcmp(name, "A256CBC-HS512") == 0)
+		return JOSE_ENC_A256CBC_HS512;
+	return JOSE_ENC_UNKNOWN;
+}
+
+int jose_alg_is_signature(jose_alg alg)
+{
+	return alg == JOSE_ALG_ES256 || alg == JOSE_ALG_EDDSA || alg == JOSE_ALG_RS256
+	       || alg == JOSE_ALG_PS256;
+}
+
+int jose_alg_is_key_management(jose_alg alg)
+{
+	return alg == JOSE_ALG_RSA_OAEP_256 || alg == JOSE_ALG_ECDH_ES_A256KW;
+}
+
+/* Key kinds, from the cheap legacy id (no name lookups on the hot path). */
+jose_key_kind jose_key_kind_of(const EVP_PKEY *key)
+{
+	char group[32];
+	size_t len = 0;
+	int bits;
+
+	if (!key)
+		return JOSE_KEY_OTHER;
+	switch (EVP_PKEY_get_base_id(key)) {
+	case EVP_PKEY_ED25519:
+		return JOSE_KEY_ED25519;
+	case EVP_PKEY_X25519:
+		return JOSE_KEY_X25519;
+	case EVP_PKEY_RSA:
+		bits = EVP_PKEY_get_bits(key);
+		return bits >= RSA_MIN_BITS && bits <= RSA_MAX_BITS ? JOSE_KEY_RSA : JOSE_KEY_OTHER;
+	case EVP_PKEY_EC:
+		if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+						    sizeof(group), &len))
+			return JOSE_KEY_OTHER;
+		return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0
+		       ? JOSE_KEY_P256 : JOSE_KEY_OTHER;
+	default:
+		return JOSE_KEY_OTHER;
+	}
+}
+
+jose_alg jose_sig_alg_for_key(const EVP_PKEY *key)
+{
+	switch (jose_key_kind_of(key)) {
+	case JOSE_KEY_P256:
+		return JOSE_ALG_ES256;
+	case JOSE_KEY_ED25519:
+		return JOSE_ALG_EDDSA;
+	case JOSE_KEY_RSA:
+		return JOSE_ALG_PS256;
+	default:
+		return JOSE_ALG_UNKNOWN;
+	}
+}
+
+jose_alg jose_kw_alg_for_key(const EVP_PKEY *key)
+{
+	switch (jose_key_kind_of(key)) {
+	case JOSE_KEY_P256:
+	case JOSE_KEY_X25519:
+		return JOSE_ALG_ECDH_ES_A256KW;
+	case JOSE_KEY_RSA:
+		return JOSE_ALG_RSA_OAEP_256;
+	default:
+		return JOSE_ALG_UNKNOWN;
+	}
+}
+
+int jose_alg_fits_kind(jose_alg alg, jose_key_kind kind)
+{
+	switch (alg) {
+	case JOSE_ALG_ES256:
+		return kind == JOSE_KEY_P256;
+	case JOSE_ALG_EDDSA:
+		return kind == JOSE_KEY_ED25519;
+	case JOSE_ALG_RS256:
+	case JOSE_ALG_PS256:
+	case JOSE_ALG_RSA_OAEP_256:
+		return kind == JOSE_KEY_RSA;
+	case JOSE_ALG_ECDH_ES_A256KW:
+		return kind == JOSE_KEY_P256 || kind == JOSE_KEY_X25519;
+	default:
+		return 0;
+	}
+}
+
+danemsg_err jose_alg_check_key(jose_alg alg, const EVP_PKEY *key)
+{
+	if (!key)
+		return DANEMSG_ERR_INVALID_ARG;
+	return jose_alg_fits_kind(alg, jose_key_kind_of(key)) ? DANEMSG_OK
+							      : DANEMSG_ERR_ALGORITHM;
+}
+
+/* ---- headers ---- */
+
+/* Header names defined by RFC 7515/7516/7518: a "crit" list must not name them. */
+static const char *const registered_names[] = {
+	"alg", "enc", "zip", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ",
+	"cty", "crit", "epk", "apu", "apv", "iv", "tag", "p2s", "p2c", NULL
+};
+
+static int in_list(const char *name, const char *const *list)
+{
+	for (; list && *list; list++)
+		if (strcmp(*list, name) == 0)
+			return 1;
+	return 0;
+}
+
+static danemsg_err check_crit(const json_t *header, const char *const *understood)
+{
+	const json_t *crit = json_object_get(header, "crit");
+	size_t i, j, n;
+
+	if (!crit)
+		return DANEMSG_OK;
+	n = json_is_array(crit) ? json_array_size(crit) : 0;
+	if (n == 0)
+		return DANEMSG_ERR_MALFORMED;
+	for (i = 0; i < n; i++) {
+		const char *name = json_string_value(json_array_get(crit, i));
+
+		if (!name || in_list(name, registered_names))
+			return DANEMSG_ERR_MALFORMED;
+		for (j = 0; j < i; j++)
+			if (strcmp(name, json_string_value(json_array_get(crit, j))) == 0)
+				return DANEMSG_ERR_MALFORMED;
+		if (!in_list(name, understood))
+			return DANEMSG_ERR_ALGORITHM;
+		if (!json_object_get(header, name))
+			return DANEMSG_ERR_MALFORMED;
+	}
+	return DANEMSG_OK;
+}
+
+danemsg_err jose_header_check(const json_t *header, int is_protected,
+			      const char *const *understood)
+{
+	if (!json_is_object(header))
+		return DANEMSG_ERR_MALFORMED;
+	if (json_object_get(header, "b64") || json_object_get(header, "zip"))
+		return DANEMSG_ERR_ALGORITHM;
+	if (!is_protected) {
+		/* crit must be integrity-protected (RFC 7515 4.1.11, RFC 7516 4.1.13), and
+		 * an unprotected header must stay within the same bound. */
+		if (json_object_get(header, "crit"))
+			return DANEMSG_ERR_MALFORMED;
+		if (json_dumpb(header, NULL, 0, JSON_COMPACT) > JOSE_MAX_HEADER)
+			return DANEMSG_ERR_TOO_LARGE;
+		return DANEMSG_OK;
+	}
+	return check_crit(header, understood);
+}
+
+danemsg_err jose_header_parse(const char *json, size_t len, const char *const *understood,
+			      json_t **out)
+{
+	json_error_t jerr;
+	json_t *h;
+	danemsg_err err;
+
+	if (!out)
+		return DANEMSG_ERR_INVALID_ARG;
+	*out = NULL;
+	if (!json)
+		return DANEMSG_ERR_INVALID_ARG;
+	if (len > JOSE_MAX_HEADER)
+		return DANEMSG_ERR_TOO_LARGE;
+	h = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!h)
+		return DANEMSG_ERR_MALFORMED;
+	if ((err = jose_header_check(h, 1, understood)) != DANEMSG_OK) {
+		json_decref(h);
+		return err;
+	}
+	*out = h;
+	return DANEMSG_OK;
+}
+
+danemsg_err jose_header_decode(const char *b64, size_t b64_len, const char *const *understood,
+			       json_t **out)
+{
+	uint8_t *text = NULL;
+	size_t len = 0;
+	danemsg_err err;
+
+	*out = NULL;
+	if (b64_len == 0)
+		return DANEMSG_ERR_MALFORMED;
+	if (b64_len > jose_b64url_encoded_len(JOSE_MAX_HEADER))
+		return DANEMSG_ERR_TOO_LARGE;
+	if ((err = jose_b64url_decode_alloc(b64, b64_len, &text, &len)) != DANEMSG_OK)
+		return err;
+	err = jose_header_parse((const char *)text, len, understood, out);
+	free(text);
+	return err;
+}
+
+danemsg_err jose_headers_disjoint(const json_t *a, const json_t *b)
+{
+	const char *key;
+	json_t *value;
+
+	if (!a || !b)
+		return DANEMSG_OK;
+	json_object_foreach((json_t *)a, key, value) {
+		if (json_object_get(b, key))
+			return DANEMSG_ERR_MALFORMED;
+	}
+	return DANEMSG_OK;
+}
+
+const char *jose_header_get_string(const char *name, const json_t *h1, const json_t *h2,
+				   const json_t *h3)
+{
+	const json_t *v = NULL;
+
+	if (!name)
+		return NULL;
+	if (h1)
+		v = json_object_get(h1, name);
+	if (!v && h2)
+		v = json_object_get(h2, name);
+	if (!v && h3)
+		v = json_object_get(h3, name);
+	return json_string_value(v);
+}
+
+const json_t *jose_header_get(const char *name, const json_t *h1, const json_t *h2,
+			      const json_t *h3)
+{
+	const json_t *v = NULL;
+
+	if (h1)
+		v = json_object_get(h1, name);
+	if (!v && h2)
+		v = json_object_get(h2, name);
+	if (!v && h3)
+		v = json_object_get(h3, name);
+	return v;
+}
+
+danemsg_err jose_json_b64(const json_t *obj, const char *name, int required, size_t max,
+			  uint8_t **out, size_t *out_len)
+{
+	const json_t *v = json_object_get(obj, name);
+
+	*out = NULL;
+	*out_len = 0;
+	if (!v)
+		return required ? DANEMSG_ERR_MALFORMED : DANEMSG_OK;
+	if (!json_is_string(v))
+		return DANEMSG_ERR_MALFORMED;
+	if (jose_b64url_decoded_max(json_string_length(v)) > max)
+		return DANEMSG_ERR_TOO_LARGE;
+	return jose_b64url_decode_alloc(json_string_value(v), json_string_length(v), out,
+					out_len);
+}
+
+danemsg_err jose_header_with_members(const json_t *base, const json_t *extra, json_t **out)
+{
+	json_t *h, *copy = NULL;
+
+	*out = NULL;
+	if ((base && !json_is_object(base)) || (extra && !json_is_object(extra)))
+		return DANEMSG_ERR_INVALID_ARG;
+	h = base ? json_deep_copy(base) : json_object();
+	if (!h)
+		return DANEMSG_ERR_NOMEM;
+	if (extra && jose_headers_disjoint(extra, h) != DANEMSG_OK) {
+		json_decref(h);
+		return DANEMSG_ERR_INVALID_ARG;
+	}
+	if (extra && json_object_update(h, copy = json_deep_copy(extra)) != 0) {
+		json_decref(copy);
+		json_decref(h);
+		return DANEMSG_ERR_NOMEM;
+	}
+	json_decref(copy);
+	*out = h;
+	return DANEMSG_OK;
+}
+
+char *jose_dump(const json_t *json, size_t *len)
+{
+	char *text = json_dumps(json, JSON_COMPACT);
+
+	if (text && len)
+		*len = strlen(text);
+	return text;
+}

@@ -1,0 +1,535 @@
+/* The message envelope, hermetic: identities in a signed zone validated offline. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include <openssl/rand.h>
+
+#include <danemsg.h>
+
+#include "jose.h"
+#include "testutil.h"
+
+#define ZONE "example.org."
+#define NAME(who) who "._device.example.org"
+
+struct fixture {
+	char *dir;
+	struct tu_zone zone;
+	danemsg_resolver *r;
+	danemsg_policy *policy;
+	danemsg_credential *alice, *bob, *carol, *dave, *frank, *eve;
+};
+
+static danemsg_credential *make_identity(struct fixture *f, const char *name,
+					 danemsg_keytype type, int publish_digest_only)
+{
+	danemsg_credential *cred = NULL;
+	STACK_OF(X509) *certs = NULL;
+	char err[256];
+	assert_int_equal(danemsg_credential_new(f->dir, name, type, 30, 0, err, sizeof(err)),
+			 DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, name, &cred), DANEMSG_OK);
+	if (publish_digest_only < 0)
+		return cred;   /* not in DNS at all */
+	assert_int_equal(danemsg_credential_published(f->dir, name, &certs, err, sizeof(err)),
+			 DANEMSG_OK);
+	char owner[300];
+	snprintf(owner, sizeof(owner), "%s.", name);
+	for (int i = 0; i < sk_X509_num(certs); i++)
+		tu_zone_add_tlsa(&f->zone, owner, sk_X509_value(certs, i), 3,
+				 publish_digest_only ? 1 : 0, publish_digest_only ? 1 : 0);
+	sk_X509_pop_free(certs, X509_free);
+	return cred;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	danemsg_resolver_config cfg;
+	const char *anchors[2];
+
+	f->dir = tu_tempdir();
+	tu_zone_begin(&f->zone, ZONE);
+	f->alice = make_identity(f, NAME("alice"), DANEMSG_KEY_P256, 0);
+	f->bob = make_identity(f, NAME("bob"), DANEMSG_KEY_ED25519, 0);
+	f->carol = make_identity(f, NAME("carol"), DANEMSG_KEY_RSA2048, 0);
+	f->dave = make_identity(f, NAME("dave"), DANEMSG_KEY_P256, 0);
+	f->frank = make_identity(f, NAME("frank"), DANEMSG_KEY_P256, 1);
+	f->eve = make_identity(f, NAME("eve"), DANEMSG_KEY_P256, -1);
+	tu_zone_finish(&f->zone, 0);
+	danemsg_resolver_config_init(&cfg);
+	anchors[0] = f->zone.anchor_file;
+	anchors[1] = NULL;
+	cfg.root_anchor_file = "";
+	cfg.offline_zone_file = f->zone.zone_file;
+	cfg.offline_zone = ZONE;
+	cfg.trust_anchor_files = anchors;
+	assert_int_equal(danemsg_resolver_new(&cfg, &f->r, NULL, 0), DANEMSG_OK);
+	assert_int_equal(danemsg_policy_new(&f->policy), DANEMSG_OK);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	danemsg_credential_free(f->alice);
+	danemsg_credential_free(f->bob);
+	danemsg_credential_free(f->carol);
+	danemsg_credential_free(f->dave);
+	danemsg_credential_free(f->frank);
+	danemsg_credential_free(f->eve);
+	danemsg_policy_free(f->policy);
+	danemsg_resolver_free(f->r);
+	tu_zone_end(&f->zone);
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static char *seal(struct fixture *f, danemsg_credential *from, const char *to, int compat,
+		  danemsg_err expect)
+{
+	danemsg_seal_options o;
+	const char *rcpt[] = {to};
+	char *out = NULL, err[256] = "";
+	size_t len = 0;
+	danemsg_seal_options_init(&o);
+	o.compat = compat;
+	assert_int_equal(danemsg_seal(f->r, from, rcpt, 1, (const uint8_t *)"hello", 5, &o, &out,
+				      &len, err, sizeof(err)), expect);
+	if (expect == DANEMSG_OK)
+		assert_int_equal(strlen(out), len);
+	return out;
+}
+
+static danemsg_err open_as(struct fixture *f, danemsg_credential *me, const char *in,
+			   danemsg_message **out)
+{
+	const danemsg_credential *keys[] = {me};
+	char err[256] = "";
+	danemsg_message *m = NULL;
+	danemsg_err e = danemsg_open(f->r, keys, 1, f->policy, (const uint8_t *)in, strlen(in),
+				     &m, err, sizeof(err));
+	if (e)
+		assert_true(err[0] != '\0');   /* every refusal says why */
+	if (out)
+		*out = m;
+	else
+		danemsg_message_free(m);
+	return e;
+}
+
+static void round_trip(struct fixture *f, danemsg_credential *from, danemsg_credential *to,
+		       int compat, const char *sig_alg, const char *enc_alg)
+{
+	danemsg_message *m = NULL;
+	size_t len;
+	char *sealed = seal(f, from, danemsg_credential_name(to), compat, DANEMSG_OK);
+	assert_int_equal(open_as(f, to, sealed, &m), DANEMSG_OK);
+	assert_memory_equal(danemsg_message_payload(m, &len), "hello", 5);
+	assert_int_equal(len, 5);
+	assert_non_null(strstr(danemsg_message_from(m), danemsg_credential_name(from)));
+	assert_int_equal(danemsg_message_dnssec(m), DANEMSG_DNSSEC_SECURE);
+	assert_int_equal(danemsg_message_format(m), compat ? DANEMSG_FORMAT_COMPAT
+							   : DANEMSG_FORMAT_NATIVE);
+	assert_string_equal(danemsg_message_sig_alg(m), sig_alg);
+	assert_string_equal(danemsg_message_enc_alg(m), enc_alg);
+	if (!compat) {
+		assert_true(danemsg_message_iat(m) > 0);
+		assert_int_equal(danemsg_message_recipient_count(m), 1);
+	}
+	/* Opening it again is a replay. */
+	assert_int_equal(open_as(f, to, sealed, NULL), DANEMSG_ERR_REPLAYED);
+	danemsg_message_free(m);
+	free(sealed);
+}
+
+static void test_round_trips_every_suite(void **state)
+{
+	struct fixture *f = *state;
+	round_trip(f, f->alice, f->dave, 0, "ES256", "A256GCM");
+	round_trip(f, f->alice, f->bob, 0, "ES256", "A256GCM");      /* to X25519 */
+	round_trip(f, f->bob, f->alice, 0, "EdDSA", "A256GCM");
+	round_trip(f, f->carol, f->alice, 0, "PS256", "A256GCM");
+	round_trip(f, f->alice, f->carol, 0, "ES256", "A256GCM");    /* RSA-OAEP-256 */
+	round_trip(f, f->carol, f->carol, 1, "RS256", "A256CBC-HS512");
+}
+
+static void test_compat_needs_rsa(void **state)
+{
+	struct fixture *f = *state;
+	assert_null(seal(f, f->alice, NAME("carol"), 1, DANEMSG_ERR_ALGORITHM));
+	assert_null(seal(f, f->carol, NAME("alice"), 1, DANEMSG_ERR_NO_USABLE_RECORD));
+}
+
+static void test_several_recipients(void **state)
+{
+	struct fixture *f = *state;
+	const char *to[] = {NAME("bob"), NAME("carol"), NAME("dave")};
+	char *out = NULL;
+	size_t len;
+	danemsg_message *m = NULL;
+	assert_int_equal(danemsg_seal(f->r, f->alice, to, 3, (const uint8_t *)"x", 1, NULL, &out,
+				      &len, NULL, 0), DANEMSG_OK);
+	assert_int_equal(open_as(f, f->bob, out, &m), DANEMSG_OK);
+	assert_int_equal(danemsg_message_recipient_count(m), 3);
+	danemsg_message_free(m);
+	/* Each recipient has its own replay cache in real life: fresh policies here. */
+	danemsg_policy_free(f->policy);
+	danemsg_policy_new(&f->policy);
+	assert_int_equal(open_as(f, f->carol, out, NULL), DANEMSG_OK);
+	danemsg_policy_free(f->policy);
+	danemsg_policy_new(&f->policy);
+	assert_int_equal(open_as(f, f->dave, out, NULL), DANEMSG_OK);
+	assert_int_equal(open_as(f, f->alice, out, NULL), DANEMSG_ERR_NOT_FOR_ME);
+	free(out);
+}
+
+static void test_unknown_recipient_and_sender(void **state)
+{
+	struct fixture *f = *state;
+	assert_null(seal(f, f->alice, NAME("nobody"), 0, DANEMSG_ERR_DNS_NOT_FOUND));
+	char *sealed = seal(f, f->eve, NAME("dave"), 0, DANEMSG_OK);   /* eve is not in DNS */
+	assert_int_equal(open_as(f, f->dave, sealed, NULL), DANEMSG_ERR_UNKNOWN_SENDER);
+	free(sealed);
+}
+
+static char *inner_jws(const char *sealed, danemsg_credential *me);
+
+static void test_certificate_carried_when_dns_has_digest(void **state)
+{
+	struct fixture *f = *state;
+	char *sealed = seal(f, f->frank, NAME("dave"), 0, DANEMSG_OK);
+	json_t *o = json_loads(sealed, 0, NULL);
+	assert_int_equal(open_as(f, f->dave, sealed, NULL), DANEMSG_OK);
+	/* The message carried frank's certificate, which his 3 1 1 record matched. */
+	char *jws = inner_jws(sealed, f->dave);
+	assert_non_null(strstr(jws, "protected"));
+	jose_jws parsed;
+	assert_int_equal(jose_jws_parse(jws, strlen(jws), NULL, &parsed), DANEMSG_OK);
+	assert_non_null(json_object_get(parsed.protected_header, "x5c"));
+	jose_jws_clear(&parsed);
+	free(jws);
+	json_decref(o);
+	/* Sealing to frank is impossible: a digest is not a key to encrypt to. */
+	assert_null(seal(f, f->alice, NAME("frank"), 0, DANEMSG_ERR_NO_USABLE_RECORD));
+	free(sealed);
+}
+
+/* Decrypts a message for me and returns its inner JWS text (test-side, with jose). */
+static char *inner_jws(const char *sealed, danemsg_credential *me)
+{
+	jose_jwe jwe;
+	uint8_t *pt = NULL;
+	size_t len = 0;
+	assert_int_equal(jose_jwe_parse(sealed, strlen(sealed), NULL, &jwe), DANEMSG_OK);
+	assert_int_equal(jose_jwe_decrypt(&jwe, danemsg_credential_enc_key(me), NULL, NULL, &pt,
+					  &len, NULL), DANEMSG_OK);
+	jose_jwe_clear(&jwe);
+	return (char *)pt;
+}
+
+/* Encrypts text to a recipient's encryption key as danemsg does (test-side). */
+static char *encrypt_to(const char *text, danemsg_credential *to, jose_enc enc)
+{
+	jose_recipient r = {danemsg_credential_enc_key(to), JOSE_ALG_UNKNOWN, NULL};
+	char *out = NULL;
+	size_t len;
+	assert_int_equal(jose_jwe_encrypt(&r, 1, enc, NULL, (const uint8_t *)text, strlen(text),
+					  NULL, 0, &out, &len), DANEMSG_OK);
+	return out;
+}
+
+static void test_reencrypted_to_third_party_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *sealed = seal(f, f->alice, NAME("bob"), 0, DANEMSG_OK);
+	char *jws = inner_jws(sealed, f->bob);          /* bob reads alice's signed message */
+	char *forwarded = encrypt_to(jws, f->dave, JOSE_ENC_A256GCM);  /* and passes it on */
+	assert_int_equal(open_as(f, f->dave, forwarded, NULL), DANEMSG_ERR_NOT_FOR_ME);
+	free(forwarded);
+	free(jws);
+	free(sealed);
+}
+
+/* A native signed message from alice with chosen claims (test-side). */
+static char *signed_by_alice(struct fixture *f, const char *aud, int64_t iat, int64_t exp,
+			     const char *alg_override)
+{
+	json_t *h = json_pack("{s:s, s:s, s:[s], s:I, s:s}", "typ", "danemsg+jws", "x5u",
+			      "dns://" NAME("alice") "?type=TLSA", "aud", aud, "iat",
+			      (json_int_t)iat, "jti", "fixed-id-1");
+	char *out = NULL, x5t[JOSE_THUMBPRINT_SIZE];
+	size_t len;
+	jose_x5t_s256(danemsg_credential_sign_cert(f->alice), x5t);
+	json_object_set_new(h, "x5t#S256", json_string(x5t));
+	if (exp)
+		json_object_set_new(h, "exp", json_integer(exp));
+	if (alg_override)
+		json_object_set_new(h, "alg", json_string(alg_override));
+	danemsg_err err = jose_jws_sign(danemsg_credential_sign_key(f->alice), JOSE_ALG_UNKNOWN, h,
+					(const uint8_t *)"hello", 5, &out, &len);
+	json_decref(h);
+	return err ? NULL : out;
+}
+
+static void test_freshness(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = (int64_t)time(NULL);
+	struct { int64_t iat, exp; danemsg_err expect; } cases[] = {
+		{now - 10, 0, DANEMSG_OK},
+		{now - 1000, 0, DANEMSG_ERR_EXPIRED},         /* older than 300 s */
+		{now + 1000, 0, DANEMSG_ERR_EXPIRED},         /* from the future */
+		{now - 10, now - 5, DANEMSG_ERR_EXPIRED},     /* exp passed */
+		{now - 10, now + 60, DANEMSG_OK},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *jws = signed_by_alice(f, NAME("dave"), cases[i].iat, cases[i].exp, NULL);
+		char *msg = encrypt_to(jws, f->dave, JOSE_ENC_A256GCM);
+		danemsg_replay_ops none = {NULL, NULL};
+		danemsg_policy_set_replay(f->policy, none);   /* same jti on purpose */
+		assert_int_equal(open_as(f, f->dave, msg, NULL), cases[i].expect);
+		free(msg);
+		free(jws);
+	}
+}
+
+static void test_tampered_fields_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	static const char *fields[] = {"protected", "encrypted_key", "iv", "ciphertext", "tag"};
+	char *sealed = seal(f, f->alice, NAME("carol"), 0, DANEMSG_OK);   /* RSA: has encrypted_key */
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		json_t *o = json_loads(sealed, 0, NULL);
+		const char *v = json_string_value(json_object_get(o, fields[i]));
+		assert_non_null(v);
+		char *t = strdup(v);
+		t[strlen(t) / 2] = t[strlen(t) / 2] == 'A' ? 'B' : 'A';
+		json_object_set_new(o, fields[i], json_string(t));
+		char *bad = json_dumps(o, JSON_COMPACT);
+		danemsg_err e = open_as(f, f->carol, bad, NULL);
+		assert_true(e == DANEMSG_ERR_DECRYPT || e == DANEMSG_ERR_MALFORMED ||
+			    e == DANEMSG_ERR_NOT_FOR_ME);
+		free(bad);
+		free(t);
+		json_decref(o);
+	}
+	assert_int_equal(open_as(f, f->carol, sealed, NULL), DANEMSG_OK);   /* untouched is fine */
+	free(sealed);
+}
+
+static void test_tampered_signature_and_payload(void **state)
+{
+	struct fixture *f = *state;
+	static const char *fields[] = {"signature", "payload", "protected"};
+	for (size_t i = 0; i < 3; i++) {
+		char *jws = signed_by_alice(f, NAME("dave"), (int64_t)time(NULL), 0, NULL);
+		json_t *o = json_loads(jws, 0, NULL);
+		char *t = strdup(json_string_value(json_object_get(o, fields[i])));
+		t[5] = t[5] == 'A' ? 'B' : 'A';
+		json_object_set_new(o, fields[i], json_string(t));
+		char *bad = json_dumps(o, JSON_COMPACT), *msg = encrypt_to(bad, f->dave,
+									    JOSE_ENC_A256GCM);
+		danemsg_err e = open_as(f, f->dave, msg, NULL);
+		assert_true(e == DANEMSG_ERR_BAD_SIGNATURE || e == DANEMSG_ERR_MALFORMED);
+		free(msg);
+		free(bad);
+		free(t);
+		json_decref(o);
+		free(jws);
+	}
+}
+
+static void test_algorithms_pinned(void **state)
+{
+	struct fixture *f = *state;
+	/* none and HMAC never parse as signatures; a JWE inside the JWE is refused. */
+	static const char *inner[] = {
+		"{\"protected\":\"eyJhbGciOiJub25lIn0\",\"payload\":\"aGk\",\"signature\":\"\"}",
+		"{\"protected\":\"eyJhbGciOiJIUzI1NiJ9\",\"payload\":\"aGk\",\"signature\":\"AAAA\"}",
+	};
+	for (size_t i = 0; i < 2; i++) {
+		char *msg = encrypt_to(inner[i], f->dave, JOSE_ENC_A256GCM);
+		assert_int_equal(open_as(f, f->dave, msg, NULL), DANEMSG_ERR_ALGORITHM);
+		free(msg);
+	}
+	char *sealed = seal(f, f->alice, NAME("dave"), 0, DANEMSG_OK);
+	char *nested = encrypt_to(sealed, f->dave, JOSE_ENC_A256GCM);
+	assert_int_equal(open_as(f, f->dave, nested, NULL), DANEMSG_ERR_MALFORMED);
+	free(nested);
+	free(sealed);
+	/* Native messages must use A256GCM; compat ones RS256. */
+	char *jws = signed_by_alice(f, NAME("dave"), (int64_t)time(NULL), 0, NULL);
+	char *cbc = encrypt_to(jws, f->dave, JOSE_ENC_A256CBC_HS512);
+	assert_int_equal(open_as(f, f->dave, cbc, NULL), DANEMSG_ERR_ALGORITHM);
+	free(cbc);
+	free(jws);
+}
+
+static void test_sender_not_allowed_before_any_dns(void **state)
+{
+	struct fixture *f = *state;
+	danemsg_cache_stats before, after;
+	char *sealed = seal(f, f->alice, NAME("dave"), 0, DANEMSG_OK);
+	assert_int_equal(danemsg_policy_allow_sender(f->policy, "*.other.example"), DANEMSG_OK);
+	danemsg_resolver_cache_stats(f->r, &before);
+	assert_int_equal(open_as(f, f->dave, sealed, NULL), DANEMSG_ERR_SENDER_NOT_ALLOWED);
+	danemsg_resolver_cache_stats(f->r, &after);
+	assert_int_equal(after.hits + after.misses, before.hits + before.misses);
+	assert_int_equal(danemsg_policy_allow_sender(f->policy, "*._device.example.org"),
+			 DANEMSG_OK);
+	assert_int_equal(open_as(f, f->dave, sealed, NULL), DANEMSG_OK);
+	free(sealed);
+}
+
+static void test_size_and_truncation(void **state)
+{
+	struct fixture *f = *state;
+	char *sealed = seal(f, f->alice, NAME("dave"), 0, DANEMSG_OK);
+	size_t len = strlen(sealed);
+	assert_int_equal(danemsg_policy_set_max_size(f->policy, len - 1), DANEMSG_OK);
+	assert_int_equal(open_as(f, f->dave, sealed, NULL), DANEMSG_ERR_TOO_LARGE);
+	assert_int_equal(danemsg_policy_set_max_size(f->policy, 1 << 20), DANEMSG_OK);
+	for (size_t cut = 0; cut < len; cut += 37) {
+		char *t = strndup(sealed, cut);
+		assert_int_not_equal(open_as(f, f->dave, t, NULL), DANEMSG_OK);
+		free(t);
+	}
+	free(sealed);
+}
+
+static void test_replay_cache_bound_refuses_forgotten(void **state)
+{
+	danemsg_replay_cache *c = NULL;
+	int64_t now = 1000000;
+	assert_int_equal(danemsg_replay_cache_new(2, &c), DANEMSG_OK);
+	danemsg_replay_ops ops = danemsg_replay_cache_ops(c);
+	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "1", now + 10, now), DANEMSG_OK);
+	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "2", now + 20, now), DANEMSG_OK);
+	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "1", now + 10, now), DANEMSG_ERR_REPLAYED);
+	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "3", now + 30, now), DANEMSG_OK);
+	/* "1" was dropped to make room: it must not come back. */
+	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "1", now + 10, now), DANEMSG_ERR_REPLAYED);
+	assert_int_equal(danemsg_replay_cache_count(c), 2);
+	danemsg_replay_cache_free(c);
+	(void)state;
+}
+
+static void test_replay_cache_survives_save_and_load(void **state)
+{
+	struct fixture *f = *state;
+	danemsg_replay_cache *c = NULL, *d = NULL;
+	char path[512];
+	int64_t now = (int64_t)time(NULL);
+	snprintf(path, sizeof(path), "%s/replay", f->dir);
+	danemsg_replay_cache_new(10, &c);
+	danemsg_replay_ops ops = danemsg_replay_cache_ops(c);
+	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "id1", now + 100, now), DANEMSG_OK);
+	assert_int_equal(danemsg_replay_cache_save(c, path), DANEMSG_OK);
+	danemsg_replay_cache_new(10, &d);
+	assert_int_equal(danemsg_replay_cache_load(d, path), DANEMSG_OK);
+	ops = danemsg_replay_cache_ops(d);
+	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "id1", now + 100, now),
+			 DANEMSG_ERR_REPLAYED);
+	danemsg_replay_cache_free(c);
+	danemsg_replay_cache_free(d);
+}
+
+static void test_locators(void **state)
+{
+	static const struct { const char *in; const char *out; } good[] = {
+		{"dns://alice._device.example.net?type=TLSA", "alice._device.example.net."},
+		{"dns:alice._device.example.net?type=TLSA", "alice._device.example.net."},
+		{"dns://192.0.2.1/Alice.Example.NET?type=TLSA", "alice.example.net."},
+		{"dns:bob.example.", "bob.example."},
+	};
+	static const char *bad[] = {"", "dns:", "https://x.example/", "dns://a.example?type=A",
+		"dns:a%2e.example", "dns://x/", "dns:a..b", "DNS", "dns:a b"};
+	char name[300];
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(danemsg_locator_parse(good[i].in, strlen(good[i].in), name,
+						       sizeof(name)), DANEMSG_OK);
+		assert_string_equal(name, good[i].out);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(danemsg_locator_parse(bad[i], strlen(bad[i]), name, sizeof(name)),
+				 DANEMSG_ERR_MALFORMED);
+	assert_int_equal(danemsg_locator_format("a.example.", name, sizeof(name)), DANEMSG_OK);
+	assert_string_equal(name, "dns://a.example?type=TLSA");
+	assert_int_equal(danemsg_locator_format("a.example", name, 5), DANEMSG_ERR_BUFFER_TOO_SMALL);
+	(void)state;
+}
+
+static void test_error_paths(void **state)
+{
+	struct fixture *f = *state;
+	const char *to[] = {NAME("dave")};
+	const danemsg_credential *keys[] = {f->dave};
+	danemsg_message *m = NULL;
+	char *out = NULL;
+	size_t len;
+	assert_int_equal(danemsg_seal(NULL, f->alice, to, 1, (const uint8_t *)"x", 1, NULL, &out,
+				      &len, NULL, 0), DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_seal(f->r, NULL, to, 1, (const uint8_t *)"x", 1, NULL, &out,
+				      &len, NULL, 0), DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_seal(f->r, f->alice, NULL, 1, (const uint8_t *)"x", 1, NULL, &out,
+				      &len, NULL, 0), DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_seal(f->r, f->alice, to, 0, (const uint8_t *)"x", 1, NULL, &out,
+				      &len, NULL, 0), DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_seal(f->r, f->alice, to, 1, NULL, 1, NULL, &out, &len, NULL, 0),
+			 DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_seal(f->r, f->alice, to, 1, (const uint8_t *)"x", 1, NULL, NULL,
+				      &len, NULL, 0), DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_open(NULL, keys, 1, f->policy, (const uint8_t *)"{}", 2, &m,
+				      NULL, 0), DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_open(f->r, NULL, 1, f->policy, (const uint8_t *)"{}", 2, &m,
+				      NULL, 0), DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_open(f->r, keys, 0, f->policy, (const uint8_t *)"{}", 2, &m,
+				      NULL, 0), DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_open(f->r, keys, 1, NULL, (const uint8_t *)"{}", 2, &m, NULL, 0),
+			 DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_open(f->r, keys, 1, f->policy, NULL, 2, &m, NULL, 0),
+			 DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_open(f->r, keys, 1, f->policy, (const uint8_t *)"{}", 2, NULL,
+				      NULL, 0), DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_policy_allow_sender(f->policy, "a*.example"),
+			 DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_policy_set_max_size(f->policy, 0), DANEMSG_ERR_INVALID_ARG);
+	assert_null(danemsg_message_from(NULL));
+	danemsg_message_free(NULL);
+	danemsg_policy_free(NULL);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_round_trips_every_suite),
+		T(test_compat_needs_rsa),
+		T(test_several_recipients),
+		T(test_unknown_recipient_and_sender),
+		T(test_certificate_carried_when_dns_has_digest),
+		T(test_reencrypted_to_third_party_is_refused),
+		T(test_freshness),
+		T(test_tampered_fields_are_refused),
+		T(test_tampered_signature_and_payload),
+		T(test_algorithms_pinned),
+		T(test_sender_not_allowed_before_any_dns),
+		T(test_size_and_truncation),
+		cmocka_unit_test(test_replay_cache_bound_refuses_forgotten),
+		T(test_replay_cache_survives_save_and_load),
+		cmocka_unit_test(test_locators),
+		T(test_error_paths),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
