@@ -422,7 +422,9 @@ static danemsg_err decrypt_for_me(struct open_state *s, const danemsg_credential
 	if (!addressed)
 		return fail(s->errbuf, s->errlen, DANEMSG_ERR_NOT_FOR_ME,
 			    "the message is addressed to someone else");
-	return fail(s->errbuf, s->errlen, err, "cannot decrypt: %s", danemsg_strerror(err));
+	return fail(s->errbuf, s->errlen, err, "%s", err == DANEMSG_ERR_DECRYPT ?
+		    "cannot decrypt: altered in transit, or not encrypted to our key" :
+		    danemsg_strerror(err));
 }
 
 /* Pins the algorithms to the format's profile. */
