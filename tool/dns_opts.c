@@ -59,6 +59,20 @@ int cli_dns_option(struct cli_dns_opts *o, int opt, const char *arg)
 	}
 }
 
+int cli_next_option(int argc, char **argv, const struct option *longopts,
+		    struct cli_dns_opts *o)
+{
+	int opt, taken;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		taken = cli_dns_option(o, opt, optarg);
+		if (taken < 0)
+			return CLI_OPT_BAD_VALUE;
+		if (taken == 0)
+			return opt;
+	}
+	return -1;
+}
+
 /* The zone a signed zone file is for: the owner of its SOA record. */
 static char *zone_file_origin(const char *path)
 {

@@ -103,16 +103,12 @@ static int parse_args(int argc, char **argv, struct cli_dns_opts *dns, const cha
 		CLI_DNS_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
-	int opt, taken;
+	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if ((taken = cli_dns_option(dns, opt, optarg)) != 0) {
-			if (taken < 0)
-				return EXIT_USAGE;
-			continue;
-		}
+	while ((opt = cli_next_option(argc, argv, longopts, dns)) != -1) {
 		switch (opt) {
+		case CLI_OPT_BAD_VALUE: return EXIT_USAGE;
 		case OPT_DIR: *dir = optarg; break;
 		case OPT_WARN_DAYS:
 			if (cli_parse_uint(optarg, "--warn-days", 0, 36500, warn_days))

@@ -268,7 +268,7 @@ static int parse_args(int argc, char **argv, struct publish_args *a)
 		CLI_DNS_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
-	int opt, taken;
+	int opt;
 
 	memset(a, 0, sizeof(*a));
 	a->confirm = 1;
@@ -278,14 +278,10 @@ static int parse_args(int argc, char **argv, struct publish_args *a)
 	a->selector = DANEMSG_TLSA_SEL_CERT;
 	a->matching = DANEMSG_TLSA_MATCH_FULL;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = cli_next_option(argc, argv, longopts, &a->dns)) != -1) {
 		int bad = 0;
-		if ((taken = cli_dns_option(&a->dns, opt, optarg)) != 0) {
-			if (taken < 0)
-				return EXIT_USAGE;
-			continue;
-		}
 		switch (opt) {
+		case CLI_OPT_BAD_VALUE: return EXIT_USAGE;
 		case OPT_SERVER: a->server = optarg; break;
 		case OPT_TSIG: a->tsig = optarg; break;
 		case OPT_TSIG_FILE: a->tsig_file = optarg; break;

@@ -257,17 +257,13 @@ int id_show(int argc, char **argv)
 	struct cli_dns_opts dns = {0};
 	danemsg_resolver *r = NULL;
 	danemsg_identity *id = NULL;
-	int json = 0, opt, taken;
+	int json = 0, opt;
 	danemsg_err err;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
-		if ((taken = cli_dns_option(&dns, opt, optarg)) != 0) {
-			if (taken < 0)
-				return EXIT_USAGE;
-			continue;
-		}
+	while ((opt = cli_next_option(argc, argv, longopts, &dns)) != -1) {
 		switch (opt) {
+		case CLI_OPT_BAD_VALUE: return EXIT_USAGE;
 		case 'j': json = 1; break;
 		case 'h': printf(show_usage, cli_dns_help); return EXIT_OK_;
 		default: fprintf(stderr, show_usage, cli_dns_help); return EXIT_USAGE;

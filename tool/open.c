@@ -104,16 +104,12 @@ static int parse_args(int argc, char **argv, struct open_args *a, struct cli_dns
 		{NULL, 0, NULL, 0},
 	};
 	unsigned long v;
-	int opt, taken;
+	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if ((taken = cli_dns_option(dns, opt, optarg)) != 0) {
-			if (taken < 0)
-				return EXIT_USAGE;
-			continue;
-		}
+	while ((opt = cli_next_option(argc, argv, longopts, dns)) != -1) {
 		switch (opt) {
+		case CLI_OPT_BAD_VALUE: return EXIT_USAGE;
 		case 'a': a->as = optarg; break;
 		case 'j': a->json = 1; break;
 		case 'A':

@@ -68,18 +68,14 @@ int cmd_seal(int argc, char **argv)
 	danemsg_credential *cred = NULL;
 	danemsg_resolver *r = NULL;
 	unsigned long expires = 0;
-	int opt, taken, rc;
+	int opt, rc;
 	danemsg_err err;
 
 	danemsg_seal_options_init(&opts);
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if ((taken = cli_dns_option(&dns, opt, optarg)) != 0) {
-			if (taken < 0)
-				return EXIT_USAGE;
-			continue;
-		}
+	while ((opt = cli_next_option(argc, argv, longopts, &dns)) != -1) {
 		switch (opt) {
+		case CLI_OPT_BAD_VALUE: return EXIT_USAGE;
 		case 'f': from = optarg; break;
 		case 't': to = optarg; break;
 		case 'c': opts.compat = 1; break;
