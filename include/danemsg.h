@@ -2,6 +2,9 @@
 #ifndef DANEMSG_H
 #define DANEMSG_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <danemsg/error.h>
 #include <danemsg/tlsa.h>
 #include <danemsg/identity.h>
@@ -17,6 +20,10 @@ extern "C" {
 
 /* The library's version, as "MAJOR.MINOR.PATCH". */
 const char *danemsg_version(void);
+
+/* Lower-case hex of in[0..len) into out, NUL-terminated: out_size >= 2 * len + 1,
+ * else DANEMSG_ERR_BUFFER_TOO_SMALL and nothing written. */
+danemsg_err danemsg_hex_encode(const uint8_t *in, size_t len, char *out, size_t out_size);
 
 #ifdef __cplusplus
 }

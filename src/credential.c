@@ -915,7 +915,6 @@ danemsg_err danemsg_tlsa_rdata(X509 *cert, uint8_t usage, uint8_t selector, uint
 danemsg_err danemsg_tlsa_format_line(const char *name, uint32_t ttl, const uint8_t *rdata,
 				     size_t rdata_len, char *buf, size_t buflen, size_t *outlen)
 {
-	static const char hex[] = "0123456789abcdef";
 	char norm[DANEMSG_CREDENTIAL_NAME_MAX];
 	if (!rdata || rdata_len < 4 || rdata_len > TLSA_RDATA_MAX || (!buf && buflen) ||
 	    danemsg_credential_name_normalize(name, norm, sizeof(norm)))
@@ -930,12 +929,7 @@ danemsg_err danemsg_tlsa_format_line(const char *name, uint32_t ttl, const uint8
 		return DANEMSG_ERR_BUFFER_TOO_SMALL;
 	}
 	memcpy(buf, prefix, (size_t)plen);
-	char *p = buf + plen;
-	for (size_t i = 3; i < rdata_len; i++) {
-		*p++ = hex[rdata[i] >> 4];
-		*p++ = hex[rdata[i] & 0x0f];
-	}
-	*p = '\0';
+	danemsg_hex_encode(rdata + 3, rdata_len - 3, buf + plen, buflen - (size_t)plen);
 	if (outlen)
 		*outlen = need - 1;
 	return DANEMSG_OK;

@@ -634,16 +634,6 @@ static danemsg_err check_certificate_dates(struct open_state *s)
 	return DANEMSG_OK;
 }
 
-static void hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* Native: the jti. Compat messages have none: a digest of the signature stands in. */
 static danemsg_err check_replay(struct open_state *s, char *id, size_t idlen)
 {
@@ -657,7 +647,7 @@ static danemsg_err check_replay(struct open_state *s, char *id, size_t idlen)
 	} else {
 		uint8_t md[32];
 		EVP_Digest(s->jws.signature, s->jws.signature_len, md, NULL, EVP_sha256(), NULL);
-		hex(md, 16, id);
+		danemsg_hex_encode(md, 16, id, idlen);
 		until = s->now + s->policy->max_age;
 	}
 	if (!s->policy->replay.check_and_add)
@@ -715,7 +705,7 @@ static danemsg_err build_message(struct open_state *s, const char *id)
 	m->enc_alg = jose_enc_name(s->jwe.enc);
 	der_len = s->key_cert ? i2d_X509(s->key_cert, &der) : i2d_PUBKEY(s->verified_by, &der);
 	if (der_len > 0 && EVP_Digest(der, (size_t)der_len, md, NULL, EVP_sha256(), NULL))
-		hex(md, sizeof(md), m->key_sha256);
+		danemsg_hex_encode(md, sizeof(md), m->key_sha256, sizeof(m->key_sha256));
 	OPENSSL_free(der);
 	return DANEMSG_OK;
 }

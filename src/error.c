@@ -1,5 +1,6 @@
-/* Error codes: messages and stable names, from one table. */
+/* Error codes (messages and stable names, from one table) and small utilities. */
 #include <stddef.h>
+#include <stdint.h>
 
 #include <danemsg.h>
 
@@ -67,6 +68,21 @@ int danemsg_err_is_temporary(danemsg_err err)
 {
 	const struct err_entry *e = err_find(err);
 	return e ? e->temporary : 0;
+}
+
+danemsg_err danemsg_hex_encode(const uint8_t *in, size_t len, char *out, size_t out_size)
+{
+	static const char digits[] = "0123456789abcdef";
+	if ((!in && len) || !out)
+		return DANEMSG_ERR_INVALID_ARG;
+	if (len > (SIZE_MAX - 1) / 2 || out_size < 2 * len + 1)
+		return DANEMSG_ERR_BUFFER_TOO_SMALL;
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+	return DANEMSG_OK;
 }
 
 const char *danemsg_version(void)

@@ -54,7 +54,7 @@ static void add_tlsa(struct fixture *f, const char *zone, const char *name)
 	char hex[8200], line[9000];
 	assert_int_equal(danemsg_tlsa_rdata(f->cert, 3, 1, 1, rdata, sizeof(rdata), &len),
 			 DANEMSG_OK);
-	tu_hex(rdata + 3, len - 3, hex);
+	danemsg_hex_encode(rdata + 3, len - 3, hex, sizeof(hex));
 	snprintf(line, sizeof(line), "add %s 60 IN TLSA 3 1 1 %s", name, hex);
 	lab_update(zone, line);
 }

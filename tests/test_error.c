@@ -50,12 +50,28 @@ static void test_temporary_versus_reject(void **state)
 	assert_false(danemsg_err_is_temporary(DANEMSG_ERR_REPLAYED));
 }
 
+static void test_hex_encode(void **state)
+{
+	const uint8_t in[] = {0x00, 0x9f, 0xa0, 0xff};
+	char out[9];
+	assert_int_equal(danemsg_hex_encode(in, 4, out, sizeof(out)), DANEMSG_OK);
+	assert_string_equal(out, "009fa0ff");
+	assert_int_equal(danemsg_hex_encode(in, 0, out, 1), DANEMSG_OK);
+	assert_string_equal(out, "");
+	memcpy(out, "untouched", 9);
+	assert_int_equal(danemsg_hex_encode(in, 4, out, 8), DANEMSG_ERR_BUFFER_TOO_SMALL);
+	assert_memory_equal(out, "untouched", 9);
+	assert_int_equal(danemsg_hex_encode(NULL, 1, out, 9), DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_hex_encode(in, 1, NULL, 9), DANEMSG_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_each_code_has_distinct_message_and_name),
 		cmocka_unit_test(test_unknown_code_is_safe),
 		cmocka_unit_test(test_temporary_versus_reject),
+		cmocka_unit_test(test_hex_encode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,13 +82,6 @@ void tu_rmtree(const char *dir)
 		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-void tu_hex(const uint8_t *p, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", p[i]);
-	out[2 * n] = '\0';
-}
-
 void tu_zone_add(struct tu_zone *z, const char *text)
 {
 	ldns_rr *rr = NULL;
@@ -123,7 +116,7 @@ void tu_zone_add_tlsa(struct tu_zone *z, const char *owner, X509 *cert, int u, i
 	char hex[8200], text[9000];
 	CHECK(danemsg_tlsa_rdata(cert, (uint8_t)u, (uint8_t)s, (uint8_t)m, rdata, sizeof(rdata),
 				 &len) == DANEMSG_OK);
-	tu_hex(rdata + 3, len - 3, hex);
+	danemsg_hex_encode(rdata + 3, len - 3, hex, sizeof(hex));
 	snprintf(text, sizeof(text), "%s 60 IN TLSA %d %d %d %s", owner, u, s, m, hex);
 	tu_zone_add(z, text);
 }

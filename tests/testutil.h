@@ -40,7 +40,4 @@ void tu_zone_add_tlsa(struct tu_zone *z, const char *owner, X509 *cert, int u, i
 void tu_zone_finish(struct tu_zone *z, int tamper);
 void tu_zone_end(struct tu_zone *z);
 
-/* Hex of bytes, lower case, into out (2n+1). */
-void tu_hex(const uint8_t *p, size_t n, char *out);
-
 #endif

@@ -160,13 +160,12 @@ static int load_key(const struct publish_args *a, danemsg_tsig_key **key)
 
 static void print_record(const char *name, uint32_t ttl, const danemsg_tlsa *rec)
 {
-	static const char digits[] = "0123456789abcdef";
 	size_t shown = rec->data_len <= 64 ? rec->data_len : 16;
+	char hex[2 * 64 + 1];
 
-	printf("  %s %u IN TLSA %u %u %u ", name, ttl, rec->usage, rec->selector,
-	       rec->matching_type);
-	for (size_t i = 0; i < shown; i++)
-		printf("%c%c", digits[rec->data[i] >> 4], digits[rec->data[i] & 15]);
+	danemsg_hex_encode(rec->data, shown, hex, sizeof(hex));
+	printf("  %s %u IN TLSA %u %u %u %s", name, ttl, rec->usage, rec->selector,
+	       rec->matching_type, hex);
 	if (shown < rec->data_len)
 		printf("... (%zu octets)", rec->data_len);
 	putchar('\n');

@@ -69,16 +69,6 @@ static void describe_key(EVP_PKEY *pkey, X509 *cert, struct key_facts *k)
 	}
 }
 
-static void hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static void asn1_time_iso(const ASN1_TIME *t, char *out, size_t len)
 {
 	struct tm tm;
@@ -118,7 +108,7 @@ static json_t *cert_json(X509 *cert)
 	json_t *o = key_json(X509_get0_pubkey(cert), cert);
 
 	X509_digest(cert, EVP_sha256(), md, &md_len);
-	hex(md, md_len, fp);
+	danemsg_hex_encode(md, md_len, fp, sizeof(fp));
 	asn1_time_iso(X509_get0_notBefore(cert), nb, sizeof(nb));
 	asn1_time_iso(X509_get0_notAfter(cert), na, sizeof(na));
 	X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
@@ -139,7 +129,7 @@ static json_t *record_json(const danemsg_tlsa *rec)
 
 	if (!data)
 		return NULL;
-	hex(rec->data, rec->data_len, data);
+	danemsg_hex_encode(rec->data, rec->data_len, data, 2 * rec->data_len + 1);
 	o = json_pack("{s:i, s:i, s:i, s:s, s:s, s:s, s:s, s:b, s:s?}", "usage", rec->usage,
 		      "selector", rec->selector, "matching_type", rec->matching_type,
 		      "usage_name", danemsg_tlsa_usage_name(rec->usage), "selector_name",
