@@ -353,3 +353,11 @@ char *jose_dump(const json_t *json, size_t *len)
 		*len = strlen(text);
 	return text;
 }
+
+int jose_is_json_serialization(const char *in, size_t len)
+{
+	size_t i = 0;
+	while (i < len && (in[i] == ' ' || in[i] == '\t' || in[i] == '\r' || in[i] == '\n'))
+		i++;
+	return i < len && in[i] == '{';
+}

@@ -901,7 +901,6 @@ done:
 danemsg_err jose_jwe_parse(const char *in, size_t in_len, const char *const *understood,
 			   jose_jwe *jwe)
 {
-	size_t i = 0;
 	danemsg_err err;
 
 	if (!jwe)
@@ -911,9 +910,7 @@ danemsg_err jose_jwe_parse(const char *in, size_t in_len, const char *const *und
 		return DANEMSG_ERR_INVALID_ARG;
 	if (in_len > JOSE_MAX_INPUT)
 		return DANEMSG_ERR_TOO_LARGE;
-	while (i < in_len && (in[i] == ' ' || in[i] == '\t' || in[i] == '\r' || in[i] == '\n'))
-		i++;
-	if (i < in_len && in[i] == '{')
+	if (jose_is_json_serialization(in, in_len))
 		err = parse_json(in, in_len, understood, jwe);
 	else
 		err = parse_compact(in, in_len, understood, jwe);
