@@ -1,0 +1,34 @@
+#!/bin/bash
+# cmake --install puts library, headers, pkg-config file, tool, lab and man page in
+# place, and a program builds against the installed library with pkg-config alone.
+set -euo pipefail
+build=$1
+cflags=${2:-}
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+passed=0 failed=0
+check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+
+cmake --install "$build" --prefix "$prefix" >/dev/null
+libdir=$(dirname "$(find "$prefix" -name danemsg.pc)")/..
+check "library" '[ -f "$libdir/libdanemsg.a" ] && [ -e "$libdir/libdanemsg.so" ]'
+check "headers" '[ -f "$prefix/include/danemsg.h" ] && [ -f "$prefix/include/danemsg/envelope.h" ]'
+check "tool" '"$prefix/bin/danemsg" version | grep -q "^danemsg "'
+check "lab" '[ -x "$prefix/bin/danemsg-lab" ]'
+check "man page" '[ -f "$prefix/share/man/man1/danemsg.1" ]'
+cat >"$prefix/use.c" <<'C'
+#include <danemsg.h>
+#include <stdio.h>
+int main(void)
+{
+	printf("%s %s\n", danemsg_version(), danemsg_err_name(DANEMSG_ERR_DNS_BOGUS));
+	return 0;
+}
+C
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+# shellcheck disable=SC2046,SC2086
+check "a program builds with pkg-config" 'cc -std=c11 -Wall -Wextra -Werror $cflags "$prefix/use.c" \
+	$(pkg-config --cflags --libs danemsg) -Wl,-rpath,"$libdir" -o "$prefix/use"'
+check "and runs" '"$prefix/use" | grep -q "dns-bogus"'
+echo "install: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
