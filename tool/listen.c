@@ -1,8 +1,933 @@
-/* danemsg listen (not implemented yet). */
+/* danemsg listen: receives messages over MQTT, keeps each in a durable spool before the
+ * broker's copy is acknowledged, opens it and delivers it exactly once
+ * (docs/messaging.md). Threads: one for the broker connection, N workers, and the main
+ * thread, which waits for signals. */
+#define _GNU_SOURCE   /* pthread_tryjoin_np */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
 #include "cli.h"
+#include "config.h"
+#include "deliver.h"
+#include "dns_opts.h"
+#include "journal.h"
+#include "message_io.h"
+#include "mqtt.h"
+#include "spool.h"
+
+#define DEFAULT_MAX_SIZE (1ul << 20)
+#define QUEUE_CAP 16384               /* spool entries indexed in memory; more wait on disk */
+#define DELIVERED_HASHES 200000       /* delivered payloads remembered (7 days, at most) */
+#define KEEP_HASH_S (7 * 86400)
+#define BACKOFF_MAX_S 60
+#define MAX_ALLOW 64
+#define MAX_WORKERS 64
+#define DEFAULT_SESSION_EXPIRY (7 * 86400)
+/* A message may wait at the broker as long as the session lasts; the replay cache
+ * survives restarts (the journal), so a long window stays safe. */
+#define DEFAULT_MAX_AGE (7 * 86400)
+
+static const char listen_usage[] =
+	"usage: danemsg listen --as NAME [options] [broker options] [DNS options]\n"
+	"\n"
+	"Receives the messages sent to NAME (its topic, QoS 1, a persistent session), keeps\n"
+	"each in a durable spool before the broker's copy is acknowledged, opens it (sender\n"
+	"authenticated in DNS with DNSSEC, policy, replay) and delivers it exactly once. Runs\n"
+	"until SIGTERM or SIGINT (or --count); one log line per message on standard error.\n"
+	"\n"
+	"  --as NAME            the recipient: an identity in the identity folder\n"
+	"                       (env IDENTITY_NAME)\n"
+	"  --format text|json   standard output: '<sender> says: <message>' (default), or one\n"
+	"                       JSON object per line (from, to, payload, dnssec, iat, jti, ...)\n"
+	"  --exec CMD           run /bin/sh -c CMD per message instead: the payload on stdin;\n"
+	"                       DANEMSG_FROM, _TO, _JTI, _IAT, _EXP, _DNSSEC, _FORMAT, _ALG in\n"
+	"                       the environment; a non-zero exit means not delivered: retried\n"
+	"  --exec-timeout S     kill CMD after S seconds (not delivered; default 300)\n"
+	"  --allow PATTERN      accept only these senders (exact name or *.SUFFIX); repeatable\n"
+	"  --max-size BYTES     refuse larger messages without storing them (default 1048576)\n"
+	"  --max-age S          refuse messages issued more than S seconds before they\n"
+	"                       arrived (default 604800: as long as the session lasts)\n"
+	"  --no-compat          refuse reference-format messages\n"
+	"  --workers N          open and deliver N messages at once (default 1: in order)\n"
+	"  --state DIR          spool, quarantine and journal (default DIR/NAME.listen)\n"
+	"  --quarantine-max N   keep at most N refused messages (default 10000)\n"
+	"  --topic TEMPLATE     the topic, {to} replaced by NAME, {from} by + (any sender;\n"
+	"                       default {to})\n"
+	"  --client-id ID       the MQTT client id of the session (default danemsg-NAME)\n"
+	"  --session-expiry S   with --mqtt 5: how long the broker keeps the session while we\n"
+	"                       are away (default 604800, 7 days)\n"
+	"  --keepalive S        MQTT keepalive (default 30)\n"
+	"  --count N, --once    exit 0 after N messages (1) have been delivered\n"
+	"  --ready-file FILE    written (our PID) once subscribed\n"
+	"  --dir DIR            identity folder (env DANEMSG_DIR, CRYPTO_PATH; ~/.danemsg)\n"
+	"  --config FILE        settings file (default ~/.config/danemsg/config if present)\n"
+	"  -h, --help\n"
+	"\n%s\n%s"
+	"\n"
+	"Exit status: 0 stopped by SIGTERM/SIGINT or after --count; 2 usage; 40 the broker\n"
+	"refused the subscription; 1 other errors (state folder, keys, standard output\n"
+	"closed). An unreachable broker is retried with backoff, never fatal.\n";
+
+enum {
+	OPT_AS = 'a', OPT_FORMAT = 'F', OPT_EXEC = 'x', OPT_EXEC_TIMEOUT = 'X', OPT_ALLOW = 'A',
+	OPT_MAX_SIZE = 'm', OPT_MAX_AGE = 'g', OPT_NO_COMPAT = 'N', OPT_WORKERS = 'w',
+	OPT_STATE = 's', OPT_QUARANTINE_MAX = 'Q', OPT_TOPIC = 'T', OPT_CLIENT_ID = 'i',
+	OPT_SESSION_EXPIRY = 'E', OPT_KEEPALIVE = 'k', OPT_COUNT = 'n', OPT_ONCE = '1',
+	OPT_READY_FILE = 'r', OPT_DIR = 'd', OPT_CONFIG = 'C', OPT_HELP = 'h',
+};
+
+static const struct option listen_longopts[] = {
+	{"as", required_argument, NULL, OPT_AS},
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"exec", required_argument, NULL, OPT_EXEC},
+	{"exec-timeout", required_argument, NULL, OPT_EXEC_TIMEOUT},
+	{"allow", required_argument, NULL, OPT_ALLOW},
+	{"max-size", required_argument, NULL, OPT_MAX_SIZE},
+	{"max-age", required_argument, NULL, OPT_MAX_AGE},
+	{"no-compat", no_argument, NULL, OPT_NO_COMPAT},
+	{"workers", required_argument, NULL, OPT_WORKERS},
+	{"state", required_argument, NULL, OPT_STATE},
+	{"quarantine-max", required_argument, NULL, OPT_QUARANTINE_MAX},
+	{"topic", required_argument, NULL, OPT_TOPIC},
+	{"client-id", required_argument, NULL, OPT_CLIENT_ID},
+	{"session-expiry", required_argument, NULL, OPT_SESSION_EXPIRY},
+	{"keepalive", required_argument, NULL, OPT_KEEPALIVE},
+	{"count", required_argument, NULL, OPT_COUNT},
+	{"once", no_argument, NULL, OPT_ONCE},
+	{"ready-file", required_argument, NULL, OPT_READY_FILE},
+	{"dir", required_argument, NULL, OPT_DIR},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"help", no_argument, NULL, OPT_HELP},
+	CLI_DNS_LONG_OPTIONS,
+	CLI_MQTT_LONG_OPTIONS,
+	{NULL, 0, NULL, 0},
+};
+
+struct listen_args {
+	const char *as, *exec, *state, *dir_opt, *config, *client_id, *topic, *ready_file;
+	const char *allow[MAX_ALLOW];
+	size_t n_allow;
+	int json, no_compat;
+	unsigned long workers, max_size, max_age, exec_timeout, session_expiry, keepalive;
+	unsigned long count, quarantine_max;
+	struct cli_dns_opts dns;
+	struct cli_mqtt_opts mqtt;
+	struct cli_config *cfg;
+};
+
+static int listen_option(void *ctx, int code, const char *arg)
+{
+	struct listen_args *a = ctx;
+	int taken;
+
+	if ((taken = cli_dns_option(&a->dns, code, arg)) != 0 ||
+	    (taken = cli_mqtt_option(&a->mqtt, code, arg)) != 0)
+		return taken < 0 ? EXIT_USAGE : EXIT_OK_;
+	switch (code) {
+	case OPT_AS: a->as = arg; return EXIT_OK_;
+	case OPT_FORMAT:
+		if (strcmp(arg, "text") && strcmp(arg, "json")) {
+			cli_error("--format takes text or json, not '%s'", arg);
+			return EXIT_USAGE;
+		}
+		a->json = !strcmp(arg, "json");
+		return EXIT_OK_;
+	case OPT_EXEC: a->exec = arg; return EXIT_OK_;
+	case OPT_EXEC_TIMEOUT:
+		return cli_parse_uint(arg, "--exec-timeout", 1, 86400, &a->exec_timeout)
+			       ? EXIT_USAGE : EXIT_OK_;
+	case OPT_ALLOW:
+		if (a->n_allow == MAX_ALLOW) {
+			cli_error("at most %d --allow patterns", MAX_ALLOW);
+			return EXIT_USAGE;
+		}
+		a->allow[a->n_allow++] = arg;
+		return EXIT_OK_;
+	case OPT_MAX_SIZE:
+		return cli_parse_uint(arg, "--max-size", 64, 64ul << 20, &a->max_size)
+			       ? EXIT_USAGE : EXIT_OK_;
+	case OPT_MAX_AGE:
+		return cli_parse_uint(arg, "--max-age", 1, 366ul * 86400, &a->max_age)
+			       ? EXIT_USAGE : EXIT_OK_;
+	case OPT_NO_COMPAT: a->no_compat = 1; return EXIT_OK_;
+	case OPT_WORKERS:
+		return cli_parse_uint(arg, "--workers", 1, MAX_WORKERS, &a->workers)
+			       ? EXIT_USAGE : EXIT_OK_;
+	case OPT_STATE: a->state = arg; return EXIT_OK_;
+	case OPT_QUARANTINE_MAX:
+		return cli_parse_uint(arg, "--quarantine-max", 0, 10000000, &a->quarantine_max)
+			       ? EXIT_USAGE : EXIT_OK_;
+	case OPT_TOPIC: a->topic = arg; return EXIT_OK_;
+	case OPT_CLIENT_ID:
+		if (!*arg || strlen(arg) > 65535) {
+			cli_error("--client-id: 1 to 65535 characters");
+			return EXIT_USAGE;
+		}
+		a->client_id = arg;
+		return EXIT_OK_;
+	case OPT_SESSION_EXPIRY:
+		return cli_parse_uint(arg, "--session-expiry", 1, 4294967295ul,
+				      &a->session_expiry) ? EXIT_USAGE : EXIT_OK_;
+	case OPT_KEEPALIVE:
+		return cli_parse_uint(arg, "--keepalive", 5, 65535, &a->keepalive)
+			       ? EXIT_USAGE : EXIT_OK_;
+	case OPT_COUNT:
+		return cli_parse_uint(arg, "--count", 1, 1000000000, &a->count)
+			       ? EXIT_USAGE : EXIT_OK_;
+	case OPT_ONCE: a->count = 1; return EXIT_OK_;
+	case OPT_READY_FILE: a->ready_file = arg; return EXIT_OK_;
+	case OPT_DIR: a->dir_opt = arg; return EXIT_OK_;
+	case OPT_CONFIG: a->config = arg; return EXIT_OK_;
+	default: return EXIT_USAGE;
+	}
+}
+
+/* Flags, then environment, then the config file. -1: --help was printed. */
+static int parse_args(int argc, char **argv, struct listen_args *a)
+{
+	static const char *const identity_vars[] = {"IDENTITY_NAME", NULL};
+	struct cli_seen seen = {{0}};
+	int opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", listen_longopts, NULL)) != -1) {
+		if (opt == OPT_HELP) {
+			printf(listen_usage, cli_mqtt_help, cli_dns_help);
+			return -1;
+		}
+		if (opt == '?') {
+			fprintf(stderr, "(see 'danemsg listen --help')\n");
+			return EXIT_USAGE;
+		}
+		cli_seen_mark(&seen, opt);
+		if ((rc = listen_option(a, opt, optarg)))
+			return rc;
+	}
+	if (optind != argc) {
+		cli_error("listen takes only options (see 'danemsg listen --help')");
+		return EXIT_USAGE;
+	}
+	if (!a->as)
+		a->as = cli_env(identity_vars);
+	if ((rc = cli_config_load(a->config, &a->cfg)) ||
+	    (rc = cli_config_apply(a->cfg, listen_longopts, &seen, listen_option, a)))
+		return rc;
+	if (!a->as) {
+		cli_error("listen needs --as NAME (see 'danemsg listen --help')");
+		return EXIT_USAGE;
+	}
+	if (a->exec && a->json) {
+		cli_error("--exec and --format json exclude each other");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK_;
+}
+
+/* ---- the listener ---- */
+
+struct listener {
+	struct listen_args *a;
+	char name[DANEMSG_CREDENTIAL_NAME_MAX];   /* ours, no trailing dot */
+	char topic[1024], client_id[600], state[4200];
+	struct cli_broker broker;
+	danemsg_credential *keys[CLI_MAX_KEYS];
+	size_t n_keys;
+	danemsg_resolver *r;
+	danemsg_replay_cache *replay;   /* ids of delivered messages (and of those in hand) */
+	struct spool *spool;
+	struct spool_queue *queue;
+	struct journal *journal;
+	struct deliver_opts deliver;
+	struct mosquitto *mosq;
+	mosquitto_property *connect_props;
+	atomic_int stopping, connecting, fatal;
+	atomic_ulong delivered;
+	/* the broker thread's own */
+	int connected, ready, backoff;
+	int was_connected;        /* this connection got as far as CONNACK */
+};
+
+struct worker {
+	struct listener *L;
+	danemsg_policy *policy;
+	pthread_t thread;
+	int started;
+};
+
+static void listen_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One line on standard error: the UTC time, then the message (controls made visible). */
+static void listen_log(const char *fmt, ...)
+{
+	char line[2048];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t n;
+	va_list ap;
+
+	gmtime_r(&now, &tm);
+	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	for (char *p = line + n; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	n = strlen(line);
+	line[n] = '\n';
+	fwrite(line, 1, n + 1, stderr);
+}
+
+/* "3a7b1c2d9e0f.17": enough of an entry's name for the logs. */
+static const char *short_name(const char *name, char *buf, size_t len)
+{
+	const char *dot = strchr(name, '.');
+	snprintf(buf, len, "%.12s%s", name, dot ? dot : "");
+	return buf;
+}
+
+static void display_name(const char *name, char *out, size_t len)
+{
+	size_t n = strlen(name);
+	if (n && name[n - 1] == '.')
+		n--;
+	snprintf(out, len, "%.*s", (int)n, name);
+}
+
+/* ---- the replay hook: remember an id when its message is delivered, not before ---- */
+
+/* The message a worker has in hand. */
+struct attempt {
+	struct spool_item *item;
+	int claimed;
+	int64_t expiry;
+	char sender[300], id[200];
+};
+
+static _Thread_local struct attempt *current_attempt;
+
+static void claim_key(const char *sender, const char *id, uint8_t key[32])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(c, sender, strlen(sender) + 1) ||
+	    !EVP_DigestUpdate(c, id, strlen(id)) || !EVP_DigestFinal_ex(c, key, NULL))
+		memset(key, 0, 32);   /* no claim can match it */
+	EVP_MD_CTX_free(c);
+}
+
+/*
+ * danemsg_open asks this as the last check. The id goes into the replay cache at once, so
+ * that a second copy in hand elsewhere is refused; if delivering then fails, the entry
+ * keeps a claim on it, and its next attempt is not taken for a replay of itself. After a
+ * restart the cache holds only the journal's ids: delivered messages.
+ */
+static danemsg_err replay_hook(void *ctx, const char *sender, const char *id,
+			       int64_t expires_at, int64_t now)
+{
+	struct listener *L = ctx;
+	struct attempt *at = current_attempt;
+	danemsg_replay_ops inner = danemsg_replay_cache_ops(L->replay);
+	danemsg_err err = inner.check_and_add(inner.ctx, sender, id, expires_at, now);
+	uint8_t key[32];
+
+	if (!at)
+		return err;
+	claim_key(sender, id, key);
+	if (err == DANEMSG_ERR_REPLAYED && at->item->has_claim &&
+	    !memcmp(at->item->claim, key, sizeof(key)))
+		err = DANEMSG_OK;
+	if (!err) {
+		memcpy(at->item->claim, key, sizeof(key));
+		at->item->has_claim = 1;
+		at->claimed = 1;
+		at->expiry = expires_at;
+		snprintf(at->sender, sizeof(at->sender), "%s", sender);
+		snprintf(at->id, sizeof(at->id), "%s", id);
+	}
+	return err;
+}
+
+/* ---- workers ---- */
+
+static unsigned backoff_s(unsigned attempts)
+{
+	return attempts >= 6 ? BACKOFF_MAX_S : 1u << attempts;   /* 1, 2, 4 ... 60 */
+}
+
+/* Errors that are not the message's fault: try it again later. */
+static int retryable(danemsg_err err)
+{
+	return danemsg_err_is_temporary(err) || err == DANEMSG_ERR_NOMEM ||
+	       err == DANEMSG_ERR_IO || err == DANEMSG_ERR_DNS_CONFIG;
+}
+
+static void retry_later(struct listener *L, struct spool_item *item, const char *what,
+			const char *why)
+{
+	char sn[SPOOL_NAME_MAX];
+	unsigned delay = backoff_s(item->attempts);
+	item->attempts++;
+	listen_log("retry in %u s: %s: %s (%s)", delay, what, why,
+		   short_name(item->name, sn, sizeof(sn)));
+	spool_queue_retry(L->queue, item, (int64_t)delay * 1000000000);
+}
+
+static void quarantine(struct listener *L, struct spool_item *item, size_t size,
+		       const char *reason, const char *detail)
+{
+	char sn[SPOOL_NAME_MAX];
+	int rc = spool_quarantine(L->spool, item->name, 1, NULL, size, reason, detail);
+	short_name(item->name, sn, sizeof(sn));
+	if (rc < 0) {
+		retry_later(L, item, "cannot quarantine", strerror(errno));
+		return;
+	}
+	listen_log("rejected: %s: %s (%s%s)", reason, detail, rc ? "quarantine/" : "", sn);
+	if (!rc)
+		listen_log("quarantine is full (--quarantine-max %lu): %s dropped",
+			   L->a->quarantine_max, sn);
+	spool_queue_done(L->queue, item->name);
+}
+
+static void delivered(struct listener *L, struct spool_item *item, const struct attempt *at,
+		      const danemsg_message *m, const uint8_t sha[32], int mid)
+{
+	struct journal_entry e = {0};
+	int64_t now = (int64_t)time(NULL);
+	char from[300];
+	unsigned long n;
+
+	e.expiry = at->claimed ? at->expiry : now;
+	e.sender = at->claimed ? at->sender : danemsg_message_from(m);
+	e.id = at->claimed ? at->id : danemsg_message_id(m);
+	memcpy(e.sha256, sha, 32);
+	e.mid = mid;
+	e.keep_until = now + KEEP_HASH_S > e.expiry ? now + KEEP_HASH_S : e.expiry;
+	if (journal_record(L->journal, &e))
+		listen_log("WARNING: delivered, but the journal cannot record it (%s): a restart "
+			   "may deliver it again", strerror(errno));
+	spool_remove(L->spool, item->name);
+	spool_queue_done(L->queue, item->name);
+	display_name(danemsg_message_from(m), from, sizeof(from));
+	listen_log("accepted from %s (dnssec %s%s, %s, id %s)", from,
+		   danemsg_dnssec_name(danemsg_message_dnssec(m)),
+		   danemsg_message_insecure_allowed(m) ? ", INSECURE allowed" : "",
+		   danemsg_message_format(m) == DANEMSG_FORMAT_COMPAT ? "compat" : "native",
+		   danemsg_message_id(m));
+	n = atomic_fetch_add(&L->delivered, 1) + 1;
+	if (L->a->count && n >= L->a->count && !atomic_exchange(&L->stopping, 1)) {
+		listen_log("%lu messages delivered (--count): stopping", n);
+		spool_queue_wake(L->queue);
+	}
+}
+
+/* Nobody reads our standard output any more: nothing can be delivered. The message stays
+ * in the spool for the next run. */
+static void output_gone(struct listener *L, struct spool_item *item, const char *why)
+{
+	listen_log("not delivered: %s: stopping", why);
+	spool_queue_retry(L->queue, item, 0);
+	atomic_store(&L->fatal, EXIT_FAILURE_);
+	atomic_store(&L->stopping, 1);
+	spool_queue_wake(L->queue);
+}
+
+/* The same bytes were delivered before: the broker's redelivery, or a replay. */
+static int already_delivered(struct listener *L, struct spool_item *item,
+			     const uint8_t sha[32], int mid, size_t len)
+{
+	char sn[SPOOL_NAME_MAX], detail[200];
+	int dmid;
+
+	if (!journal_delivered(L->journal, sha, &dmid))
+		return 0;
+	if (dmid == mid || mid == SPOOL_MID_RETAINED) {
+		listen_log("duplicate: %s was delivered already: dropped",
+			   short_name(item->name, sn, sizeof(sn)));
+		spool_remove(L->spool, item->name);
+		spool_queue_done(L->queue, item->name);
+	} else {
+		snprintf(detail, sizeof(detail), "the same message was delivered before (as "
+			 "packet %d; this copy came as packet %d)", dmid, mid);
+		quarantine(L, item, len, "replayed", detail);
+	}
+	return 1;
+}
+
+static void process(struct worker *w, struct spool_item *item)
+{
+	struct listener *L = w->L;
+	struct attempt at = {.item = item};
+	char errbuf[600] = "", why[400] = "";
+	uint8_t sha[32], actual[32], *data = NULL;
+	size_t len = 0;
+	int64_t received_ns, age;
+	danemsg_message *m = NULL;
+	danemsg_err err;
+	int mid, rc;
+
+	if (spool_name_parse(item->name, sha, &mid)) {
+		spool_queue_done(L->queue, item->name);
+		return;
+	}
+	if (spool_read(L->spool, item->name, L->a->max_size, &data, &len, &received_ns)) {
+		if (errno == ENOENT)
+			spool_queue_done(L->queue, item->name);
+		else if (errno == E2BIG)
+			quarantine(L, item, 0, "too-large", "over --max-size");
+		else
+			retry_later(L, item, "cannot read the spool", strerror(errno));
+		return;
+	}
+	SHA256(data, len, actual);
+	if (memcmp(actual, sha, sizeof(sha))) {
+		quarantine(L, item, len, "damaged", "the spool file does not match its name");
+	} else if (!already_delivered(L, item, sha, mid, len)) {
+		/* judged as of its arrival: a message that waited here for DNS is still fresh */
+		age = (spool_real_ns() - received_ns) / 1000000000;
+		age = age < 0 ? 0 : age > 86400L * 3650 ? 86400L * 3650 : age;
+		danemsg_policy_set_freshness(w->policy, (uint32_t)(L->a->max_age + (uint64_t)age),
+					     60);
+		current_attempt = &at;
+		err = danemsg_open(L->r, (const danemsg_credential *const *)L->keys, L->n_keys,
+				   w->policy, data, len, &m, errbuf, sizeof(errbuf));
+		current_attempt = NULL;
+		if (err && retryable(err))
+			retry_later(L, item, danemsg_err_name(err),
+				    errbuf[0] ? errbuf : danemsg_strerror(err));
+		else if (err)
+			quarantine(L, item, len, danemsg_err_name(err),
+				   errbuf[0] ? errbuf : danemsg_strerror(err));
+		else if ((rc = deliver_message(&L->deliver, m, why, sizeof(why))) == DELIVER_GONE)
+			output_gone(L, item, why);
+		else if (rc)
+			retry_later(L, item, "not delivered", why);
+		else
+			delivered(L, item, &at, m, sha, mid);
+	}
+	danemsg_message_free(m);
+	free(data);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct spool_item item;
+	while (spool_queue_take(w->L->queue, &item, &w->L->stopping))
+		process(w, &item);
+	return NULL;
+}
+
+/* ---- the broker connection (its own thread) ---- */
+
+static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
+{
+	struct listener *L = obj;
+	size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+	int mid = msg->retain ? SPOOL_MID_RETAINED : msg->mid, dmid;
+	char name[SPOOL_NAME_MAX], sn[SPOOL_NAME_MAX], detail[200];
+	uint8_t sha[32];
+
+	SHA256(msg->payload ? msg->payload : (const void *)"", len, sha);
+	spool_name(sha, mid, name);
+	short_name(name, sn, sizeof(sn));
+	if (len > L->a->max_size) {
+		snprintf(detail, sizeof(detail), "%zu bytes, over the limit of %lu (not stored)",
+			 len, L->a->max_size);
+		if (!spool_in_quarantine(L->spool, name))
+			spool_quarantine(L->spool, name, 0, NULL, len, "too-large", detail);
+		listen_log("rejected: too-large: %s (%s)", detail, sn);
+		return;
+	}
+	if (journal_delivered(L->journal, sha, &dmid)) {
+		/* QoS 0 (packet id 0) is never redelivered: the same bytes again are a replay */
+		if (msg->retain || (mid && dmid == mid)) {
+			listen_log("duplicate: %s of a message delivered already: dropped (%s)",
+				   msg->retain ? "a retained copy" : "the broker's redelivery", sn);
+		} else if (spool_in_quarantine(L->spool, name)) {
+			listen_log("duplicate: %s is in the quarantine already: dropped", sn);
+		} else {
+			int kept;
+			snprintf(detail, sizeof(detail), "the same message was delivered before "
+				 "(as packet %d; this copy came as packet %d)", dmid, mid);
+			kept = spool_quarantine(L->spool, name, 0, msg->payload, len, "replayed",
+						detail);
+			listen_log("rejected: replayed: %s (%s%s)", detail,
+				   kept > 0 ? "quarantine/" : "", sn);
+		}
+		return;
+	}
+	if (spool_has(L->spool, name) || spool_in_quarantine(L->spool, name)) {
+		listen_log("duplicate: %s is in the %s already: dropped", sn,
+			   spool_has(L->spool, name) ? "spool" : "quarantine");
+		return;
+	}
+	if (spool_store(L->spool, name, msg->payload, len)) {
+		/* Not stored, so not acknowledged: cut the connection before libmosquitto sends
+		 * the PUBACK it has queued; the broker sends the message again later. */
+		listen_log("cannot store a message in the spool (%s): not acknowledged, "
+			   "reconnecting (%s)", strerror(errno), sn);
+		shutdown(mosquitto_socket(m), SHUT_RDWR);
+		return;
+	}
+	spool_queue_add(L->queue, name, spool_real_ns());
+}
+
+static void write_ready_file(const char *path)
+{
+	char tmp[4200], pid[32];
+	int fd, n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, pid, (size_t)n) != n || close(fd) || rename(tmp, path)) {
+		listen_log("cannot write the ready file %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			unlink(tmp);
+	}
+}
+
+static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const int *granted,
+			 const mosquitto_property *props)
+{
+	struct listener *L = obj;
+	if (n < 1 || granted[0] >= 128) {
+		listen_log("the broker %s refused the subscription to %s: stopping", L->broker.url,
+			   L->topic);
+		atomic_store(&L->fatal, EXIT_BROKER);
+		atomic_store(&L->stopping, 1);
+		return;
+	}
+	listen_log("subscribed to %s (QoS %d)%s", L->topic, granted[0], granted[0] < 1 ?
+		   ": WARNING: the broker downgraded to QoS 0, messages sent while we are away "
+		   "may be lost" : "");
+	if (!L->ready && L->a->ready_file)
+		write_ready_file(L->a->ready_file);
+	L->ready = 1;
+}
+
+static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
+		       const mosquitto_property *props)
+{
+	struct listener *L = obj;
+	int v5 = L->a->mqtt.version == MQTT_PROTOCOL_V5;
+	if (rc) {
+		listen_log("the broker %s refused the connection: %s", L->broker.url,
+			   rc <= 5 ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc));
+		return;
+	}
+	L->connected = 1;
+	L->was_connected = 1;
+	L->backoff = 1;
+	listen_log("connected to %s as %s (%s)", L->broker.url, L->client_id,
+		   flags & 1 ? "session resumed" : "new session");
+	/* Every time: the session may be new. With MQTT 5, retained messages only come with
+	 * a new subscription; with 3.1.1 a retained copy is recognized by its bytes. */
+	rc = mosquitto_subscribe_v5(m, NULL, L->topic, 1, v5 ? MQTT_SUB_OPT_SEND_RETAIN_NEW : 0,
+				    NULL);
+	if (rc)
+		listen_log("cannot subscribe to %s: %s", L->topic, cli_mqtt_strerror(rc));
+}
+
+static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitto_property *p)
+{
+	struct listener *L = obj;
+	L->connected = 0;
+}
+
+static void sleep_unless_stopping(struct listener *L, unsigned seconds)
+{
+	for (unsigned i = 0; i < seconds * 10 && !atomic_load(&L->stopping); i++) {
+		struct timespec t = {0, 100000000};
+		nanosleep(&t, NULL);
+	}
+}
+
+static int broker_connect(struct listener *L)
+{
+	int keepalive = (int)L->a->keepalive;
+	if (L->a->mqtt.version == MQTT_PROTOCOL_V5)   /* the properties again every time */
+		return mosquitto_connect_bind_v5(L->mosq, L->broker.host, L->broker.port,
+						 keepalive, NULL, L->connect_props);
+	return mosquitto_connect(L->mosq, L->broker.host, L->broker.port, keepalive);
+}
+
+static void *broker_main(void *arg)
+{
+	struct listener *L = arg;
+	char why[200];
+	sigset_t usr1;
+	int rc;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);   /* the main thread's way to interrupt a blocking connect */
+	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+	L->backoff = 1;
+	while (!atomic_load(&L->stopping)) {
+		unsigned delay;
+		atomic_store(&L->connecting, 1);
+		rc = atomic_load(&L->stopping) ? MOSQ_ERR_SUCCESS : broker_connect(L);
+		atomic_store(&L->connecting, 0);
+		if (rc == MOSQ_ERR_SUCCESS) {
+			while (!atomic_load(&L->stopping) &&
+			       (rc = mosquitto_loop(L->mosq, 200, 1)) == MOSQ_ERR_SUCCESS)
+				;
+			if (atomic_load(&L->stopping))
+				break;
+		}
+		delay = (unsigned)L->backoff;
+		L->backoff = L->backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : L->backoff * 2;
+		snprintf(why, sizeof(why), "%s", cli_mqtt_strerror(rc));
+		if (*why && why[strlen(why) - 1] == '.')   /* libmosquitto ends some with '.' */
+			why[strlen(why) - 1] = '\0';
+		listen_log("%s %s: %s; trying again in %u s",
+			   L->was_connected ? "lost the connection to" : "cannot connect to",
+			   L->broker.url, why, delay);
+		L->connected = L->was_connected = 0;
+		sleep_unless_stopping(L, delay);
+	}
+	if (L->connected) {
+		mosquitto_disconnect(L->mosq);
+		for (int i = 0; i < 20 && mosquitto_loop(L->mosq, 50, 1) == MOSQ_ERR_SUCCESS; i++)
+			;
+	}
+	return NULL;
+}
+
+/* ---- set-up and the main thread ---- */
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+static int make_policy(const struct listen_args *a, struct listener *L, danemsg_policy **out)
+{
+	danemsg_replay_ops hook = {replay_hook, L};
+	danemsg_policy *p;
+	if (danemsg_policy_new(&p))
+		return EXIT_FAILURE_;
+	for (size_t i = 0; i < a->n_allow; i++)
+		if (danemsg_policy_allow_sender(p, a->allow[i])) {
+			cli_error("--allow: '%s' is not a name or *.SUFFIX pattern", a->allow[i]);
+			danemsg_policy_free(p);
+			return EXIT_USAGE;
+		}
+	danemsg_policy_set_max_size(p, a->max_size);
+	danemsg_policy_set_freshness(p, (uint32_t)a->max_age, 60);
+	danemsg_policy_set_accept_compat(p, !a->no_compat);
+	danemsg_policy_set_replay(p, hook);
+	*out = p;
+	return EXIT_OK_;
+}
+
+static int setup(struct listener *L, struct listen_args *a)
+{
+	const char *dir;
+	int rc;
+
+	if (danemsg_credential_name_normalize(a->as, L->name, sizeof(L->name))) {
+		cli_error("--as: '%s' is not a DNS name", a->as);
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_broker_resolve(&a->mqtt, &L->broker)) ||
+	    (rc = cli_topic_expand(a->topic ? a->topic : "{to}", L->name, "+", 1, L->topic,
+				   sizeof(L->topic))))
+		return rc;
+	snprintf(L->client_id, sizeof(L->client_id), "%s%s", a->client_id ? "" : "danemsg-",
+		 a->client_id ? a->client_id : L->name);
+	if (!(dir = cli_identity_dir(a->dir_opt)))
+		return EXIT_USAGE;
+	if ((rc = cli_load_keyring(dir, L->name, L->keys, &L->n_keys)))
+		return rc;
+	if (a->state)
+		snprintf(L->state, sizeof(L->state), "%s", a->state);
+	else if (snprintf(L->state, sizeof(L->state), "%s/%s.listen", dir, L->name) >=
+		 (int)sizeof(L->state))
+		return EXIT_USAGE;
+	if (cli_resolver_new(&a->dns, &L->r))
+		return EXIT_DNS_CONFIG;
+	if (danemsg_replay_cache_new(100000, &L->replay))
+		return EXIT_FAILURE_;
+	if ((rc = spool_open(L->state, a->quarantine_max, &L->spool)))
+		return rc;
+	{
+		char path[4300];
+		snprintf(path, sizeof(path), "%s/journal", L->state);
+		if ((rc = journal_open(path, L->replay, DELIVERED_HASHES, &L->journal)))
+			return rc;
+	}
+	if (spool_queue_new(L->spool, QUEUE_CAP, &L->queue))
+		return EXIT_FAILURE_;
+	L->deliver.format = a->exec ? DELIVER_EXEC : a->json ? DELIVER_JSON : DELIVER_TEXT;
+	L->deliver.exec = a->exec;
+	L->deliver.exec_timeout = (unsigned)a->exec_timeout;
+	L->deliver.me = L->name;
+	if (a->mqtt.version == MQTT_PROTOCOL_V5) {
+		/* the broker keeps the session while we are away, and sends us nothing larger
+		 * than we accept (room for the topic and headers) */
+		unsigned long max_packet = a->max_size + 65536;
+		if (mosquitto_property_add_int32(&L->connect_props,
+						 MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+						 (uint32_t)a->session_expiry) ||
+		    mosquitto_property_add_int32(&L->connect_props, MQTT_PROP_MAXIMUM_PACKET_SIZE,
+						 (uint32_t)max_packet))
+			return EXIT_FAILURE_;
+	}
+	L->mosq = cli_mqtt_new(&a->mqtt, &L->broker, L->client_id, 0, L);
+	if (!L->mosq)
+		return EXIT_FAILURE_;
+	/* Threaded: libmosquitto then only queues the PUBACK while on_message runs, and sends
+	 * it after on_message has stored the message (docs/messaging.md). */
+	mosquitto_threaded_set(L->mosq, true);
+	mosquitto_connect_v5_callback_set(L->mosq, on_connect);
+	mosquitto_disconnect_v5_callback_set(L->mosq, on_disconnect);
+	mosquitto_subscribe_v5_callback_set(L->mosq, on_subscribe);
+	mosquitto_message_callback_set(L->mosq, on_message);
+	return EXIT_OK_;
+}
+
+static void teardown(struct listener *L)
+{
+	if (L->mosq)
+		mosquitto_destroy(L->mosq);
+	mosquitto_property_free_all(&L->connect_props);
+	spool_queue_free(L->queue);
+	journal_close(L->journal);
+	spool_close(L->spool);
+	danemsg_replay_cache_free(L->replay);
+	danemsg_resolver_free(L->r);
+	cli_free_keyring(L->keys, L->n_keys);
+}
+
+/* Waits for a stop signal, or for the workers to stop us (--count, fatal). */
+static void wait_for_stop(struct listener *L, const sigset_t *stop_signals)
+{
+	while (!atomic_load(&L->stopping)) {
+		struct timespec t = {0, 200000000};
+		int sig = sigtimedwait(stop_signals, NULL, &t);
+		if (sig > 0) {
+			listen_log("%s: stopping after the message in hand", strsignal(sig));
+			atomic_store(&L->stopping, 1);
+		}
+	}
+	spool_queue_wake(L->queue);
+}
+
+static void join_broker_thread(struct listener *L, pthread_t t)
+{
+	/* a connect() in progress can block for long: interrupt it */
+	while (pthread_tryjoin_np(t, NULL) == EBUSY) {
+		struct timespec pause = {0, 50000000};
+		if (atomic_load(&L->connecting))
+			pthread_kill(t, SIGUSR1);
+		nanosleep(&pause, NULL);
+	}
+}
+
+static int run(struct listener *L, struct worker *workers, size_t n_workers)
+{
+	sigset_t stop_signals, blocked;
+	struct sigaction sa;
+	pthread_t broker;
+	int rc = EXIT_OK_;
+
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGHUP);
+	blocked = stop_signals;
+	sigaddset(&blocked, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &blocked, NULL);   /* threads inherit: only we take them */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;   /* no SA_RESTART: it interrupts connect() */
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	listen_log("listening as %s on %s at %s; state in %s", L->name, L->topic, L->broker.url,
+		   L->state);
+	for (size_t i = 0; i < n_workers; i++) {
+		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i])) {
+			cli_error("cannot start a worker thread");
+			atomic_store(&L->stopping, 1);
+			rc = EXIT_FAILURE_;
+			break;
+		}
+		workers[i].started = 1;
+	}
+	if (!rc && pthread_create(&broker, NULL, broker_main, L)) {
+		cli_error("cannot start the broker thread");
+		atomic_store(&L->stopping, 1);
+		rc = EXIT_FAILURE_;
+	} else if (!rc) {
+		wait_for_stop(L, &stop_signals);
+		join_broker_thread(L, broker);
+	}
+	spool_queue_wake(L->queue);
+	for (size_t i = 0; i < n_workers; i++)
+		if (workers[i].started)
+			pthread_join(workers[i].thread, NULL);
+	if (!rc)
+		rc = atomic_load(&L->fatal);
+	listen_log("stopped: %lu delivered", (unsigned long)atomic_load(&L->delivered));
+	return rc;
+}
 
 int cmd_listen(int argc, char **argv)
 {
-	cli_error("'listen' is not implemented yet");
-	return EXIT_FAILURE_;
+	struct listen_args a;
+	struct listener L;
+	struct worker *workers = NULL;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&L, 0, sizeof(L));
+	a.workers = 1;
+	a.max_size = DEFAULT_MAX_SIZE;
+	a.max_age = DEFAULT_MAX_AGE;
+	a.exec_timeout = 300;
+	a.session_expiry = DEFAULT_SESSION_EXPIRY;
+	a.keepalive = 30;
+	a.quarantine_max = 10000;
+	L.a = &a;
+	rc = parse_args(argc, argv, &a);
+	if (rc < 0) {
+		cli_config_free(a.cfg);
+		return EXIT_OK_;
+	}
+	if (!rc) {
+		mosquitto_lib_init();
+		rc = setup(&L, &a);
+		if (!rc && !(workers = calloc(a.workers, sizeof(*workers))))
+			rc = EXIT_FAILURE_;
+		for (size_t i = 0; !rc && i < a.workers; i++) {
+			workers[i].L = &L;
+			rc = make_policy(&a, &L, &workers[i].policy);
+		}
+		if (!rc)
+			rc = run(&L, workers, a.workers);
+		for (size_t i = 0; workers && i < a.workers; i++)
+			danemsg_policy_free(workers[i].policy);
+		free(workers);
+		teardown(&L);
+		mosquitto_lib_cleanup();
+	}
+	cli_config_free(a.cfg);
+	return rc;
 }

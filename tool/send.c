@@ -1,8 +1,422 @@
-/* danemsg send (not implemented yet). */
+/* danemsg send: seal a message and publish it to each recipient's topic, QoS 1. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
 #include "cli.h"
+#include "config.h"
+#include "dns_opts.h"
+#include "message_io.h"
+#include "mqtt.h"
+
+#define MAX_MESSAGE (512u * 1024u)
+#define MAX_RECIPIENTS 16
+#define TOPIC_MAX 1024
+
+static const char send_usage[] =
+	"usage: danemsg send --from NAME --to NAME[,NAME...] [MESSAGE | -] [options]\n"
+	"\n"
+	"Seals MESSAGE (or standard input) with NAME's key to each recipient's key found in\n"
+	"DNS, publishes it with QoS 1 to each recipient's topic, and exits 0 once the broker\n"
+	"has acknowledged every copy (PUBACK).\n"
+	"\n"
+	"  --from NAME         the sender: an identity in the identity folder\n"
+	"                      (env IDENTITY_NAME)\n"
+	"  --to NAMES          recipients, separated by commas (at most 16)\n"
+	"  --compat            the reference system's format, for its receivers\n"
+	"  --expires S         the message expires S seconds after sealing (with --mqtt 5\n"
+	"                      the broker also drops it then)\n"
+	"  --topic TEMPLATE    the topic; {to} and {from} are replaced by the names\n"
+	"                      (default {to}: the recipient's name, as the reference does)\n"
+	"  --timeout-broker S  give up when the broker has not acknowledged within S seconds\n"
+	"                      (default 10)\n"
+	"  --retry S           when the broker fails, publish the same sealed message again,\n"
+	"                      for up to S seconds (default 0: no retry)\n"
+	"  --dir DIR           identity folder (env DANEMSG_DIR, CRYPTO_PATH; ~/.danemsg)\n"
+	"  --config FILE       settings file (default ~/.config/danemsg/config if present)\n"
+	"  -h, --help\n"
+	"\n%s\n%s"
+	"\n"
+	"Exit status: 0 the broker has every copy; 2 usage; 10-15 a recipient's DNS answer\n"
+	"(13: temporary, retry later); 14 a recipient publishes no key to encrypt to;\n"
+	"27 message over 512 KiB; 28 algorithm; 40 broker unreachable, refused us, or did\n"
+	"not acknowledge in time (nothing or not everything was sent: retry); 1 other errors.\n";
+
+enum {
+	OPT_FROM = 'f', OPT_TO = 't', OPT_COMPAT = 'c', OPT_EXPIRES = 'e', OPT_TOPIC = 'T',
+	OPT_TIMEOUT_BROKER = 'B', OPT_RETRY = 'R', OPT_DIR = 'd', OPT_CONFIG = 'C', OPT_HELP = 'h',
+};
+
+static const struct option send_longopts[] = {
+	{"from", required_argument, NULL, OPT_FROM},
+	{"to", required_argument, NULL, OPT_TO},
+	{"compat", no_argument, NULL, OPT_COMPAT},
+	{"expires", required_argument, NULL, OPT_EXPIRES},
+	{"topic", required_argument, NULL, OPT_TOPIC},
+	{"timeout-broker", required_argument, NULL, OPT_TIMEOUT_BROKER},
+	{"retry", required_argument, NULL, OPT_RETRY},
+	{"dir", required_argument, NULL, OPT_DIR},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"help", no_argument, NULL, OPT_HELP},
+	CLI_DNS_LONG_OPTIONS,
+	CLI_MQTT_LONG_OPTIONS,
+	{NULL, 0, NULL, 0},
+};
+
+struct send_args {
+	const char *from, *to, *topic, *dir_opt, *config;
+	danemsg_seal_options seal;
+	unsigned long timeout_broker, retry;
+	struct cli_dns_opts dns;
+	struct cli_mqtt_opts mqtt;
+	struct cli_config *cfg;   /* holds the strings the file gave */
+};
+
+static int send_option(void *ctx, int code, const char *arg)
+{
+	struct send_args *a = ctx;
+	unsigned long v;
+	int taken;
+
+	if ((taken = cli_dns_option(&a->dns, code, arg)) != 0 ||
+	    (taken = cli_mqtt_option(&a->mqtt, code, arg)) != 0)
+		return taken < 0 ? EXIT_USAGE : EXIT_OK_;
+	switch (code) {
+	case OPT_FROM: a->from = arg; break;
+	case OPT_TO: a->to = arg; break;
+	case OPT_COMPAT: a->seal.compat = 1; break;
+	case OPT_EXPIRES:
+		if (cli_parse_uint(arg, "--expires", 1, 366u * 86400u, &v))
+			return EXIT_USAGE;
+		a->seal.expires_in = (uint32_t)v;
+		break;
+	case OPT_TOPIC: a->topic = arg; break;
+	case OPT_TIMEOUT_BROKER:
+		if (cli_parse_uint(arg, "--timeout-broker", 1, 3600, &a->timeout_broker))
+			return EXIT_USAGE;
+		break;
+	case OPT_RETRY:
+		if (cli_parse_uint(arg, "--retry", 0, 86400, &a->retry))
+			return EXIT_USAGE;
+		break;
+	case OPT_DIR: a->dir_opt = arg; break;
+	case OPT_CONFIG: a->config = arg; break;
+	default: return EXIT_USAGE;
+	}
+	return EXIT_OK_;
+}
+
+/* Flags, then environment, then the config file. -1: --help was printed. */
+static int parse_args(int argc, char **argv, struct send_args *a, const char **message)
+{
+	static const char *const identity_vars[] = {"IDENTITY_NAME", NULL};
+	struct cli_seen seen = {{0}};
+	int opt, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", send_longopts, NULL)) != -1) {
+		if (opt == OPT_HELP) {
+			printf(send_usage, cli_mqtt_help, cli_dns_help);
+			return -1;
+		}
+		if (opt == '?') {
+			fprintf(stderr, "(see 'danemsg send --help')\n");
+			return EXIT_USAGE;
+		}
+		cli_seen_mark(&seen, opt);
+		if ((rc = send_option(a, opt, optarg)))
+			return rc;
+	}
+	if (argc - optind > 1) {
+		cli_error("send takes one MESSAGE argument (quote it), or '-' for standard input");
+		return EXIT_USAGE;
+	}
+	*message = optind < argc ? argv[optind] : NULL;
+	if (!a->from)
+		a->from = cli_env(identity_vars);
+	if ((rc = cli_config_load(a->config, &a->cfg)))
+		return rc;
+	return cli_config_apply(a->cfg, send_longopts, &seen, send_option, a);
+}
+
+/* ---- publishing ---- */
+
+struct publish_state {
+	int connected, refused, lost, failed;
+	size_t n;
+	int mids[MAX_RECIPIENTS];     /* of the PUBLISH in flight per topic, -1 none */
+	int *acked;                   /* per topic, across attempts */
+	char why[200];
+};
+
+static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
+		       const mosquitto_property *props)
+{
+	struct publish_state *st = obj;
+	if (rc) {
+		st->refused = 1;
+		snprintf(st->why, sizeof(st->why), "the broker refused the connection: %s",
+			 rc <= 5 ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc));
+		return;
+	}
+	st->connected = 1;
+}
+
+static void on_publish(struct mosquitto *m, void *obj, int mid, int reason,
+		       const mosquitto_property *props)
+{
+	struct publish_state *st = obj;
+	for (size_t i = 0; i < st->n; i++) {
+		if (st->mids[i] != mid)
+			continue;
+		st->mids[i] = -1;
+		if (reason >= 128) {
+			st->failed = 1;
+			snprintf(st->why, sizeof(st->why), "the broker refused the message: %s",
+				 mosquitto_reason_string(reason));
+		} else {
+			st->acked[i] = 1;
+		}
+	}
+}
+
+static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitto_property *p)
+{
+	struct publish_state *st = obj;
+	st->lost = 1;
+	if (!st->why[0] && rc)
+		snprintf(st->why, sizeof(st->why), "the broker closed the connection (%s)",
+			 cli_mqtt_strerror(rc));
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t count_acked(const struct publish_state *st)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < st->n; i++)
+		k += st->acked[i] != 0;
+	return k;
+}
+
+/* Publishes the copies not acknowledged yet, over one connection. */
+static int publish_once(const struct send_args *a, const struct cli_broker *b,
+			char topics[][TOPIC_MAX], size_t n, int *acked, const char *payload,
+			size_t len)
+{
+	struct publish_state st = {0};
+	double deadline = now_s() + (double)a->timeout_broker;
+	mosquitto_property *props = NULL;
+	struct mosquitto *m;
+	int rc, published = 0, result = EXIT_BROKER;
+
+	st.n = n;
+	st.acked = acked;
+	for (size_t i = 0; i < n; i++)
+		st.mids[i] = -1;
+	m = cli_mqtt_new(&a->mqtt, b, NULL, 1, &st);
+	if (!m)
+		return EXIT_FAILURE_;
+	mosquitto_connect_v5_callback_set(m, on_connect);
+	mosquitto_publish_v5_callback_set(m, on_publish);
+	mosquitto_disconnect_v5_callback_set(m, on_disconnect);
+	if (a->mqtt.version == MQTT_PROTOCOL_V5 && a->seal.expires_in)
+		mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL,
+					     a->seal.expires_in);
+	rc = mosquitto_connect_async(m, b->host, b->port, 60);
+	if (rc) {
+		cli_error("broker %s: cannot connect: %s", b->url, cli_mqtt_strerror(rc));
+		goto out;
+	}
+	while (!st.refused && !st.failed && count_acked(&st) < n) {
+		double left = deadline - now_s();
+		if (left <= 0) {
+			cli_error("broker %s: %s within %lu s", b->url, st.connected ?
+				  "did not acknowledge the message" : "no connection",
+				  a->timeout_broker);
+			goto out;
+		}
+		rc = mosquitto_loop(m, left > 0.2 ? 200 : (int)(left * 1000) + 1, 1);
+		if (rc || st.lost) {
+			cli_error("broker %s: %s", b->url, st.why[0] ? st.why :
+				  st.connected ? "connection lost before the acknowledgement"
+					       : cli_mqtt_strerror(rc));
+			goto out;
+		}
+		for (size_t i = 0; st.connected && !published && i < n; i++) {
+			if (acked[i])
+				continue;
+			rc = mosquitto_publish_v5(m, &st.mids[i], topics[i], (int)len, payload, 1,
+						  false, props);
+			if (rc) {
+				cli_error("broker %s: cannot publish to %s: %s", b->url, topics[i],
+					  cli_mqtt_strerror(rc));
+				goto out;
+			}
+		}
+		published = st.connected;
+	}
+	if (st.refused || st.failed) {
+		cli_error("broker %s: %s", b->url, st.why);
+		goto out;
+	}
+	result = EXIT_OK_;
+	mosquitto_disconnect(m);
+	for (int i = 0; i < 10 && mosquitto_loop(m, 50, 1) == MOSQ_ERR_SUCCESS; i++)
+		;
+out:
+	mosquitto_property_free_all(&props);
+	mosquitto_destroy(m);
+	return result;
+}
+
+/* With --retry, the same sealed bytes again (a listener refuses a second copy that gets
+ * through as a replay; it never delivers it twice). */
+static int publish_all(const struct send_args *a, const struct cli_broker *b,
+		       char topics[][TOPIC_MAX], size_t n, const char *payload, size_t len)
+{
+	double until = now_s() + (double)a->retry;
+	unsigned delay = 1;
+	int acked[MAX_RECIPIENTS] = {0};
+	for (;;) {
+		int rc = publish_once(a, b, topics, n, acked, payload, len);
+		struct timespec pause = {delay, 0};
+		if (rc != EXIT_BROKER || now_s() + delay > until)
+			return rc;
+		fprintf(stderr, "danemsg: trying again in %u s (--retry)\n", delay);
+		nanosleep(&pause, NULL);
+		delay = delay * 2 > 8 ? 8 : delay * 2;
+	}
+}
+
+/* ---- the command ---- */
+
+static size_t split_names(char *list, const char **names, size_t max)
+{
+	size_t n = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (n == max)
+			return max + 1;
+		names[n++] = t;
+	}
+	return n;
+}
+
+static int make_topics(const struct send_args *a, const char *from, const char **names,
+		       size_t n, char topics[][TOPIC_MAX])
+{
+	char to[DANEMSG_CREDENTIAL_NAME_MAX];
+	for (size_t i = 0; i < n; i++) {
+		if (danemsg_credential_name_normalize(names[i], to, sizeof(to))) {
+			cli_error("--to: '%s' is not a DNS name", names[i]);
+			return EXIT_USAGE;
+		}
+		if (cli_topic_expand(a->topic ? a->topic : "{to}", to, from, 0, topics[i],
+				     TOPIC_MAX))
+			return EXIT_USAGE;
+	}
+	return EXIT_OK_;
+}
+
+static int seal_and_send(struct send_args *a, char *to_list, const char *message)
+{
+	const char *names[MAX_RECIPIENTS + 1], *dir;
+	char (*topics)[TOPIC_MAX] = NULL, errbuf[512] = "", *sealed = NULL;
+	size_t n, msg_len = 0, sealed_len = 0;
+	struct cli_broker broker;
+	danemsg_credential *cred = NULL;
+	danemsg_resolver *r = NULL;
+	uint8_t *msg = NULL;
+	danemsg_err err;
+	int rc;
+
+	n = split_names(to_list, names, MAX_RECIPIENTS);
+	if (n == 0 || n > MAX_RECIPIENTS) {
+		cli_error("--to takes 1 to %d names separated by commas", MAX_RECIPIENTS);
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_broker_resolve(&a->mqtt, &broker)))
+		return rc;
+	if (!(dir = cli_identity_dir(a->dir_opt)))
+		return EXIT_USAGE;
+	if (!(topics = calloc(n, sizeof(*topics))))
+		return EXIT_FAILURE_;
+	err = danemsg_credential_load(dir, a->from, &cred);
+	if (err) {
+		cli_error("%s: cannot load its key and certificate from %s: %s", a->from, dir,
+			  danemsg_strerror(err));
+		rc = cli_exit_code(err);
+	} else {
+		rc = make_topics(a, danemsg_credential_name(cred), names, n, topics);
+	}
+	if (!rc && message && strcmp(message, "-")) {
+		msg_len = strlen(message);
+		if (msg_len > MAX_MESSAGE) {
+			cli_error("the message is over the limit of %u bytes", MAX_MESSAGE);
+			rc = cli_exit_code(DANEMSG_ERR_TOO_LARGE);
+		} else if (!(msg = (uint8_t *)strdup(message))) {
+			rc = EXIT_FAILURE_;
+		}
+	} else if (!rc) {
+		rc = cli_read_input(NULL, MAX_MESSAGE, &msg, &msg_len);
+	}
+	if (!rc && cli_resolver_new(&a->dns, &r))
+		rc = EXIT_DNS_CONFIG;
+	if (!rc) {
+		err = danemsg_seal(r, cred, names, n, msg, msg_len, &a->seal, &sealed,
+				   &sealed_len, errbuf, sizeof(errbuf));
+		if (err) {
+			cli_error("seal: %s", errbuf[0] ? errbuf : danemsg_strerror(err));
+			rc = cli_exit_code(err);
+		}
+	}
+	if (!rc) {
+		mosquitto_lib_init();
+		rc = publish_all(a, &broker, topics, n, sealed, sealed_len);
+		mosquitto_lib_cleanup();
+	}
+	free(sealed);
+	free(msg);
+	free(topics);
+	danemsg_resolver_free(r);
+	danemsg_credential_free(cred);
+	return rc;
+}
 
 int cmd_send(int argc, char **argv)
 {
-	cli_error("'send' is not implemented yet");
-	return EXIT_FAILURE_;
+	struct send_args a;
+	const char *message = NULL;
+	char *to = NULL;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	danemsg_seal_options_init(&a.seal);
+	a.timeout_broker = 10;
+	rc = parse_args(argc, argv, &a, &message);
+	if (rc < 0) {
+		rc = EXIT_OK_;
+	} else if (!rc && (!a.from || !a.to)) {
+		cli_error("send needs --from and --to (see 'danemsg send --help')");
+		rc = EXIT_USAGE;
+	} else if (!rc && !(to = strdup(a.to))) {
+		rc = EXIT_FAILURE_;
+	} else if (!rc) {
+		rc = seal_and_send(&a, to, message);
+	}
+	free(to);
+	cli_config_free(a.cfg);
+	return rc;
 }

@@ -1,0 +1,39 @@
+/* The listener's delivery journal: one line per message delivered, written before its
+ * spool file is removed, so that nothing is delivered twice across restarts. */
+#ifndef DANEMSG_TOOL_JOURNAL_H
+#define DANEMSG_TOOL_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <danemsg.h>
+
+struct journal_entry {
+	int64_t expiry;          /* the replay cache remembers (sender, id) until then */
+	const char *sender;      /* canonical name */
+	const char *id;          /* the message id (jti), any characters */
+	uint8_t sha256[32];      /* of the payload as received */
+	int mid;                 /* MQTT packet id it came with (SPOOL_MID_RETAINED: retained) */
+	int64_t keep_until;      /* the payload's hash is remembered until then */
+};
+
+struct journal;
+
+/*
+ * Opens the journal at path: the lines still in force go into replay (their message ids)
+ * and into the set of delivered payloads (at most max_payloads, oldest forgotten first);
+ * the file is rewritten without the others (compaction) and opened for appending.
+ * 0 or an exit code (reported).
+ */
+int journal_open(const char *path, danemsg_replay_cache *replay, size_t max_payloads,
+		 struct journal **out);
+void journal_close(struct journal *j);
+
+/* Whether a payload with this hash was delivered: 1 and its packet id in *mid, else 0. */
+int journal_delivered(struct journal *j, const uint8_t sha256[32], int *mid);
+
+/* Appends e and syncs it to disk; the payload counts as delivered from now on, even when
+ * writing fails. 0, or -1 with errno. Thread-safe. */
+int journal_record(struct journal *j, const struct journal_entry *e);
+
+#endif

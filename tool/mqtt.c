@@ -1,0 +1,220 @@
+/* Broker URL, options and client set-up shared by send and listen. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <mosquitto.h>
+
+#include "cli.h"
+#include "mqtt.h"
+
+const char cli_mqtt_help[] =
+	"Broker options:\n"
+	"  --broker URL            mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (TLS)\n"
+	"                          (env DANEMSG_BROKER, or MQTT_HOST and MQTT_PORT;\n"
+	"                          default " CLI_DEFAULT_BROKER ")\n"
+	"  --cafile FILE, --capath DIR\n"
+	"                          CA certificates for mqtts (default: the system's)\n"
+	"  --cert FILE, --key FILE a TLS client certificate and its key\n"
+	"  --username U, --password P\n"
+	"                          broker credentials (env DANEMSG_MQTT_USERNAME,\n"
+	"                          DANEMSG_MQTT_PASSWORD)\n"
+	"  --mqtt 3.1.1|5          protocol version (default 3.1.1)\n";
+
+int cli_mqtt_option(struct cli_mqtt_opts *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case CLI_OPT_BROKER: o->broker = arg; return 1;
+	case CLI_OPT_CAFILE: o->cafile = arg; return 1;
+	case CLI_OPT_CAPATH: o->capath = arg; return 1;
+	case CLI_OPT_CERT: o->certfile = arg; return 1;
+	case CLI_OPT_KEY: o->keyfile = arg; return 1;
+	case CLI_OPT_USERNAME: o->username = arg; return 1;
+	case CLI_OPT_PASSWORD: o->password = arg; return 1;
+	case CLI_OPT_MQTT_VERSION:
+		if (!strcmp(arg, "3.1.1") || !strcmp(arg, "311") || !strcmp(arg, "3")) {
+			o->version = MQTT_PROTOCOL_V311;
+		} else if (!strcmp(arg, "5") || !strcmp(arg, "5.0")) {
+			o->version = MQTT_PROTOCOL_V5;
+		} else {
+			cli_error("--mqtt takes 3.1.1 or 5, not '%s'", arg);
+			return -1;
+		}
+		return 1;
+	default: return 0;
+	}
+}
+
+static int parse_port(const char *s, const char *url, int *port)
+{
+	char *end;
+	long v;
+	if (*s < '0' || *s > '9')
+		goto bad;
+	v = strtol(s, &end, 10);
+	if ((*end && strcmp(end, "/")) || v < 1 || v > 65535)
+		goto bad;
+	*port = (int)v;
+	return 0;
+bad:
+	cli_error("broker '%s': the port must be a number from 1 to 65535", url);
+	return -1;
+}
+
+static int broker_parse(const char *url, struct cli_broker *out)
+{
+	const char *p, *host_end, *rest;
+	size_t host_len;
+
+	memset(out, 0, sizeof(*out));
+	if (!strncasecmp(url, "mqtt://", 7)) {
+		p = url + 7;
+	} else if (!strncasecmp(url, "mqtts://", 8)) {
+		p = url + 8;
+		out->tls = 1;
+	} else {
+		cli_error("broker '%s': expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]", url);
+		return EXIT_USAGE;
+	}
+	if (strchr(p, '@')) {
+		cli_error("broker '%s': give credentials with --username and --password "
+			  "(or the environment), not in the URL", url);
+		return EXIT_USAGE;
+	}
+	if (*p == '[') {
+		host_end = strchr(p, ']');
+		if (!host_end) {
+			cli_error("broker '%s': unterminated [IPv6 address]", url);
+			return EXIT_USAGE;
+		}
+		p++;
+		rest = host_end + 1;
+	} else {
+		host_end = p + strcspn(p, ":/");
+		rest = host_end;
+	}
+	host_len = (size_t)(host_end - p);
+	if (host_len == 0 || host_len >= sizeof(out->host)) {
+		cli_error("broker '%s': no host", url);
+		return EXIT_USAGE;
+	}
+	memcpy(out->host, p, host_len);
+	out->host[host_len] = '\0';
+	out->port = out->tls ? 8883 : 1883;
+	if (*rest == ':') {
+		if (parse_port(rest + 1, url, &out->port))
+			return EXIT_USAGE;
+	} else if (*rest && strcmp(rest, "/")) {
+		cli_error("broker '%s': expected nothing after the host but :PORT", url);
+		return EXIT_USAGE;
+	}
+	snprintf(out->url, sizeof(out->url), "%s://%s%s%s:%d", out->tls ? "mqtts" : "mqtt",
+		 strchr(out->host, ':') ? "[" : "", out->host, strchr(out->host, ':') ? "]" : "",
+		 out->port);
+	return EXIT_OK_;
+}
+
+int cli_broker_resolve(const struct cli_mqtt_opts *o, struct cli_broker *out)
+{
+	const char *url = o->broker, *host, *port;
+	char built[400];
+
+	if (!url)
+		url = getenv("DANEMSG_BROKER");
+	if ((!url || !*url) && (host = getenv("MQTT_HOST")) && *host) {
+		port = getenv("MQTT_PORT");
+		snprintf(built, sizeof(built), "mqtt://%s%s%s%s%s", strchr(host, ':') ? "[" : "",
+			 host, strchr(host, ':') ? "]" : "", port && *port ? ":" : "",
+			 port && *port ? port : "");
+		url = built;
+	}
+	if (!url || !*url)
+		url = CLI_DEFAULT_BROKER;
+	return broker_parse(url, out);
+}
+
+const char *cli_mqtt_strerror(int rc)
+{
+	if (rc == MOSQ_ERR_TLS)
+		return "TLS failed (is the broker's certificate trusted? see --cafile, --capath)";
+	return rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc);
+}
+
+struct mosquitto *cli_mqtt_new(const struct cli_mqtt_opts *o, const struct cli_broker *b,
+			       const char *client_id, int clean_session, void *obj)
+{
+	static const char *const user_vars[] = {"DANEMSG_MQTT_USERNAME", NULL};
+	static const char *const pass_vars[] = {"DANEMSG_MQTT_PASSWORD", NULL};
+	const char *user = o->username ? o->username : cli_env(user_vars);
+	const char *pass = o->password ? o->password : cli_env(pass_vars);
+	struct mosquitto *m = mosquitto_new(client_id, clean_session, obj);
+	int rc;
+
+	if (!m) {
+		cli_error("cannot create an MQTT client: %s", strerror(errno));
+		return NULL;
+	}
+	rc = mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION,
+				  o->version ? o->version : MQTT_PROTOCOL_V311);
+	if (!rc && (user || pass))
+		rc = mosquitto_username_pw_set(m, user, pass);
+	if (rc) {
+		cli_error("MQTT client set-up: %s", mosquitto_strerror(rc));
+		mosquitto_destroy(m);
+		return NULL;
+	}
+	if (b->tls) {
+		const char *capath = o->capath;
+		if (!o->cafile && !capath)
+			capath = "/etc/ssl/certs";
+		rc = mosquitto_tls_set(m, o->cafile, capath, o->certfile, o->keyfile, NULL);
+		if (rc) {
+			cli_error("TLS set-up for %s: %s (check --cafile, --capath, --cert, --key)",
+				  b->url, mosquitto_strerror(rc));
+			mosquitto_destroy(m);
+			return NULL;
+		}
+	} else if (o->cafile || o->capath || o->certfile || o->keyfile) {
+		cli_error("--cafile, --capath, --cert and --key need an mqtts:// broker");
+		mosquitto_destroy(m);
+		return NULL;
+	}
+	return m;
+}
+
+int cli_topic_expand(const char *template, const char *to, const char *from, int subscribe,
+		     char *out, size_t outlen)
+{
+	size_t n = 0;
+	for (const char *p = template; *p;) {
+		const char *put = p;
+		size_t len = 1;
+		if (!strncmp(p, "{to}", 4)) {
+			put = to;
+			len = strlen(to);
+			p += 4;
+		} else if (!strncmp(p, "{from}", 6)) {
+			put = from;
+			len = strlen(from);
+			p += 6;
+		} else {
+			p++;
+		}
+		if (n + len >= outlen) {
+			cli_error("topic '%s' is too long", template);
+			return EXIT_USAGE;
+		}
+		memcpy(out + n, put, len);
+		n += len;
+	}
+	out[n] = '\0';
+	if (!n || (subscribe ? mosquitto_sub_topic_check(out)
+			     : mosquitto_pub_topic_check(out)) != MOSQ_ERR_SUCCESS) {
+		cli_error("topic '%s' is not a topic one can %s", out,
+			  subscribe ? "subscribe to" : "publish to (no + or #)");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK_;
+}

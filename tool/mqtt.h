@@ -1,0 +1,79 @@
+/* The broker options and connection shared by send and listen. */
+#ifndef DANEMSG_TOOL_MQTT_H
+#define DANEMSG_TOOL_MQTT_H
+
+#include <getopt.h>
+
+#include <mosquitto.h>
+
+#define CLI_DEFAULT_BROKER "mqtt://localhost"
+
+struct cli_mqtt_opts {
+	const char *broker;       /* --broker URL */
+	const char *cafile, *capath, *certfile, *keyfile;
+	const char *username, *password;
+	int version;              /* MQTT_PROTOCOL_V311 (default) or MQTT_PROTOCOL_V5 */
+};
+
+/* Option codes (below CLI_OPT_CODES, above the DNS options). */
+enum {
+	CLI_OPT_BROKER = 1100,
+	CLI_OPT_CAFILE,
+	CLI_OPT_CAPATH,
+	CLI_OPT_CERT,
+	CLI_OPT_KEY,
+	CLI_OPT_USERNAME,
+	CLI_OPT_PASSWORD,
+	CLI_OPT_MQTT_VERSION,
+};
+
+#define CLI_MQTT_LONG_OPTIONS \
+	{"broker", required_argument, NULL, CLI_OPT_BROKER}, \
+	{"cafile", required_argument, NULL, CLI_OPT_CAFILE}, \
+	{"capath", required_argument, NULL, CLI_OPT_CAPATH}, \
+	{"cert", required_argument, NULL, CLI_OPT_CERT}, \
+	{"key", required_argument, NULL, CLI_OPT_KEY}, \
+	{"username", required_argument, NULL, CLI_OPT_USERNAME}, \
+	{"password", required_argument, NULL, CLI_OPT_PASSWORD}, \
+	{"mqtt", required_argument, NULL, CLI_OPT_MQTT_VERSION}
+
+/* The lines of --help that describe those options. */
+extern const char cli_mqtt_help[];
+
+/* Takes option opt if it is one of ours: 1 taken, 0 not ours, -1 bad value (reported). */
+int cli_mqtt_option(struct cli_mqtt_opts *o, int opt, const char *arg);
+
+/* Where the broker is. */
+struct cli_broker {
+	char host[256];
+	int port;
+	int tls;
+	char url[300];            /* for messages: mqtt[s]://HOST:PORT */
+};
+
+/*
+ * The broker to use: --broker, else env DANEMSG_BROKER, else the reference system's
+ * MQTT_HOST and MQTT_PORT, else mqtt://localhost; mqtt://HOST[:PORT] or
+ * mqtts://HOST[:PORT] (default ports 1883, 8883; HOST may be [IPv6]). 0 or EXIT_USAGE
+ * (reported).
+ */
+int cli_broker_resolve(const struct cli_mqtt_opts *o, struct cli_broker *out);
+
+/*
+ * A client for the broker with the protocol version, TLS (mqtts: --cafile/--capath, else
+ * the system's CA certificates; --cert/--key for a client certificate) and credentials
+ * (--username/--password, env DANEMSG_MQTT_USERNAME/DANEMSG_MQTT_PASSWORD) applied.
+ * client_id NULL: a random one. NULL on failure (reported).
+ */
+struct mosquitto *cli_mqtt_new(const struct cli_mqtt_opts *o, const struct cli_broker *b,
+			       const char *client_id, int clean_session, void *obj);
+
+/* A readable message for a libmosquitto error (MOSQ_ERR_ERRNO: errno's). */
+const char *cli_mqtt_strerror(int rc);
+
+/* Replaces {to} and {from} in template. 0, or EXIT_USAGE when the result is not a topic
+ * one can publish to (subscribe: subscribe to) (reported). */
+int cli_topic_expand(const char *template, const char *to, const char *from, int subscribe,
+		     char *out, size_t outlen);
+
+#endif

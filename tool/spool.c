@@ -1,0 +1,641 @@
+/* The listener's spool: one durable file per message received, a quarantine, and the
+ * bounded index the workers take entries from (docs/messaging.md). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "spool.h"
+
+#define MSG_SUFFIX ".msg"
+#define REASON_SUFFIX ".reason"
+#define TMP_PREFIX ".tmp."
+
+struct spool {
+	int dir_fd, spool_fd, quarantine_fd, lock_fd;
+	size_t quarantine_max;
+	atomic_size_t quarantined;
+};
+
+int64_t spool_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t spool_real_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- names ---- */
+
+void spool_name(const uint8_t sha256[32], int mid, char name[SPOOL_NAME_MAX])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < 32; i++) {
+		name[2 * i] = digits[sha256[i] >> 4];
+		name[2 * i + 1] = digits[sha256[i] & 15];
+	}
+	if (mid == SPOOL_MID_RETAINED)
+		snprintf(name + 64, SPOOL_NAME_MAX - 64, ".r");
+	else
+		snprintf(name + 64, SPOOL_NAME_MAX - 64, ".%d", mid);
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int spool_name_parse(const char *name, uint8_t sha256[32], int *mid)
+{
+	char *end;
+	long v;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hex_value(name[2 * i]), lo = hi < 0 ? -1 : hex_value(name[2 * i + 1]);
+		if (lo < 0)
+			return -1;
+		sha256[i] = (uint8_t)(hi << 4 | lo);
+	}
+	if (name[64] != '.')
+		return -1;
+	if (!strcmp(name + 65, "r")) {
+		*mid = SPOOL_MID_RETAINED;
+		return 0;
+	}
+	if (name[65] < '0' || name[65] > '9')
+		return -1;
+	v = strtol(name + 65, &end, 10);
+	if (*end || v < 0 || v > 65535)
+		return -1;
+	*mid = (int)v;
+	return 0;
+}
+
+/* ---- files ---- */
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* dir_fd/name = data, atomically and durably: a crash leaves the old state or the new. */
+static int write_durable(int dir_fd, const char *name, const void *data, size_t len)
+{
+	char tmp[SPOOL_NAME_MAX + 32];
+	int fd, saved;
+
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", name);
+	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, data, len) || fsync(fd)) {
+		saved = errno;
+		close(fd);
+		unlinkat(dir_fd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) || renameat(dir_fd, tmp, dir_fd, name) || fsync(dir_fd)) {
+		saved = errno;
+		unlinkat(dir_fd, tmp, 0);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+	if (len >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+static int open_subdir(int dir_fd, const char *name)
+{
+	if (mkdirat(dir_fd, name, 0700) && errno != EEXIST)
+		return -1;
+	return openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Removes the temporary files a crash left in dir_fd; counts the files ending in suffix. */
+static size_t sweep(int dir_fd, const char *suffix)
+{
+	int fd = dup(dir_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	size_t count = 0, slen = strlen(suffix);
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (!strncmp(e->d_name, TMP_PREFIX, strlen(TMP_PREFIX)))
+			unlinkat(dir_fd, e->d_name, 0);
+		else if (len > slen && !strcmp(e->d_name + len - slen, suffix))
+			count++;
+	}
+	closedir(d);
+	return count;
+}
+
+int spool_open(const char *dir, size_t quarantine_max, struct spool **out)
+{
+	struct spool *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s) {
+		cli_error("out of memory");
+		return EXIT_FAILURE_;
+	}
+	s->dir_fd = s->spool_fd = s->quarantine_fd = s->lock_fd = -1;
+	s->quarantine_max = quarantine_max;
+	if (mkdir_p(dir) ||
+	    (s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (s->spool_fd = open_subdir(s->dir_fd, "spool")) < 0 ||
+	    (s->quarantine_fd = open_subdir(s->dir_fd, "quarantine")) < 0 ||
+	    (s->lock_fd = openat(s->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		cli_error("state folder %s: %s", dir, strerror(errno));
+		spool_close(s);
+		return EXIT_FAILURE_;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
+		cli_error("state folder %s is in use by another listener (%s)", dir,
+			  strerror(errno));
+		spool_close(s);
+		return EXIT_FAILURE_;
+	}
+	sweep(s->spool_fd, MSG_SUFFIX);
+	atomic_store(&s->quarantined, sweep(s->quarantine_fd, REASON_SUFFIX));
+	*out = s;
+	return EXIT_OK_;
+}
+
+void spool_close(struct spool *s)
+{
+	if (!s)
+		return;
+	int fds[] = {s->dir_fd, s->spool_fd, s->quarantine_fd, s->lock_fd};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(s);
+}
+
+static void file_name(char *buf, size_t len, const char *name, const char *suffix)
+{
+	snprintf(buf, len, "%s%s", name, suffix);
+}
+
+int spool_store(struct spool *s, const char *name, const void *data, size_t len)
+{
+	char file[SPOOL_NAME_MAX + 16];
+	file_name(file, sizeof(file), name, MSG_SUFFIX);
+	return write_durable(s->spool_fd, file, data, len);
+}
+
+static int exists_at(int dir_fd, const char *name, const char *suffix)
+{
+	char file[SPOOL_NAME_MAX + 16];
+	struct stat st;
+	file_name(file, sizeof(file), name, suffix);
+	return fstatat(dir_fd, file, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int spool_has(struct spool *s, const char *name)
+{
+	return exists_at(s->spool_fd, name, MSG_SUFFIX);
+}
+
+int spool_in_quarantine(struct spool *s, const char *name)
+{
+	return exists_at(s->quarantine_fd, name, REASON_SUFFIX);
+}
+
+int spool_read(struct spool *s, const char *name, size_t max, uint8_t **data, size_t *len,
+	       int64_t *received_ns)
+{
+	char file[SPOOL_NAME_MAX + 16];
+	struct stat st;
+	uint8_t *buf;
+	size_t got = 0;
+	int fd, saved;
+
+	*data = NULL;
+	*len = 0;
+	file_name(file, sizeof(file), name, MSG_SUFFIX);
+	fd = openat(s->spool_fd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	errno = 0;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		saved = errno ? errno : EINVAL;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		errno = E2BIG;
+		return -1;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	while (buf && got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	saved = errno;
+	close(fd);
+	if (!buf || got != (size_t)st.st_size) {
+		free(buf);
+		errno = buf ? (saved ? saved : EIO) : ENOMEM;
+		return -1;
+	}
+	buf[got] = '\0';
+	*data = buf;
+	*len = got;
+	*received_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	return 0;
+}
+
+void spool_remove(struct spool *s, const char *name)
+{
+	char file[SPOOL_NAME_MAX + 16];
+	file_name(file, sizeof(file), name, MSG_SUFFIX);
+	unlinkat(s->spool_fd, file, 0);
+}
+
+int spool_quarantine(struct spool *s, const char *name, int from_spool, const void *data,
+		     size_t size, const char *reason, const char *detail)
+{
+	char file[SPOOL_NAME_MAX + 16], text[1400], when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int n, rc = 0;
+
+	if (atomic_load(&s->quarantined) >= s->quarantine_max) {
+		if (from_spool)
+			spool_remove(s, name);
+		return 0;
+	}
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = snprintf(text, sizeof(text), "reason: %s\ndetail: %s\nsize: %zu\nquarantined: %s\n",
+		     reason, detail, size, when);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		n = (int)sizeof(text) - 1;
+	if (!from_spool && data) {
+		file_name(file, sizeof(file), name, MSG_SUFFIX);
+		if (write_durable(s->quarantine_fd, file, data, size))
+			return -1;
+	}
+	file_name(file, sizeof(file), name, REASON_SUFFIX);
+	if (write_durable(s->quarantine_fd, file, text, (size_t)n))
+		return -1;
+	if (from_spool) {
+		char from[SPOOL_NAME_MAX + 16];
+		file_name(from, sizeof(from), name, MSG_SUFFIX);
+		rc = renameat(s->spool_fd, from, s->quarantine_fd, from) || fsync(s->quarantine_fd)
+			     ? -1 : 0;
+	}
+	if (!rc)
+		atomic_fetch_add(&s->quarantined, 1);
+	return rc ? -1 : 1;
+}
+
+/* ---- the index ---- */
+
+struct slot {
+	struct spool_item item;
+	int used, busy;
+	int32_t next;              /* bucket chain, or free list */
+};
+
+struct spool_queue {
+	struct spool *s;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct slot *slots;
+	size_t cap, count;
+	int32_t *heads, free_head;
+	size_t n_buckets;
+	int overflow;              /* some entries on disk may not be indexed */
+};
+
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+int spool_queue_new(struct spool *s, size_t cap, struct spool_queue **out)
+{
+	struct spool_queue *q = calloc(1, sizeof(*q));
+	pthread_condattr_t attr;
+
+	*out = NULL;
+	if (!q)
+		return -1;
+	q->s = s;
+	q->cap = cap;
+	q->n_buckets = 64;
+	while (q->n_buckets < 2 * cap)
+		q->n_buckets <<= 1;
+	q->slots = calloc(cap, sizeof(*q->slots));
+	q->heads = malloc(q->n_buckets * sizeof(*q->heads));
+	if (!q->slots || !q->heads) {
+		free(q->slots);
+		free(q->heads);
+		free(q);
+		return -1;
+	}
+	for (size_t i = 0; i < q->n_buckets; i++)
+		q->heads[i] = -1;
+	for (size_t i = 0; i < cap; i++)
+		q->slots[i].next = i + 1 < cap ? (int32_t)(i + 1) : -1;
+	q->free_head = 0;
+	q->overflow = 1;   /* the spool may hold entries from before: scan first */
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	*out = q;
+	return 0;
+}
+
+void spool_queue_free(struct spool_queue *q)
+{
+	if (!q)
+		return;
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->cond);
+	free(q->slots);
+	free(q->heads);
+	free(q);
+}
+
+static int32_t find_locked(struct spool_queue *q, const char *name)
+{
+	int32_t i = q->heads[name_hash(name) & (q->n_buckets - 1)];
+	while (i >= 0 && strcmp(q->slots[i].item.name, name))
+		i = q->slots[i].next;
+	return i;
+}
+
+static void insert_locked(struct spool_queue *q, const char *name, int64_t received_ns)
+{
+	int32_t i = q->free_head, *head = &q->heads[name_hash(name) & (q->n_buckets - 1)];
+	struct slot *sl = &q->slots[i];
+	q->free_head = sl->next;
+	memset(sl, 0, sizeof(*sl));
+	snprintf(sl->item.name, sizeof(sl->item.name), "%s", name);
+	sl->item.received_ns = received_ns;
+	sl->used = 1;
+	sl->next = *head;
+	*head = i;
+	q->count++;
+}
+
+static void remove_locked(struct spool_queue *q, int32_t i)
+{
+	int32_t *p = &q->heads[name_hash(q->slots[i].item.name) & (q->n_buckets - 1)];
+	while (*p != i)
+		p = &q->slots[*p].next;
+	*p = q->slots[i].next;
+	q->slots[i].used = 0;
+	q->slots[i].next = q->free_head;
+	q->free_head = i;
+	q->count--;
+}
+
+int spool_queue_add(struct spool_queue *q, const char *name, int64_t received_ns)
+{
+	int rc = 0;
+	pthread_mutex_lock(&q->lock);
+	if (find_locked(q, name) >= 0) {
+		rc = 1;
+	} else if (q->overflow || q->count == q->cap) {
+		q->overflow = 1;
+		rc = -1;
+	} else {
+		insert_locked(q, name, received_ns);
+	}
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+/* A max-heap of the oldest files seen by a scan, by time. */
+struct candidate {
+	int64_t t;
+	char name[SPOOL_NAME_MAX];
+};
+
+static void sift_down(struct candidate *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < n && h[l].t > h[m].t)
+			m = l;
+		if (r < n && h[r].t > h[m].t)
+			m = r;
+		if (m == i)
+			return;
+		struct candidate tmp = h[i];
+		h[i] = h[m];
+		h[m] = tmp;
+		i = m;
+	}
+}
+
+static void sift_up(struct candidate *h, size_t i)
+{
+	while (i > 0 && h[(i - 1) / 2].t < h[i].t) {
+		struct candidate tmp = h[i];
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = tmp;
+		i = (i - 1) / 2;
+	}
+}
+
+/* Indexes the oldest files on disk that are not indexed yet, as many as there is room;
+ * returns how many. */
+static size_t scan_locked(struct spool_queue *q)
+{
+	size_t room = q->cap - q->count, n = 0, slen = strlen(MSG_SUFFIX);
+	struct candidate *heap = malloc(room * sizeof(*heap));
+	int fd = dup(q->s->spool_fd), more = 0;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (!heap || !d) {
+		free(heap);
+		if (d)
+			closedir(d);
+		else if (fd >= 0)
+			close(fd);
+		return 0;   /* overflow stays set: tried again later */
+	}
+	rewinddir(d);
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		char base[SPOOL_NAME_MAX];
+		uint8_t sha[32];
+		struct stat st;
+		int mid;
+		int64_t t;
+
+		if (len <= slen || len - slen >= sizeof(base) ||
+		    strcmp(e->d_name + len - slen, MSG_SUFFIX))
+			continue;
+		memcpy(base, e->d_name, len - slen);
+		base[len - slen] = '\0';
+		if (spool_name_parse(base, sha, &mid) || find_locked(q, base) >= 0 ||
+		    fstatat(q->s->spool_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		t = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		if (n < room) {
+			heap[n].t = t;
+			snprintf(heap[n].name, sizeof(heap[n].name), "%s", base);
+			sift_up(heap, n++);
+		} else {
+			more = 1;
+			if (n && t < heap[0].t) {
+				heap[0].t = t;
+				snprintf(heap[0].name, sizeof(heap[0].name), "%s", base);
+				sift_down(heap, n, 0);
+			}
+		}
+	}
+	closedir(d);
+	for (size_t i = 0; i < n; i++)
+		insert_locked(q, heap[i].name, heap[i].t);
+	q->overflow = more;
+	free(heap);
+	return n;
+}
+
+int spool_queue_take(struct spool_queue *q, struct spool_item *item, atomic_int *stop)
+{
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		int64_t now = spool_mono_ns(), wait = 1000000000;
+		int32_t best = -1;
+		struct timespec until;
+
+		if (atomic_load(stop)) {
+			pthread_mutex_unlock(&q->lock);
+			return 0;
+		}
+		for (size_t i = 0; i < q->cap; i++) {
+			const struct slot *sl = &q->slots[i];
+			if (!sl->used || sl->busy)
+				continue;
+			if (sl->item.not_before_ns > now) {
+				if (sl->item.not_before_ns - now < wait)
+					wait = sl->item.not_before_ns - now;
+			} else if (best < 0 ||
+				   sl->item.received_ns < q->slots[best].item.received_ns ||
+				   (sl->item.received_ns == q->slots[best].item.received_ns &&
+				    strcmp(sl->item.name, q->slots[best].item.name) < 0)) {
+				best = (int32_t)i;
+			}
+		}
+		if (best < 0 && q->overflow && q->count < q->cap &&
+		    (scan_locked(q) > 0 || !q->overflow))
+			continue;
+		if (best >= 0) {
+			q->slots[best].busy = 1;
+			*item = q->slots[best].item;
+			pthread_mutex_unlock(&q->lock);
+			return 1;
+		}
+		now += wait;
+		until.tv_sec = now / 1000000000;
+		until.tv_nsec = now % 1000000000;
+		pthread_cond_timedwait(&q->cond, &q->lock, &until);
+	}
+}
+
+void spool_queue_done(struct spool_queue *q, const char *name)
+{
+	int32_t i;
+	pthread_mutex_lock(&q->lock);
+	if ((i = find_locked(q, name)) >= 0)
+		remove_locked(q, i);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void spool_queue_retry(struct spool_queue *q, const struct spool_item *item, int64_t delay_ns)
+{
+	int32_t i;
+	pthread_mutex_lock(&q->lock);
+	if ((i = find_locked(q, item->name)) >= 0) {
+		struct slot *sl = &q->slots[i];
+		sl->item.attempts = item->attempts;
+		memcpy(sl->item.claim, item->claim, sizeof(sl->item.claim));
+		sl->item.has_claim = item->has_claim;
+		sl->item.not_before_ns = spool_mono_ns() + delay_ns;
+		sl->busy = 0;
+	}
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void spool_queue_wake(struct spool_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
