@@ -625,10 +625,11 @@ static danemsg_err verify_signature(struct open_state *s)
 
 static danemsg_err check_certificate_dates(struct open_state *s)
 {
-	if (s->key_cert && X509_cmp_time(X509_get0_notAfter(s->key_cert), NULL) < 0)
+	time_t now = (time_t)s->now;
+	if (s->key_cert && X509_cmp_time(X509_get0_notAfter(s->key_cert), &now) < 0)
 		return fail(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
 			    "the sender's certificate has expired");
-	if (s->key_cert && X509_cmp_time(X509_get0_notBefore(s->key_cert), NULL) > 0)
+	if (s->key_cert && X509_cmp_time(X509_get0_notBefore(s->key_cert), &now) > 0)
 		return fail(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
 			    "the sender's certificate is not yet valid");
 	return DANEMSG_OK;
@@ -728,6 +729,15 @@ danemsg_err danemsg_open(danemsg_resolver *r, const danemsg_credential *const *k
 			 size_t n_keys, const danemsg_policy *policy, const uint8_t *in,
 			 size_t in_len, danemsg_message **out, char *errbuf, size_t errlen)
 {
+	return danemsg_open_at(r, keys, n_keys, policy, (int64_t)time(NULL), in, in_len, out,
+			       errbuf, errlen);
+}
+
+danemsg_err danemsg_open_at(danemsg_resolver *r, const danemsg_credential *const *keys,
+			    size_t n_keys, const danemsg_policy *policy, int64_t now,
+			    const uint8_t *in, size_t in_len, danemsg_message **out,
+			    char *errbuf, size_t errlen)
+{
 	struct open_state s;
 	char id[160];
 	danemsg_err err;
@@ -746,7 +756,7 @@ danemsg_err danemsg_open(danemsg_resolver *r, const danemsg_credential *const *k
 	s.policy = policy;
 	s.errbuf = errbuf;
 	s.errlen = errlen;
-	s.now = (int64_t)time(NULL);
+	s.now = now;
 
 	err = jose_jwe_parse((const char *)in, in_len, NULL, &s.jwe);
 	if (err)

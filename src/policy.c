@@ -45,9 +45,7 @@ danemsg_err danemsg_replay_cache_new(size_t max_entries, danemsg_replay_cache **
 	if (!c)
 		return DANEMSG_ERR_NOMEM;
 	c->max_entries = max_entries;
-	c->n_buckets = 64;
-	while (c->n_buckets < max_entries && c->n_buckets < (1u << 22))
-		c->n_buckets <<= 1;
+	c->n_buckets = 64;   /* grows with use (replay_grow), so an idle cache costs little */
 	c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
 	if (!c->buckets) {
 		free(c);
@@ -108,6 +106,29 @@ static void replay_make_room(danemsg_replay_cache *c, int64_t now)
 	}
 }
 
+/* Doubles the table when it holds two entries a bucket; out of memory keeps the old one. */
+static void replay_grow(danemsg_replay_cache *c)
+{
+	size_t n = c->n_buckets * 2;
+	struct replay_entry **b;
+	if (c->count < 2 * c->n_buckets || c->n_buckets >= (1u << 22) ||
+	    !(b = calloc(n, sizeof(*b))))
+		return;
+	for (size_t i = 0; i < c->n_buckets; i++) {
+		struct replay_entry *e = c->buckets[i];
+		while (e) {
+			struct replay_entry *next = e->next;
+			size_t j = key_hash(e->key) & (n - 1);
+			e->next = b[j];
+			b[j] = e;
+			e = next;
+		}
+	}
+	free(c->buckets);
+	c->buckets = b;
+	c->n_buckets = n;
+}
+
 static danemsg_err replay_insert(danemsg_replay_cache *c, const char *key, int64_t expires_at,
 				 int64_t now, int only_if_new)
 {
@@ -135,6 +156,7 @@ static danemsg_err replay_insert(danemsg_replay_cache *c, const char *key, int64
 	e->next = *head;
 	*head = e;
 	c->count++;
+	replay_grow(c);
 	return DANEMSG_OK;
 }
 

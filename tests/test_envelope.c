@@ -421,6 +421,22 @@ static void test_replay_cache_bound_refuses_forgotten(void **state)
 	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "1", now + 10, now), DANEMSG_ERR_REPLAYED);
 	assert_int_equal(danemsg_replay_cache_count(c), 2);
 	danemsg_replay_cache_free(c);
+
+	/* A large cache grows as it fills, and still finds every id. */
+	assert_int_equal(danemsg_replay_cache_new(20000, &c), DANEMSG_OK);
+	ops = danemsg_replay_cache_ops(c);
+	char id[32];
+	for (int i = 0; i < 20000; i++) {
+		snprintf(id, sizeof(id), "id%d", i);
+		assert_int_equal(ops.check_and_add(ops.ctx, "b.", id, now + 100, now), DANEMSG_OK);
+	}
+	for (int i = 0; i < 20000; i += 7) {
+		snprintf(id, sizeof(id), "id%d", i);
+		assert_int_equal(ops.check_and_add(ops.ctx, "b.", id, now + 100, now),
+				 DANEMSG_ERR_REPLAYED);
+	}
+	assert_int_equal(danemsg_replay_cache_count(c), 20000);
+	danemsg_replay_cache_free(c);
 	(void)state;
 }
 

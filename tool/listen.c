@@ -478,7 +478,7 @@ static void process(struct worker *w, struct spool_item *item)
 	char errbuf[600] = "", why[400] = "";
 	uint8_t sha[32], actual[32], *data = NULL;
 	size_t len = 0;
-	int64_t received_ns, age;
+	int64_t received_ns;
 	danemsg_message *m = NULL;
 	danemsg_err err;
 	int mid, rc;
@@ -501,13 +501,10 @@ static void process(struct worker *w, struct spool_item *item)
 		quarantine(L, item, len, "damaged", "the spool file does not match its name");
 	} else if (!already_delivered(L, item, sha, mid, len)) {
 		/* judged as of its arrival: a message that waited here for DNS is still fresh */
-		age = (spool_real_ns() - received_ns) / 1000000000;
-		age = age < 0 ? 0 : age > 86400L * 3650 ? 86400L * 3650 : age;
-		danemsg_policy_set_freshness(w->policy, (uint32_t)(L->a->max_age + (uint64_t)age),
-					     60);
 		current_attempt = &at;
-		err = danemsg_open(L->r, (const danemsg_credential *const *)L->keys, L->n_keys,
-				   w->policy, data, len, &m, errbuf, sizeof(errbuf));
+		err = danemsg_open_at(L->r, (const danemsg_credential *const *)L->keys, L->n_keys,
+				      w->policy, (int64_t)(received_ns / 1000000000), data, len,
+				      &m, errbuf, sizeof(errbuf));
 		current_attempt = NULL;
 		if (err && retryable(err))
 			retry_later(L, item, danemsg_err_name(err),

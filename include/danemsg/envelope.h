@@ -116,6 +116,14 @@ danemsg_err danemsg_open(danemsg_resolver *r, const danemsg_credential *const *k
 			 size_t n_keys, const danemsg_policy *policy, const uint8_t *in,
 			 size_t in_len, danemsg_message **out, char *errbuf, size_t errbuf_len);
 
+/* The same, judging time (iat window, exp, certificate dates) as of now (Unix seconds)
+ * instead of the clock: a daemon passes the time a message arrived, so that one that
+ * waited in its spool (for DNS to come back) is not refused as stale. */
+danemsg_err danemsg_open_at(danemsg_resolver *r, const danemsg_credential *const *keys,
+			    size_t n_keys, const danemsg_policy *policy, int64_t now,
+			    const uint8_t *in, size_t in_len, danemsg_message **out,
+			    char *errbuf, size_t errbuf_len);
+
 void danemsg_message_free(danemsg_message *m);
 const char *danemsg_message_from(const danemsg_message *m);          /* canonical name */
 size_t danemsg_message_recipient_count(const danemsg_message *m);
