@@ -117,3 +117,15 @@ int cli_dispatch(const char *prog, const struct cli_command *table, int argc, ch
 	cli_error("unknown command '%s' (try '%s --help')", argv[0], prog);
 	return EXIT_USAGE;
 }
+
+size_t cli_split_names(char *list, const char **names, size_t max)
+{
+	size_t n = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (n == max)
+			return max + 1;
+		names[n++] = t;
+	}
+	return n;
+}

@@ -75,6 +75,9 @@ int cli_parse_uint(const char *arg, const char *what, unsigned long min, unsigne
 int cli_print_tlsa(const char *dir, const char *name, uint8_t usage, uint8_t selector,
 		   uint8_t matching, uint32_t ttl);
 
+/* Splits "a,b,c" in place into at most max names; max + 1 when there are more. */
+size_t cli_split_names(char *list, const char **names, size_t max);
+
 /* Subcommands. */
 int cmd_id(int argc, char **argv);
 int cmd_seal(int argc, char **argv);

@@ -30,19 +30,6 @@ static const char seal_usage[] =
 	"Exit status: 0 sealed; 2 usage; 10-15 a recipient's DNS answer (see id show);\n"
 	"14 a recipient publishes no key to encrypt to; 28 algorithm; 1 other errors.\n";
 
-/* Splits "a,b,c" in place into names. */
-static size_t split_names(char *list, const char **names, size_t max)
-{
-	size_t n = 0;
-	char *save = NULL;
-	for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (n == max)
-			return max + 1;
-		names[n++] = t;
-	}
-	return n;
-}
-
 int cmd_seal(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -96,7 +83,7 @@ int cmd_seal(int argc, char **argv)
 		cli_error("seal needs --from and --to (see 'danemsg seal --help')");
 		return EXIT_USAGE;
 	}
-	n_names = split_names(to, names, 16);
+	n_names = cli_split_names(to, names, 16);
 	if (n_names == 0 || n_names > 16) {
 		cli_error("--to takes 1 to 16 names separated by commas");
 		return EXIT_USAGE;

@@ -302,18 +302,6 @@ static int publish_all(const struct send_args *a, const struct cli_broker *b,
 
 /* ---- the command ---- */
 
-static size_t split_names(char *list, const char **names, size_t max)
-{
-	size_t n = 0;
-	char *save = NULL;
-	for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		if (n == max)
-			return max + 1;
-		names[n++] = t;
-	}
-	return n;
-}
-
 static int make_topics(const struct send_args *a, const char *from, const char **names,
 		       size_t n, char topics[][TOPIC_MAX])
 {
@@ -342,7 +330,7 @@ static int seal_and_send(struct send_args *a, char *to_list, const char *message
 	danemsg_err err;
 	int rc;
 
-	n = split_names(to_list, names, MAX_RECIPIENTS);
+	n = cli_split_names(to_list, names, MAX_RECIPIENTS);
 	if (n == 0 || n > MAX_RECIPIENTS) {
 		cli_error("--to takes 1 to %d names separated by commas", MAX_RECIPIENTS);
 		return EXIT_USAGE;
