@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,36 +75,45 @@ void danemsg_replay_cache_free(danemsg_replay_cache *c)
 	free(c);
 }
 
-/* Drops expired entries; when still full, drops the one expiring first and raises the
- * floor to it, so that nothing forgotten can come back. Lock held. */
-static void replay_make_room(danemsg_replay_cache *c, int64_t now)
+/* Removes expired entries and those expiring at or before threshold. Lock held. */
+static void replay_drop(danemsg_replay_cache *c, int64_t now, int64_t threshold)
 {
-	struct replay_entry **victim = NULL;
 	for (size_t b = 0; b < c->n_buckets; b++) {
 		struct replay_entry **p = &c->buckets[b];
 		while (*p) {
 			struct replay_entry *e = *p;
-			if (e->expires_at < now) {
+			if (e->expires_at < now || e->expires_at <= threshold) {
 				*p = e->next;
 				free(e->key);
 				free(e);
 				c->count--;
-				continue;
+			} else {
+				p = &e->next;
 			}
-			if (!victim || e->expires_at < (*victim)->expires_at)
-				victim = p;
-			p = &e->next;
 		}
 	}
-	if (c->count >= c->max_entries && victim) {
-		struct replay_entry *e = *victim;
-		if (e->expires_at > c->floor)
-			c->floor = e->expires_at;
-		*victim = e->next;
-		free(e->key);
-		free(e);
-		c->count--;
+}
+
+/* Drops expired entries; when that is not enough, drops about the eighth of them that
+ * expire first and raises the floor to their last expiry, so that nothing forgotten can
+ * come back. One pass frees many slots: a full cache costs O(1) per message, amortized. */
+static void replay_make_room(danemsg_replay_cache *c, int64_t now)
+{
+	int64_t lo = INT64_MAX, hi = INT64_MIN, threshold = INT64_MIN;
+	size_t live = 0;
+	for (size_t b = 0; b < c->n_buckets; b++)
+		for (struct replay_entry *e = c->buckets[b]; e; e = e->next)
+			if (e->expires_at >= now) {
+				live++;
+				lo = e->expires_at < lo ? e->expires_at : lo;
+				hi = e->expires_at > hi ? e->expires_at : hi;
+			}
+	if (live >= c->max_entries - c->max_entries / 16) {
+		threshold = lo + (hi - lo) / 8;
+		if (threshold > c->floor)
+			c->floor = threshold;
 	}
+	replay_drop(c, now, threshold);
 }
 
 /* Doubles the table when it holds two entries a bucket; out of memory keeps the old one. */
