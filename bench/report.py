@@ -1,0 +1,376 @@
+#!/usr/bin/python3
+"""Turns the benchmarks' measurements into the table of docs/benchmarks.md.
+
+  report.py RESULTS META [--check] [--out FILE]
+
+RESULTS holds lines "M KEY VALUE" (a key repeated once per run: the figure is the median;
+a figure and its baseline measured in the same runs are paired run by run and the ratio
+is the median of the per-run ratios) and "I KEY VALUE" (information). META holds
+"key=value" lines (command, date, machine). Prints the table; --out writes the whole page.
+--check (bench/run --smoke): every row must be present and well formed (numbers finite
+and positive, a result of PASS, MISS or -); no timing is judged. Exit 1 otherwise.
+"""
+import math
+import statistics
+import sys
+
+NA = "not available"
+
+
+def load(path):
+    m, info = {}, {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split(None, 2)
+            if len(parts) == 3 and parts[0] == "M":
+                m.setdefault(parts[1], []).append(float(parts[2]))
+            elif len(parts) == 3 and parts[0] == "I":
+                info[parts[1]] = parts[2].strip()
+    return m, info
+
+
+def load_meta(path):
+    meta = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                meta[k] = v
+    return meta
+
+
+class Table:
+    def __init__(self, m):
+        self.m = m
+        self.rows = []
+        self.errors = []
+
+    def med(self, key):
+        v = self.m.get(key)
+        if not v:
+            self.errors.append("missing measurement " + key)
+            return None
+        if not all(math.isfinite(x) and x > 0 for x in v):
+            self.errors.append("bad value for %s: %r" % (key, v))
+            return None
+        return statistics.median(v)
+
+    def paired(self, num, den):
+        """Median over runs of num[i] / den[i] (runs measured side by side)."""
+        a, b = self.m.get(num), self.m.get(den)
+        if not a or not b or len(a) != len(b):
+            self.errors.append("unpaired runs: %s %s" % (num, den))
+            return None
+        if not all(math.isfinite(x) and x > 0 for x in a + b):
+            self.errors.append("bad values: %s %s" % (num, den))
+            return None
+        return statistics.median([x / y for x, y in zip(a, b)])
+
+    def row(self, ident, what, ours, baseline, ratio, target="-", result="-"):
+        self.rows.append((ident, what, ours, baseline, ratio, target, result))
+
+    def na(self, ident, what, why):
+        self.rows.append((ident, what, NA, "-", "-", "-", "-"))
+        self.notes_na.append("%s: %s" % (ident, why))
+
+
+def us(ns):
+    if ns is None:
+        return "?"
+    if ns >= 1e6:
+        return "%.2f ms" % (ns / 1e6)
+    if ns >= 1e4:
+        return "%.0f us" % (ns / 1e3)
+    if ns >= 1e3:
+        return "%.1f us" % (ns / 1e3)
+    return "%.0f ns" % ns
+
+
+def rate(ns, unit="/s"):
+    if ns is None:
+        return "?"
+    r = 1e9 / ns
+    return ("{:,.0f}".format(r) if r >= 100 else "%.1f" % r) + unit
+
+
+def pct(x):
+    return "?" if x is None else "%.0f%%" % (100 * x)
+
+
+def times(x):
+    return "?" if x is None else ("%.1fx" % x if x < 100 else "{:,.0f}x".format(x))
+
+
+def mb(kb):
+    return "?" if kb is None else "%.1f MB" % (kb / 1024)
+
+
+def verdict(ok):
+    return "-" if ok is None else ("PASS" if ok else "MISS")
+
+
+def build(m, info):
+    t = Table(m)
+    t.notes_na = []
+    suites = [("p256", "P-256 (ES256, ECDH-ES+A256KW, A256GCM)"),
+              ("ed25519", "Ed25519/X25519 (EdDSA, ECDH-ES+A256KW, A256GCM)"),
+              ("rsa", "RSA-2048 compat (RS256, RSA-OAEP-256, A256CBC-HS512)")]
+    # 1. seal/open on one core
+    n = 0
+    for key, name in suites:
+        for op in ("seal", "open"):
+            n += 1
+            ours = t.med("env.%s.%s.ours_ns" % (key, op))
+            bound = t.med("env.%s.%s.bound_ns" % (key, op))
+            ratio = t.paired("env.%s.%s.bound_ns" % (key, op), "env.%s.%s.ours_ns" % (key, op))
+            t.row("1.%d" % n, "%s/s, %s, 1 KiB" % (op, name),
+                  "%s (%s)" % (rate(ours), us(ours)),
+                  "raw OpenSSL bound: %s (%s)" % (rate(bound), us(bound)),
+                  pct(ratio) + " of bound", ">= 90%", verdict(None if ratio is None
+                                                               else ratio >= 0.90))
+    n += 1
+    full = t.med("env.replay_full.ours_ns")
+    empty = t.med("env.replay_full.empty_ns")
+    ratio = t.paired("env.replay_full.empty_ns", "env.replay_full.ours_ns")
+    cap = t.med("env.replay_full.capacity")
+    t.row("1.%d" % n, "open/s, P-256, replay cache full (%s entries: the steady state above "
+          "~%d msg/s)" % ("{:,.0f}".format(cap or 0), (cap or 0) / 360),
+          "%s (%s)" % (rate(full), us(full)), "empty replay cache: %s (%s)" % (rate(empty),
+                                                                               us(empty)),
+          pct(ratio) + " of empty", ">= 90%", verdict(None if ratio is None else ratio >= 0.9))
+    ref_size = t.med("size.reference")
+    for key, name in suites:
+        n += 1
+        size = t.med("size.%s" % key)
+        t.row("1.%d" % n, "bytes of a sealed 11-byte message, %s" % name.split(" (")[0],
+              "%.0f B" % (size or 0), "reference pipeline: %.0f B" % (ref_size or 0),
+              pct(size / ref_size if size and ref_size else None) + " of reference")
+
+    # 2. lookups
+    hit = t.med("lookup.hit.ours_ns")
+    ub = t.med("lookup.hit.ub_resolve_ns")
+    t.row("2.1", "identity lookup, cache hit, 1 thread",
+          "%s (%s)" % (us(hit), rate(hit, " lookups/s")),
+          "synchronous ub_resolve cache hit: %s" % us(ub),
+          times(t.paired("lookup.hit.ub_resolve_ns", "lookup.hit.ours_ns")) + " faster",
+          "<= 1 us", verdict(None if hit is None else hit <= 1000))
+    floor = t.med("lookup.hit.floor_ns")
+    t.row("2.2", "identity lookup, cache hit, against the floor of a locked cache",
+          us(hit), "mutex lock/unlock + FNV-1a + strcmp: %s" % us(floor),
+          times(t.paired("lookup.hit.ours_ns", "lookup.hit.floor_ns")) + " the floor")
+    hit2 = t.med("lookup.hit2.ours_ns")
+    floor2 = t.med("lookup.hit2.floor_ns")
+    t.row("2.3", "identity lookup, cache hit, 2 threads at once (time per lookup, "
+          "both together)", "%s (%s)" % (us(hit2), rate(hit2, " lookups/s")),
+          "floor, 2 threads: %s" % us(floor2),
+          times(t.paired("lookup.hit2.ours_ns", "lookup.hit2.floor_ns")) + " the floor")
+    fresh = t.med("lookup.cold_fresh.ours_ns")
+    fresh_b = t.med("lookup.cold_fresh.ldns_ns")
+    count = len(m.get("lookup.cold_fresh.ours_ns", []))
+    t.row("2.4", "cold lookup, fresh resolver, lab's knot (DNSKEY + TLSA fetched and "
+          "validated; median of %d names)" % count,
+          us(fresh), "ldns DNSKEY + TLSA round trips: %s" % us(fresh_b),
+          times(t.paired("lookup.cold_fresh.ours_ns", "lookup.cold_fresh.ldns_ns")) +
+          " the round trips")
+    warm = t.med("lookup.cold_warm.ours_ns")
+    warm_b = t.med("lookup.cold_warm.ldns_ns")
+    t.row("2.5", "cold lookup of a new name, resolver already holding the zone's keys "
+          "(median of %d)" % len(m.get("lookup.cold_warm.ours_ns", [])),
+          us(warm), "ldns TLSA round trip: %s" % us(warm_b),
+          times(t.paired("lookup.cold_warm.ours_ns", "lookup.cold_warm.ldns_ns")) +
+          " the round trip")
+
+    # 3. end to end through the broker
+    if m.get("e2e.available", [0])[0] > 0:
+        e2e_rows(t, m)
+    else:
+        t.na("3", "end to end through the lab's mosquitto (`danemsg listen`)",
+             info.get("e2e_why", "`danemsg listen` is not implemented yet"))
+
+    # 4. the reference pipeline
+    ref = t.med("ref.pipeline.msg_ns")
+    for i, (key, name) in enumerate((("rsa", "the reference's format (RSA-2048 compat)"),
+                                     ("p256", "native P-256")), 1):
+        ours = t.med("pipeline.%s.msg_ns" % key)
+        sp = t.paired("ref.pipeline.msg_ns", "pipeline.%s.msg_ns" % key)
+        t.row("4.%d" % i, "seal + open, 1 KiB, lab's DNS, ours in %s" % name,
+              rate(ours, " msg/s"),
+              "reference pipeline (jwcrypto, key from PEM and DNS per message): %s" %
+              rate(ref, " msg/s"), times(sp) + " faster", "> 1x",
+              verdict(None if sp is None else sp > 1))
+
+    # 5. memory
+    hwm = t.med("mem.senders.hwm_kb")
+    loaded = t.med("mem.senders.zone_loaded_kb")
+    entries = t.med("mem.senders.entries")
+    growth = (hwm - loaded) if hwm and loaded else None
+    t.row("5.1", "peak RSS, resolver with %s distinct senders cached (offline zone)" %
+          "{:,.0f}".format(entries or 0), mb(hwm),
+          "same process, zone loaded, nothing cached: %s" % mb(loaded),
+          "+%s (%.1f KB per sender)" % (mb(growth), growth / entries if growth and entries
+                                        else 0), "< 64 MB",
+          verdict(None if hwm is None else hwm < 64 * 1024))
+    if m.get("mem.listen_kb"):
+        lk = t.med("mem.listen_kb")
+        t.row("5.2", "peak RSS of `danemsg listen` after the end-to-end runs", mb(lk), "-", "-")
+    else:
+        t.na("5.2", "peak RSS of `danemsg listen`",
+             info.get("e2e_why", "`danemsg listen` is not implemented yet"))
+    small = t.med("mem.smallest_kb")
+    fl = t.med("mem.floor_kb")
+    t.row("5.3", "peak RSS, smallest use: load an identity, one seal, one open (P-256)",
+          mb(small), "same binary, raw OpenSSL only (load key, sign, verify): %s" % mb(fl),
+          "+%s" % mb(small - fl if small and fl else None))
+    return t
+
+
+def e2e_rows(t, m):
+    n = 0
+    base = t.med("e2e.sat.plain_ns")
+    for workers in (1, 2):
+        n += 1
+        ours = t.med("e2e.sat.w%d_ns" % workers)
+        ratio = t.paired("e2e.sat.plain_ns", "e2e.sat.w%d_ns" % workers)
+        t.row("3.%d" % n, "messages/s delivered by `listen --workers %d`, saturation, "
+              "1 KiB" % workers, rate(ours, " msg/s"),
+              "plain MQTT pub/sub (mosquitto_sub): %s" % rate(base, " msg/s"),
+              pct(ratio) + " of plain")
+    for load in ("low", "sat"):
+        b50 = t.med("e2e.lat.%s.plain.p50_ns" % load)
+        b99 = t.med("e2e.lat.%s.plain.p99_ns" % load)
+        for workers in (1, 2):
+            n += 1
+            key = "e2e.lat.%s.w%d" % (load, workers)
+            p50 = t.med(key + ".p50_ns")
+            p99 = t.med(key + ".p99_ns")
+            t.row("3.%d" % n, "latency send -> delivery, %s, `--workers %d` (p50 / p99)"
+                  % ("low load (one at a time)" if load == "low" else "saturation", workers),
+                  "%s / %s" % (us(p50), us(p99)),
+                  "plain MQTT: %s / %s" % (us(b50), us(b99)),
+                  "%s / %s the plain latency" % (
+                      times(t.paired(key + ".p50_ns", "e2e.lat.%s.plain.p50_ns" % load)),
+                      times(t.paired(key + ".p99_ns", "e2e.lat.%s.plain.p99_ns" % load))))
+
+
+def markdown(t):
+    out = ["| # | benchmark | ours | baseline, same run | ratio | target | result |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in t.rows:
+        out.append("| " + " | ".join(r) + " |")
+    return "\n".join(out)
+
+
+def check(t):
+    errors = list(t.errors)
+    for r in t.rows:
+        if len(r) != 7 or any(not c for c in r):
+            errors.append("row %s: empty cell" % r[0])
+        if r[6] not in ("PASS", "MISS", "-"):
+            errors.append("row %s: result %r" % (r[0], r[6]))
+        if r[2] != NA and "?" in " ".join(r):
+            errors.append("row %s: a figure is missing: %r" % (r[0], r))
+    return errors
+
+
+PAGE = """# Benchmarks
+
+Generated by `{command}` on {date}. Do not edit by hand: run `bench/run` again.
+
+Machine: {cpu}, {nproc} cores (`nproc`), {kernel}, load average {load} when the run
+started; {openssl}, libunbound {unbound}, ldns {ldns}, jansson {jansson}, python3-jwcrypto
+{jwcrypto}. Build: Release, `-O2`, no sanitizers (`build-bench`).
+
+Each timed figure is the median of {runs} runs; its baseline is timed in the same runs,
+interleaved with it, and the ratio is the median of the per-run ratios (machines are shared:
+absolute times drift, ratios much less). Single-threaded CPU-bound loops (1.x, 2.1, 2.2) are
+timed in CPU time of the benchmarking thread, so that time the thread spends descheduled for
+other tenants is not counted; everything that involves other threads or processes (2.3-2.5,
+3, 4) in wall-clock time. Targets: PASS or MISS; `-` where the issue set none.
+
+{table}
+
+## What each row measures
+
+- **1.1-1.6** `danemsg_seal` / `danemsg_open` on one core, 1 KiB messages, one recipient,
+  identities published (3 0 0) in a signed zone that the resolver validates offline: every
+  lookup is a cache hit. Open includes the replay check (a fresh in-memory cache per run).
+  The *bound* is the sum of the raw OpenSSL operations the suite needs, with every context
+  made beforehand, on the same keys and sizes (signing input {p256_sig} B, JWS {p256_jws} B
+  for P-256): seal = random CEK and IV + hash and sign + ephemeral key generation + ECDH +
+  Concat KDF + AES key wrap + AES-GCM (RSA: hash and RSA sign + RSA-OAEP encrypt + AES-CBC +
+  HMAC-SHA-512); open = ECDH + KDF + unwrap + GCM decrypt + hash and verify (RSA: RSA-OAEP
+  decrypt + HMAC + CBC decrypt + verify). Ratio = bound time / our time.
+- **1.7** the same open with the replay cache at capacity, filled as earlier traffic would
+  have; the target (no cliff at steady state) is this benchmark's own.
+- **1.8-1.10** the length of a sealed 11-byte message (`hello world`); the baseline is the
+  reference pipeline's output for the same message (RS256 + RSA-OAEP-256 + A256CBC-HS512).
+- **2.1-2.3** `danemsg_resolver_lookup` of a warm name; baselines: `ub_resolve` (synchronous)
+  of the same name on a libunbound context set up as the resolver's, warm; and the floor of
+  any locked cache (lock, hash, compare, unlock).
+- **2.4-2.5** first lookups of names published in the lab's knot (60 s TTL, DNSSEC): a new
+  resolver per name (thread start, DNSKEY and TLSA fetched and validated, certificate
+  parsed), and a resolver that already holds the zone's DNSKEY; baselines: the same queries
+  (DO bit) sent with ldns, no validation.
+- **3** 1 KiB messages sealed with the library as `danemsg send` does, published with
+  QoS 1 (libmosquitto) to the lab's mosquitto, delivered by a real `danemsg listen` process
+  (`--workers 1` or `2`, one output line per message read from its standard output);
+  baseline: the same 1 KiB messages unsealed, QoS 1, received by `mosquitto_sub`. Low load:
+  one message at a time (sealed when sent: the latency includes sealing). Saturation:
+  {e2e_n} messages sealed beforehand, published as fast as they are taken with a backlog of
+  {e2e_backlog} at the broker (below mosquitto's default queue of 1000 per client, which
+  drops the rest): messages/s from the first publish to the last delivery; its latencies
+  are mostly the time the backlog takes to drain.
+- **4** seal + open per message through the lab's DNS (ours: warm cache, DNSSEC validated),
+  against the reference system's pipeline in Python (`tests/interop/reference.py`), which
+  reloads its private key from PEM and asks DNS for every message, as the reference does
+  (lookups: one UDP query, cheaper than the reference's dnspython).
+- **5** peak resident set (VmHWM) of separate processes. 5.1 includes libunbound's copy of
+  the offline zone ({zone_mb} MB for {senders} senders; absent when answers come from a
+  server).
+
+## Notes from this run
+
+{notes}
+"""
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.exit("usage: report.py RESULTS META [--check] [--out FILE]")
+    m, info = load(argv[0])
+    meta = load_meta(argv[1])
+    t = build(m, info)
+    table = markdown(t)
+    print(table)
+    if "--check" in argv:
+        errors = check(t)
+        for e in errors:
+            print("bench: check: " + e, file=sys.stderr)
+        if errors:
+            return 1
+        print("bench: smoke check: %d rows well formed" % len(t.rows))
+    if "--out" in argv:
+        notes = ["- " + n for n in t.notes_na]
+        notes += ["- " + v for k, v in sorted(info.items()) if k.startswith("note")]
+        resolver = m.get("mem.senders.resolver_kb", [0])[0]
+        loaded = m.get("mem.senders.zone_loaded_kb", [0])[0]
+        page = PAGE.format(
+            command=meta.get("command", "bench/run"), date=meta.get("date", "?"),
+            cpu=meta.get("cpu", "?"), nproc=meta.get("nproc", "?"),
+            kernel=meta.get("kernel", "?"), load=meta.get("load", "?"),
+            openssl=info.get("openssl", "?"), e2e_n=info.get("e2e_messages", "?"),
+            e2e_backlog=info.get("e2e_backlog", "?"),
+            unbound=info.get("unbound", "?"), ldns=info.get("ldns", "?"),
+            jansson=info.get("jansson", "?"), jwcrypto=meta.get("jwcrypto", "?"),
+            runs=meta.get("runs", "?"), table=table,
+            p256_sig=info.get("p256_sig_input", "?"), p256_jws=info.get("p256_jws", "?"),
+            zone_mb="%.0f" % ((loaded - resolver) / 1024),
+            senders="{:,.0f}".format(m.get("mem.senders.entries", [0])[0]),
+            notes="\n".join(notes) or "- none")
+        with open(argv[argv.index("--out") + 1], "w") as f:
+            f.write(page)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
