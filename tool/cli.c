@@ -1,5 +1,6 @@
 /* Shared pieces of the command-line tool: dispatch, errors, exit codes. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,4 +129,16 @@ size_t cli_split_names(char *list, const char **names, size_t max)
 		names[n++] = t;
 	}
 	return n;
+}
+
+const char *cli_name_operand(int argc, char **argv, const char *cmd, const char *usage,
+			     const char *dir_option, const char **dir)
+{
+	if (optind != argc - 1) {
+		cli_error("%s: expected one NAME", cmd);
+		fputs(usage, stderr);
+		return NULL;
+	}
+	*dir = cli_identity_dir(dir_option);
+	return *dir ? argv[optind] : NULL;
 }

@@ -75,6 +75,11 @@ int cli_parse_uint(const char *arg, const char *what, unsigned long min, unsigne
 int cli_print_tlsa(const char *dir, const char *name, uint8_t usage, uint8_t selector,
 		   uint8_t matching, uint32_t ttl);
 
+/* After the options: the one NAME operand, with the identity folder in *dir. NULL (with
+ * a message, and usage on stderr) when the operands are wrong or no folder is known. */
+const char *cli_name_operand(int argc, char **argv, const char *cmd, const char *usage,
+			     const char *dir_option, const char **dir);
+
 /* Splits "a,b,c" in place into at most max names; max + 1 when there are more. */
 size_t cli_split_names(char *list, const char **names, size_t max);
 

@@ -56,14 +56,9 @@ int id_csr(int argc, char **argv)
 		default: fputs(id_csr_usage, stderr); return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		cli_error("id csr: expected one NAME");
-		fputs(id_csr_usage, stderr);
-		return EXIT_USAGE;
-	}
-	const char *name = argv[optind];
-	const char *dir = cli_identity_dir(dir_option);
-	if (!dir)
+	const char *dir, *name = cli_name_operand(argc, argv, "id csr", id_csr_usage,
+						  dir_option, &dir);
+	if (!name)
 		return EXIT_USAGE;
 
 	char errbuf[512] = "";

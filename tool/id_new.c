@@ -77,14 +77,9 @@ int id_new(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		cli_error("id new: expected one NAME");
-		fputs(id_new_usage, stderr);
-		return EXIT_USAGE;
-	}
-	const char *name = argv[optind];
-	const char *dir = cli_identity_dir(dir_option);
-	if (!dir)
+	const char *dir, *name = cli_name_operand(argc, argv, "id new", id_new_usage,
+						  dir_option, &dir);
+	if (!name)
 		return EXIT_USAGE;
 
 	char errbuf[512] = "";

@@ -86,14 +86,10 @@ int id_tlsa(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		cli_error("id tlsa: expected one NAME");
-		fputs(id_tlsa_usage, stderr);
+	const char *dir, *name = cli_name_operand(argc, argv, "id tlsa", id_tlsa_usage,
+						  dir_option, &dir);
+	if (!name)
 		return EXIT_USAGE;
-	}
-	const char *dir = cli_identity_dir(dir_option);
-	if (!dir)
-		return EXIT_USAGE;
-	return cli_print_tlsa(dir, argv[optind], (uint8_t)usage, (uint8_t)selector,
+	return cli_print_tlsa(dir, name, (uint8_t)usage, (uint8_t)selector,
 			      (uint8_t)matching, (uint32_t)ttl);
 }
