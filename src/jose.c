@@ -361,3 +361,39 @@ int jose_is_json_serialization(const char *in, size_t len)
 		i++;
 	return i < len && in[i] == '{';
 }
+
+danemsg_err jose_flat_text(const struct jose_text_member *m, size_t n, char **out,
+			   size_t *out_len)
+{
+	size_t total = 2, pos = 0, w;
+	char *text;
+
+	for (size_t i = 0; i < n; i++)
+		if (m[i].b64 || m[i].raw)
+			total += strlen(m[i].name) + 6 +
+				 (m[i].b64 ? m[i].b64_len : jose_b64url_encoded_len(m[i].raw_len));
+	if (!(text = malloc(total + 1)))
+		return DANEMSG_ERR_NOMEM;
+	text[pos++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (!m[i].b64 && !m[i].raw)
+			continue;
+		pos += (size_t)sprintf(text + pos, "%s\"%s\":\"", pos > 1 ? "," : "", m[i].name);
+		if (m[i].b64) {
+			memcpy(text + pos, m[i].b64, m[i].b64_len);
+			w = m[i].b64_len;
+		} else if (jose_b64url_encode(m[i].raw, m[i].raw_len, text + pos, total + 1 - pos,
+					      &w) != DANEMSG_OK) {
+			free(text);
+			return DANEMSG_ERR_BUFFER_TOO_SMALL;
+		}
+		pos += w;
+		text[pos++] = '"';
+	}
+	text[pos++] = '}';
+	text[pos] = '\0';
+	*out = text;
+	if (out_len)
+		*out_len = pos;
+	return DANEMSG_OK;
+}

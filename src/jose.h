@@ -292,6 +292,20 @@ danemsg_err jose_jwk_to_pkey_like(const json_t *jwk, const EVP_PKEY *like, EVP_P
 /* Nonzero when a JWS/JWE text uses a JSON serialization ('{' after white space), zero
  * for the compact one. */
 int jose_is_json_serialization(const char *in, size_t len);
+/* One member of a flat JSON object of base64url strings: raw bytes to encode, or
+ * text that is base64url already (b64 not NULL). */
+struct jose_text_member {
+	const char *name;
+	const uint8_t *raw;
+	size_t raw_len;
+	const char *b64;
+	size_t b64_len;
+};
+/* {"name":"value",...} written directly (no JSON library on the hot path): a new
+ * NUL-terminated string, its length in *out_len (may be NULL). Members with neither
+ * raw bytes nor text are left out. */
+danemsg_err jose_flat_text(const struct jose_text_member *m, size_t n, char **out,
+			   size_t *out_len);
 /* Compact JSON text of json (free()), its length in *len (may be NULL). */
 char *jose_dump(const json_t *json, size_t *len);
 

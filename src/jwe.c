@@ -608,10 +608,20 @@ danemsg_err jose_jwe_encrypt(const jose_recipient *recipients, size_t n, jose_en
 				   plaintext, plaintext_len, &ct, &ct_len, tag)) != DANEMSG_OK)
 		goto done;
 
+	if (n == 1) {   /* flattened: written directly, the common case */
+		const struct jose_text_member members[] = {
+			{"protected", NULL, 0, prot64, prot64_len},
+			{"encrypted_key", ek, ek_len, NULL, 0},
+			{"aad", NULL, 0, aad64, aad64_len},
+			{"iv", iv, iv_len(enc), NULL, 0},
+			{"ciphertext", ct, ct_len, NULL, 0},
+			{"tag", tag, tag_len(enc), NULL, 0},
+		};
+		err = jose_flat_text(members, 6, out, out_len);
+		goto done;
+	}
 	err = DANEMSG_ERR_NOMEM;
 	if (json_object_set_new(result, "protected", json_stringn_nocheck(prot64, prot64_len)))
-		goto done;
-	if (n == 1 && !set_b64(result, "encrypted_key", ek, ek_len))
 		goto done;
 	if (n > 1) {
 		if (json_object_set_new(result, "recipients", list))

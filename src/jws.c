@@ -158,12 +158,10 @@ static danemsg_err sign_header(const json_t *caller, jose_alg alg, json_t **out)
 danemsg_err jose_jws_sign(EVP_PKEY *key, jose_alg alg, const json_t *protected_header,
 			  const uint8_t *payload, size_t payload_len, char **out, size_t *out_len)
 {
-	static const char p1[] = "{\"payload\":\"", p2[] = "\",\"protected\":\"",
-			  p3[] = "\",\"signature\":\"", p4[] = "\"}";
 	json_t *header = NULL;
-	char *header_text = NULL, *input = NULL, *text = NULL;
+	char *header_text = NULL, *input = NULL;
 	uint8_t *sig = NULL;
-	size_t header_len = 0, h64_len, p64_len, s64_len, sig_len = 0, total, pos;
+	size_t header_len = 0, h64_len, p64_len, sig_len = 0;
 	danemsg_err err;
 
 	if (out)
@@ -204,35 +202,15 @@ danemsg_err jose_jws_sign(EVP_PKEY *key, jose_alg alg, const json_t *protected_h
 			    &sig_len)) != DANEMSG_OK)
 		goto done;
 
-	s64_len = jose_b64url_encoded_len(sig_len);
-	total = sizeof(p1) - 1 + p64_len + sizeof(p2) - 1 + h64_len + sizeof(p3) - 1 + s64_len
-		+ sizeof(p4) - 1;
-	err = DANEMSG_ERR_NOMEM;
-	if (!(text = malloc(total + 1)))
-		goto done;
-	pos = 0;
-	memcpy(text + pos, p1, sizeof(p1) - 1);
-	pos += sizeof(p1) - 1;
-	memcpy(text + pos, input + h64_len + 1, p64_len);
-	pos += p64_len;
-	memcpy(text + pos, p2, sizeof(p2) - 1);
-	pos += sizeof(p2) - 1;
-	memcpy(text + pos, input, h64_len);
-	pos += h64_len;
-	memcpy(text + pos, p3, sizeof(p3) - 1);
-	pos += sizeof(p3) - 1;
-	if ((err = jose_b64url_encode(sig, sig_len, text + pos, total + 1 - pos, &s64_len))
-	    != DANEMSG_OK)
-		goto done;
-	pos += s64_len;
-	memcpy(text + pos, p4, sizeof(p4));
-	*out = text;
-	text = NULL;
-	if (out_len)
-		*out_len = total;
-	err = DANEMSG_OK;
+	{
+		const struct jose_text_member members[] = {
+			{"payload", NULL, 0, input + h64_len + 1, p64_len},
+			{"protected", NULL, 0, input, h64_len},
+			{"signature", sig, sig_len, NULL, 0},
+		};
+		err = jose_flat_text(members, 3, out, out_len);
+	}
 done:
-	free(text);
 	free(sig);
 	free(input);
 	free(header_text);
