@@ -289,6 +289,9 @@ danemsg_err jose_header_with_members(const json_t *base, const json_t *extra, js
 /* jose_jwk_to_pkey, faster for a P-256 point when like is a P-256 key (its group is
  * reused); the point is validated the same way. like may be NULL. */
 danemsg_err jose_jwk_to_pkey_like(const json_t *jwk, const EVP_PKEY *like, EVP_PKEY **key);
+/* Parses JSON text as jansson does with duplicate keys refused (NULL when it does not
+ * parse), with a fast path for flat objects of plain strings. */
+json_t *jose_json_load(const char *in, size_t len);
 /* Nonzero when a JWS/JWE text uses a JSON serialization ('{' after white space), zero
  * for the compact one. */
 int jose_is_json_serialization(const char *in, size_t len);

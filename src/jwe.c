@@ -832,8 +832,7 @@ static const char *str_member(const json_t *obj, const char *name, size_t *len, 
 static danemsg_err parse_json(const char *in, size_t in_len, const char *const *understood,
 			      jose_jwe *jwe)
 {
-	json_error_t jerr;
-	json_t *root = json_loadb(in, in_len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *root = jose_json_load(in, in_len);
 	const json_t *prot, *unprot, *list, *aad;
 	const char *iv, *ct, *tag;
 	size_t iv_n = 0, ct_n = 0, tag_n = 0, n;

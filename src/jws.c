@@ -294,8 +294,7 @@ static danemsg_err parse_compact(const char *in, size_t in_len, const char *cons
 static danemsg_err parse_json(const char *in, size_t in_len, const char *const *understood,
 			      jose_jws *jws)
 {
-	json_error_t jerr;
-	json_t *root = json_loadb(in, in_len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *root = jose_json_load(in, in_len);
 	const json_t *sigs, *entry, *payload, *prot, *sig, *header;
 	danemsg_err err = DANEMSG_ERR_MALFORMED;
 
