@@ -243,3 +243,22 @@ int cli_config_apply(const struct cli_config *c, const struct option *longopts,
 	}
 	return EXIT_OK_;
 }
+
+int cli_config_getopt(int argc, char **argv, const struct option *longopts, const char *cmd,
+		      struct cli_seen *seen, cli_option_fn apply, void *ctx)
+{
+	int opt, rc;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (opt == 'h')
+			return -1;
+		if (opt == '?') {
+			fprintf(stderr, "(see 'danemsg %s --help')\n", cmd);
+			return EXIT_USAGE;
+		}
+		cli_seen_mark(seen, opt);
+		if ((rc = apply(ctx, opt, optarg)))
+			return rc;
+	}
+	return EXIT_OK_;
+}

@@ -203,22 +203,13 @@ static int parse_args(int argc, char **argv, struct listen_args *a)
 {
 	static const char *const identity_vars[] = {"IDENTITY_NAME", NULL};
 	struct cli_seen seen = {{0}};
-	int opt, rc;
+	int rc;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", listen_longopts, NULL)) != -1) {
-		if (opt == OPT_HELP) {
-			printf(listen_usage, cli_mqtt_help, cli_dns_help);
-			return -1;
-		}
-		if (opt == '?') {
-			fprintf(stderr, "(see 'danemsg listen --help')\n");
-			return EXIT_USAGE;
-		}
-		cli_seen_mark(&seen, opt);
-		if ((rc = listen_option(a, opt, optarg)))
-			return rc;
-	}
+	rc = cli_config_getopt(argc, argv, listen_longopts, "listen", &seen, listen_option, a);
+	if (rc == -1)
+		printf(listen_usage, cli_mqtt_help, cli_dns_help);
+	if (rc)
+		return rc;
 	if (optind != argc) {
 		cli_error("listen takes only options (see 'danemsg listen --help')");
 		return EXIT_USAGE;

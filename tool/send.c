@@ -117,22 +117,13 @@ static int parse_args(int argc, char **argv, struct send_args *a, const char **m
 {
 	static const char *const identity_vars[] = {"IDENTITY_NAME", NULL};
 	struct cli_seen seen = {{0}};
-	int opt, rc;
+	int rc;
 
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", send_longopts, NULL)) != -1) {
-		if (opt == OPT_HELP) {
-			printf(send_usage, cli_mqtt_help, cli_dns_help);
-			return -1;
-		}
-		if (opt == '?') {
-			fprintf(stderr, "(see 'danemsg send --help')\n");
-			return EXIT_USAGE;
-		}
-		cli_seen_mark(&seen, opt);
-		if ((rc = send_option(a, opt, optarg)))
-			return rc;
-	}
+	rc = cli_config_getopt(argc, argv, send_longopts, "send", &seen, send_option, a);
+	if (rc == -1)
+		printf(send_usage, cli_mqtt_help, cli_dns_help);
+	if (rc)
+		return rc;
 	if (argc - optind > 1) {
 		cli_error("send takes one MESSAGE argument (quote it), or '-' for standard input");
 		return EXIT_USAGE;
