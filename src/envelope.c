@@ -13,6 +13,7 @@
 
 #include <danemsg.h>
 
+#include "chain_internal.h"
 #include "identity_internal.h"
 #include "jose.h"
 #include "policy_internal.h"
@@ -227,6 +228,22 @@ static danemsg_err signed_header(danemsg_resolver *r, const danemsg_credential *
 	return DANEMSG_OK;
 }
 
+/* The signed header, and the sender's DNSSEC chain in it when asked. */
+static danemsg_err signed_header_with_chain(danemsg_resolver *r,
+					    const danemsg_credential *sender,
+					    char names[][NAME_BUF], size_t n,
+					    const danemsg_seal_options *o, json_t **out,
+					    char *errbuf, size_t errlen)
+{
+	danemsg_err err = signed_header(r, sender, names, n, o, out);
+	if (!err && o->with_dnssec_chain && o->compat)
+		err = fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "the reference format carries "
+			   "no DNSSEC chain");
+	if (!err && o->with_dnssec_chain)
+		err = chain_header_add(r, danemsg_credential_name(sender), *out, errbuf, errlen);
+	return err;
+}
+
 /* Looks up each recipient and chooses the key to encrypt to. */
 static danemsg_err recipient_keys(danemsg_resolver *r, char names[][NAME_BUF], size_t n,
 				  int compat, danemsg_identity **ids, jose_recipient *rcpt,
@@ -307,7 +324,8 @@ danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 
 	err = recipient_keys(r, names, n, opts->compat, ids, rcpt, headers, errbuf, errlen);
 	if (!err)
-		err = signed_header(r, sender, names, n, opts, &sig_header);
+		err = signed_header_with_chain(r, sender, names, n, opts, &sig_header, errbuf,
+					       errlen);
 	if (!err)
 		err = jose_jws_sign(danemsg_credential_sign_key(sender), sig_alg, sig_header, msg,
 				    msg_len, &jws, &jws_len);
@@ -461,7 +479,8 @@ static danemsg_err parse_inner(struct open_state *s)
 	s->format = typ && !strcasecmp(typ, TYP_JWS) ? DANEMSG_FORMAT_NATIVE
 						     : DANEMSG_FORMAT_COMPAT;
 	if (s->format == DANEMSG_FORMAT_COMPAT) {
-		static const char *const native_only[] = {"aud", "iat", "exp", "jti", "x5c"};
+		static const char *const native_only[] = {"aud", "iat", "exp", "jti", "x5c",
+							  CHAIN_HEADER};
 		for (size_t i = 0; i < sizeof(native_only) / sizeof(native_only[0]); i++)
 			if (json_object_get(s->jws.protected_header, native_only[i]))
 				return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
@@ -532,7 +551,12 @@ static danemsg_err check_claims(struct open_state *s)
 
 static danemsg_err lookup_sender(struct open_state *s)
 {
-	danemsg_err err = danemsg_resolver_lookup(s->r, s->sender, &s->sender_id);
+	danemsg_err err = chain_sender_identity(s->r, s->policy, s->jws.protected_header,
+						s->sender, s->iat, s->now, &s->sender_id,
+						s->errbuf, s->errlen);
+	if (err || s->sender_id)
+		return err;
+	err = danemsg_resolver_lookup(s->r, s->sender, &s->sender_id);
 	const char *why = danemsg_identity_why(s->sender_id);
 	if (err == DANEMSG_ERR_DNS_NOT_FOUND || err == DANEMSG_ERR_NO_USABLE_RECORD)
 		return fail(s->errbuf, s->errlen, DANEMSG_ERR_UNKNOWN_SENDER,
@@ -746,7 +770,8 @@ danemsg_err danemsg_open_at(danemsg_resolver *r, const danemsg_credential *const
 		errbuf[0] = '\0';
 	if (out)
 		*out = NULL;
-	if (!r || !keys || !n_keys || !policy || !in || !out)
+	if ((!r && !(policy && policy->chain_anchor)) || !keys || !n_keys || !policy || !in ||
+	    !out)
 		return fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
 	if (in_len > policy->max_size)
 		return fail(errbuf, errlen, DANEMSG_ERR_TOO_LARGE,

@@ -12,6 +12,8 @@ struct danemsg_policy {
 	size_t n_allowed;
 	danemsg_replay_ops replay;
 	danemsg_replay_cache *own_replay;
+	const danemsg_trust_anchor *chain_anchor;   /* verify carried DNSSEC chains */
+	danemsg_chain_time chain_at;
 };
 
 #endif

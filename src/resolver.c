@@ -12,6 +12,7 @@
 #include <unbound.h>
 
 #include "cache.h"
+#include "chain_internal.h"
 #include "identity_internal.h"
 
 #define TYPE_TLSA 52
@@ -24,6 +25,7 @@ struct danemsg_resolver {
 	danemsg_resolver_config cfg;
 	pthread_mutex_t lock;
 	struct cache cache;
+	danemsg_trust_anchor anchors;   /* what ub was given, for DNSSEC chains */
 	uint64_t next_generation;
 	uint64_t hits, misses, queries;
 };
@@ -58,56 +60,28 @@ static void set_err(char *errbuf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Reads DS/DNSKEY records with ldns so that a broken anchor is reported now,
- * not as "initialization failure" at the first lookup. */
-static danemsg_err add_anchor_file(struct ub_ctx *ub, const char *path, char *errbuf,
+/* Adds the DS/DNSKEY records of a file to libunbound and to our own list (for DNSSEC
+ * chains). Read with ldns so that a broken anchor is reported now, not as
+ * "initialization failure" at the first lookup. */
+static danemsg_err add_anchor_file(danemsg_resolver *r, const char *path, char *errbuf,
 				   size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	int line = 1, added = 0;
-	uint32_t ttl = 3600;
-	ldns_rdf *origin = NULL, *prev = NULL;
-	danemsg_err err = DANEMSG_OK;
+	size_t first = ldns_rr_list_rr_count(r->anchors.rrs), added = 0;
+	danemsg_err err = chain_anchor_read_file(path, r->anchors.rrs, &added, errbuf, errlen);
 
-	if (!f) {
-		set_err(errbuf, errlen, "cannot read trust anchor file %s: %s", path, strerror(errno));
-		return DANEMSG_ERR_DNS_CONFIG;
-	}
-	while (!feof(f)) {
-		ldns_rr *rr = NULL;
-		ldns_status st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
-		if (st == LDNS_STATUS_SYNTAX_EMPTY || st == LDNS_STATUS_SYNTAX_TTL ||
-		    st == LDNS_STATUS_SYNTAX_ORIGIN || st == LDNS_STATUS_SYNTAX_INCLUDE)
-			continue;
-		if (st != LDNS_STATUS_OK) {
-			set_err(errbuf, errlen, "trust anchor file %s, line %d: %s", path, line,
-				ldns_get_errorstr_by_id(st));
-			err = DANEMSG_ERR_DNS_CONFIG;
-			break;
-		}
-		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_DS ||
-		    ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY) {
-			char *text = ldns_rr2str(rr);
-			int ub_err = text ? ub_ctx_add_ta(ub, text) : UB_NOMEM;
-			free(text);
-			if (ub_err) {
-				set_err(errbuf, errlen, "trust anchor file %s: %s", path,
-					ub_strerror(ub_err));
-				err = DANEMSG_ERR_DNS_CONFIG;
-			} else {
-				added++;
-			}
-		}
-		ldns_rr_free(rr);
-		if (err)
-			break;
-	}
-	ldns_rdf_deep_free(origin);
-	ldns_rdf_deep_free(prev);
-	fclose(f);
 	if (!err && !added) {
 		set_err(errbuf, errlen, "trust anchor file %s holds no DS or DNSKEY record", path);
-		err = DANEMSG_ERR_DNS_CONFIG;
+		return DANEMSG_ERR_DNS_CONFIG;
+	}
+	for (size_t i = first; !err && i < first + added; i++) {
+		char *text = ldns_rr2str(ldns_rr_list_rr(r->anchors.rrs, i));
+		int ub_err = text ? ub_ctx_add_ta(r->ub, text) : UB_NOMEM;
+		free(text);
+		if (ub_err) {
+			set_err(errbuf, errlen, "trust anchor file %s: %s", path,
+				ub_strerror(ub_err));
+			err = DANEMSG_ERR_DNS_CONFIG;
+		}
 	}
 	return err;
 }
@@ -184,12 +158,12 @@ static danemsg_err configure(danemsg_resolver *r, const danemsg_resolver_config 
 	if (cfg->root_anchor_file && *cfg->root_anchor_file &&
 	    !(access(cfg->root_anchor_file, R_OK) && !strcmp(cfg->root_anchor_file,
 							     ROOT_ANCHOR_DEFAULT))) {
-		err = add_anchor_file(r->ub, cfg->root_anchor_file, errbuf, errlen);
+		err = add_anchor_file(r, cfg->root_anchor_file, errbuf, errlen);
 		if (err)
 			return err;
 	}
 	for (const char *const *f = cfg->trust_anchor_files; f && *f; f++) {
-		err = add_anchor_file(r->ub, *f, errbuf, errlen);
+		err = add_anchor_file(r, *f, errbuf, errlen);
 		if (err)
 			return err;
 	}
@@ -224,7 +198,8 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_res
 	}
 	pthread_mutex_init(&r->lock, NULL);
 	r->ub = ub_ctx_create();
-	err = r->ub ? configure(r, cfg, errbuf, errbuf_len) : DANEMSG_ERR_NOMEM;
+	r->anchors.rrs = ldns_rr_list_new();
+	err = r->ub && r->anchors.rrs ? configure(r, cfg, errbuf, errbuf_len) : DANEMSG_ERR_NOMEM;
 	if (err) {
 		if (errbuf && errbuf_len && !errbuf[0])
 			snprintf(errbuf, errbuf_len, "%s", danemsg_strerror(err));
@@ -244,6 +219,7 @@ void danemsg_resolver_free(danemsg_resolver *r)
 	for (struct cache_entry *e = r->cache.pending; e; e = e->pend_next)
 		free(e->query);
 	cache_destroy(&r->cache);
+	ldns_rr_list_deep_free(r->anchors.rrs);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -544,4 +520,38 @@ void danemsg_resolver_cache_stats(danemsg_resolver *r, danemsg_cache_stats *out)
 	out->evictions = r->cache.evictions;
 	out->entries = r->cache.n_entries;
 	pthread_mutex_unlock(&r->lock);
+}
+
+const danemsg_trust_anchor *resolver_trust_anchor(const danemsg_resolver *r)
+{
+	return &r->anchors;
+}
+
+danemsg_err resolver_query_packet(danemsg_resolver *r, const char *name, ldns_rr_type type,
+				  ldns_pkt **out, char *errbuf, size_t errlen)
+{
+	struct ub_result *res = NULL;
+	int ub_err = ub_resolve(r->ub, name, type, CLASS_IN, &res);
+	danemsg_err err = DANEMSG_OK;
+
+	*out = NULL;
+	if (ub_err) {
+		set_err(errbuf, errlen, "%s: %s", name, ub_strerror(ub_err));
+		err = ub_err == UB_INITFAIL ? DANEMSG_ERR_DNS_CONFIG : DANEMSG_ERR_DNS_TEMPORARY;
+	} else if (res->bogus) {
+		set_err(errbuf, errlen, "%s: %s", name, res->why_bogus ? res->why_bogus : "bogus");
+		err = DANEMSG_ERR_DNS_BOGUS;
+	} else if (!res->secure) {
+		set_err(errbuf, errlen, "%s: the answer is not DNSSEC-signed", name);
+		err = DANEMSG_ERR_DNS_INSECURE;
+	} else if (!res->havedata) {
+		set_err(errbuf, errlen, "%s: no such records", name);
+		err = DANEMSG_ERR_DNS_NOT_FOUND;
+	} else if (ldns_wire2pkt(out, res->answer_packet, (size_t)res->answer_len) !=
+		   LDNS_STATUS_OK) {
+		set_err(errbuf, errlen, "%s: the answer does not parse", name);
+		err = DANEMSG_ERR_DNS_TEMPORARY;
+	}
+	ub_resolve_free(res);
+	return err;
 }

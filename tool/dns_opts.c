@@ -22,6 +22,17 @@ const char cli_dns_help[] =
 	"  --timeout MS            give up on a lookup after MS milliseconds (default 5000)\n"
 	"  --cache-max-ttl S       use no answer longer than S seconds (default 300)\n";
 
+const char cli_chain_help[] =
+	"DNSSEC chains carried in messages (seal --with-chain):\n"
+	"  --offline               no DNS at all: the sender's TLSA records come from the\n"
+	"                          chain the message carries, verified with the --trust-anchor\n"
+	"                          files (or DANEMSG_TRUST_ANCHOR); a message without one is\n"
+	"                          refused (22). Without --offline a carried chain must verify\n"
+	"                          too (else 11, 20 or 27), but DNS decides\n"
+	"  --at now|iat            check the chain's RRSIGs as of now (default), or as of the\n"
+	"                          message's signed iat: for archives only, since whoever holds\n"
+	"                          a key removed from DNS can date messages into an old chain\n";
+
 static int parse_number(const char *arg, const char *what, long max, long *out)
 {
 	char *end;
@@ -55,6 +66,14 @@ int cli_dns_option(struct cli_dns_opts *o, int opt, const char *arg)
 	case CLI_OPT_DNS_TIMEOUT: return parse_number(arg, "--timeout", 3600000, &o->timeout_ms);
 	case CLI_OPT_CACHE_MAX_TTL:
 		return parse_number(arg, "--cache-max-ttl", 86400 * 7, &o->cache_max_ttl);
+	case CLI_OPT_OFFLINE: o->offline = 1; return 1;
+	case CLI_OPT_CHAIN_AT:
+		if (strcmp(arg, "now") && strcmp(arg, "iat")) {
+			cli_error("--at takes now or iat, not '%s'", arg);
+			return -1;
+		}
+		o->chain_at = strcmp(arg, "iat") ? DANEMSG_CHAIN_AT_NOW : DANEMSG_CHAIN_AT_IAT;
+		return 1;
 	default: return 0;
 	}
 }
@@ -142,6 +161,33 @@ danemsg_err cli_resolver_new(struct cli_dns_opts *o, danemsg_resolver **out)
 	if (err)
 		cli_error("%s", errbuf);
 	free(origin);
+	if (env_anchors) {   /* the anchors pointed into it */
+		free(env_anchors);
+		o->n_anchors = 0;
+		o->anchors[0] = NULL;
+	}
+	return err;
+}
+
+danemsg_err cli_receiver_new(struct cli_dns_opts *o, danemsg_resolver **r,
+			     danemsg_trust_anchor **ta)
+{
+	char errbuf[512], *env_anchors;
+	danemsg_err err;
+
+	*r = NULL;
+	*ta = NULL;
+	if (!o->offline)
+		return cli_resolver_new(o, r);
+	env_anchors = anchors_from_env(o);
+	o->anchors[o->n_anchors] = NULL;
+	if (!o->n_anchors) {
+		cli_error("--offline needs --trust-anchor FILE (or DANEMSG_TRUST_ANCHOR)");
+		return DANEMSG_ERR_DNS_CONFIG;
+	}
+	err = danemsg_trust_anchor_load(o->anchors, ta, errbuf, sizeof(errbuf));
+	if (err)
+		cli_error("%s", errbuf);
 	if (env_anchors) {   /* the anchors pointed into it */
 		free(env_anchors);
 		o->n_anchors = 0;

@@ -17,6 +17,8 @@ struct cli_dns_opts {
 	int allow_insecure;                     /* --allow-insecure / DANEMSG_ALLOW_INSECURE=1 */
 	long timeout_ms;                        /* --timeout MS */
 	long cache_max_ttl;                     /* --cache-max-ttl S */
+	int offline;                            /* --offline: no DNS, carried chains only */
+	danemsg_chain_time chain_at;            /* --at now|iat */
 };
 
 /* Option codes, above any short option character. */
@@ -28,6 +30,8 @@ enum {
 	CLI_OPT_ALLOW_INSECURE,
 	CLI_OPT_DNS_TIMEOUT,
 	CLI_OPT_CACHE_MAX_TTL,
+	CLI_OPT_OFFLINE,
+	CLI_OPT_CHAIN_AT,
 };
 
 /* Put inside a struct option array. */
@@ -42,6 +46,18 @@ enum {
 
 /* The lines of --help that describe those options. */
 extern const char cli_dns_help[];
+
+/* Receivers (open, listen): DNSSEC chains carried in messages. */
+#define CLI_CHAIN_LONG_OPTIONS \
+	{"offline", no_argument, NULL, CLI_OPT_OFFLINE}, \
+	{"at", required_argument, NULL, CLI_OPT_CHAIN_AT}
+extern const char cli_chain_help[];
+
+/* A receiver's resolver (NULL with --offline) and the trust anchors its policy checks
+ * carried chains with (with --offline: the --trust-anchor files, required; otherwise
+ * NULL: the resolver's own). Prints why on failure. */
+danemsg_err cli_receiver_new(struct cli_dns_opts *o, danemsg_resolver **r,
+			     danemsg_trust_anchor **ta);
 
 /* Takes option opt if it is one of ours: 1 taken, 0 not ours, -1 bad value (reported). */
 int cli_dns_option(struct cli_dns_opts *o, int opt, const char *arg);

@@ -78,7 +78,7 @@ static const char listen_usage[] =
 	"  --dir DIR            identity folder (env DANEMSG_DIR, CRYPTO_PATH; ~/.danemsg)\n"
 	"  --config FILE        settings file (default ~/.config/danemsg/config if present)\n"
 	"  -h, --help\n"
-	"\n%s\n%s"
+	"\n%s\n%s\n%s"
 	"\n"
 	"Exit status: 0 stopped by SIGTERM/SIGINT or after --count; 2 usage; 40 the broker\n"
 	"refused the subscription; 1 other errors (state folder, keys, standard output\n"
@@ -115,6 +115,7 @@ static const struct option listen_longopts[] = {
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"help", no_argument, NULL, OPT_HELP},
 	CLI_DNS_LONG_OPTIONS,
+	CLI_CHAIN_LONG_OPTIONS,
 	CLI_MQTT_LONG_OPTIONS,
 	{NULL, 0, NULL, 0},
 };
@@ -207,7 +208,7 @@ static int parse_args(int argc, char **argv, struct listen_args *a)
 
 	rc = cli_config_getopt(argc, argv, listen_longopts, "listen", &seen, listen_option, a);
 	if (rc == -1)
-		printf(listen_usage, cli_mqtt_help, cli_dns_help);
+		printf(listen_usage, cli_mqtt_help, cli_dns_help, cli_chain_help);
 	if (rc)
 		return rc;
 	if (optind != argc) {
@@ -239,7 +240,8 @@ struct listener {
 	struct cli_broker broker;
 	danemsg_credential *keys[CLI_MAX_KEYS];
 	size_t n_keys;
-	danemsg_resolver *r;
+	danemsg_resolver *r;             /* NULL with --offline */
+	danemsg_trust_anchor *ta;        /* --offline: what carried chains are checked with */
 	danemsg_replay_cache *replay;   /* ids of delivered messages (and of those in hand) */
 	struct spool *spool;
 	struct spool_queue *queue;
@@ -721,6 +723,7 @@ static int make_policy(const struct listen_args *a, struct listener *L, danemsg_
 	danemsg_policy_set_freshness(p, (uint32_t)a->max_age, 60);
 	danemsg_policy_set_accept_compat(p, !a->no_compat);
 	danemsg_policy_set_replay(p, hook);
+	danemsg_policy_set_chain_anchor(p, L->ta, a->dns.chain_at);
 	*out = p;
 	return EXIT_OK_;
 }
@@ -749,7 +752,7 @@ static int setup(struct listener *L, struct listen_args *a)
 	else if (snprintf(L->state, sizeof(L->state), "%s/%s.listen", dir, L->name) >=
 		 (int)sizeof(L->state))
 		return EXIT_USAGE;
-	if (cli_resolver_new(&a->dns, &L->r))
+	if (cli_receiver_new(&a->dns, &L->r, &L->ta))
 		return EXIT_DNS_CONFIG;
 	if (danemsg_replay_cache_new(100000, &L->replay))
 		return EXIT_FAILURE_;
@@ -801,6 +804,7 @@ static void teardown(struct listener *L)
 	spool_close(L->spool);
 	danemsg_replay_cache_free(L->replay);
 	danemsg_resolver_free(L->r);
+	danemsg_trust_anchor_free(L->ta);
 	cli_free_keyring(L->keys, L->n_keys);
 }
 

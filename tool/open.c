@@ -31,7 +31,7 @@ static const char open_usage[] =
 	"  --in FILE, --out FILE\n"
 	"  --dir DIR           identity folder (env DANEMSG_DIR, CRYPTO_PATH; ~/.danemsg)\n"
 	"  -h, --help\n"
-	"\n%s"
+	"\n%s\n%s"
 	"\n"
 	"Exit status: 0 opened; 2 usage; 10 sender's DNS insecure; 11 bogus; 13 temporary\n"
 	"DNS failure (retry later); 20 malformed; 21 not for me; 22 unknown sender;\n"
@@ -101,6 +101,7 @@ static int parse_args(int argc, char **argv, struct open_args *a, struct cli_dns
 		{"dir", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_DNS_LONG_OPTIONS,
+		CLI_CHAIN_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
 	unsigned long v;
@@ -135,8 +136,10 @@ static int parse_args(int argc, char **argv, struct open_args *a, struct cli_dns
 		case 'i': a->in = optarg; break;
 		case 'o': a->out = optarg; break;
 		case 'd': a->dir_opt = optarg; break;
-		case 'h': printf(open_usage, cli_dns_help); return -1;
-		default: fprintf(stderr, open_usage, cli_dns_help); return EXIT_USAGE;
+		case 'h': printf(open_usage, cli_dns_help, cli_chain_help); return -1;
+		default:
+			fprintf(stderr, open_usage, cli_dns_help, cli_chain_help);
+			return EXIT_USAGE;
 		}
 	}
 	if (!a->as || optind != argc) {
@@ -154,6 +157,7 @@ int cmd_open(int argc, char **argv)
 	size_t n_keys = 0, in_len = 0;
 	danemsg_replay_cache *replay = NULL;
 	danemsg_resolver *r = NULL;
+	danemsg_trust_anchor *ta = NULL;
 	danemsg_message *m = NULL;
 	uint8_t *input = NULL;
 	char errbuf[512] = "", replay_path[4096];
@@ -173,8 +177,10 @@ int cmd_open(int argc, char **argv)
 	rc = dir ? cli_load_keyring(dir, a.as, keys, &n_keys) : EXIT_USAGE;
 	if (!rc)
 		rc = cli_read_input(a.in, a.max_size, &input, &in_len);
-	if (!rc && cli_resolver_new(&dns, &r))
+	if (!rc && cli_receiver_new(&dns, &r, &ta))
 		rc = EXIT_DNS_CONFIG;
+	if (!rc)
+		danemsg_policy_set_chain_anchor(a.policy, ta, dns.chain_at);
 	if (!rc && a.no_replay) {
 		danemsg_replay_ops none = {NULL, NULL};
 		danemsg_policy_set_replay(a.policy, none);
@@ -208,6 +214,7 @@ int cmd_open(int argc, char **argv)
 	danemsg_message_free(m);
 	danemsg_replay_cache_free(replay);
 	danemsg_resolver_free(r);
+	danemsg_trust_anchor_free(ta);
 	free(input);
 	cli_free_keyring(keys, n_keys);
 	danemsg_policy_free(a.policy);

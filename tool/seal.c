@@ -22,12 +22,16 @@ static const char seal_usage[] =
 	"  --compat            the reference system's format (RSA identities, one recipient)\n"
 	"  --expires S         the message expires S seconds after sealing\n"
 	"  --carry-cert        always carry the sender's certificate chain (x5c)\n"
+	"  --with-chain        carry the DNSSEC chain of the sender's TLSA records, up to\n"
+	"                      the resolver's trust anchor, so that receivers with no DNS\n"
+	"                      (open --offline) can verify the sender\n"
 	"  --in FILE, --out FILE\n"
 	"  --dir DIR           identity folder (env DANEMSG_DIR, CRYPTO_PATH; ~/.danemsg)\n"
 	"  -h, --help\n"
 	"\n%s"
 	"\n"
-	"Exit status: 0 sealed; 2 usage; 10-15 a recipient's DNS answer (see id show);\n"
+	"Exit status: 0 sealed; 2 usage; 10-15 a recipient's DNS answer (see id show), or\n"
+	"with --with-chain the sender's own chain;\n"
 	"14 a recipient publishes no key to encrypt to; 28 algorithm; 1 other errors.\n";
 
 int cmd_seal(int argc, char **argv)
@@ -38,6 +42,7 @@ int cmd_seal(int argc, char **argv)
 		{"compat", no_argument, NULL, 'c'},
 		{"expires", required_argument, NULL, 'e'},
 		{"carry-cert", no_argument, NULL, 'x'},
+		{"with-chain", no_argument, NULL, 'W'},
 		{"in", required_argument, NULL, 'i'},
 		{"out", required_argument, NULL, 'o'},
 		{"dir", required_argument, NULL, 'd'},
@@ -72,6 +77,7 @@ int cmd_seal(int argc, char **argv)
 			opts.expires_in = (uint32_t)expires;
 			break;
 		case 'x': opts.carry_chain = 1; break;
+		case 'W': opts.with_dnssec_chain = 1; break;
 		case 'i': in = optarg; break;
 		case 'o': out = optarg; break;
 		case 'd': dir_opt = optarg; break;

@@ -78,6 +78,8 @@ typedef struct danemsg_seal_options {
 	uint32_t expires_in;   /* seconds until exp; 0: no exp (native only) */
 	int carry_chain;       /* always carry the certificate chain (x5c); otherwise only
 				* when DNS cannot give the sender's whole certificate */
+	int with_dnssec_chain; /* carry the DNSSEC chain of the sender's TLSA records
+				* (danemsg/chain.h), collected through the resolver */
 } danemsg_seal_options;
 
 void danemsg_seal_options_init(danemsg_seal_options *opts);
