@@ -288,6 +288,107 @@ static void test_bad_arguments(void **state)
 	assert_null(wire);
 }
 
+/* ---- a chain that climbs a delegation (DS), built offline with ldns ---- */
+
+/* Appends the RRset (owner, type) of a signed zone file, with its RRSIGs, to out. */
+static void take_from_zone(const char *zone_file, const char *owner, ldns_rr_type type,
+			   ldns_rr_list *out)
+{
+	FILE *f = fopen(zone_file, "r");
+	ldns_zone *zone = NULL;
+	ldns_rdf *name = ldns_dname_new_frm_str(owner);
+	assert_non_null(f);
+	assert_int_equal(ldns_zone_new_frm_fp(&zone, f, NULL, 0, LDNS_RR_CLASS_IN), 0);
+	fclose(f);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_zone_rrs(zone)); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(ldns_zone_rrs(zone), i);
+		if (!ldns_dname_compare(ldns_rr_owner(rr), name) && is_type(rr, type))
+			ldns_rr_list_push_rr(out, ldns_rr_clone(rr));
+	}
+	ldns_rdf_deep_free(name);
+	ldns_zone_deep_free(zone);
+}
+
+static danemsg_chain_reason verify_built(const ldns_rr_list *rrs, const char *anchor_file,
+					 const char *name)
+{
+	const char *files[] = {anchor_file, NULL};
+	danemsg_trust_anchor *ta = NULL;
+	danemsg_identity *id = NULL;
+	danemsg_chain_reason reason;
+	uint8_t *wire;
+	size_t len;
+	char err[512];
+	danemsg_err e;
+
+	wire_of(rrs, &wire, &len);
+	assert_int_equal(danemsg_trust_anchor_load(files, &ta, err, sizeof(err)), DANEMSG_OK);
+	e = danemsg_chain_verify(wire, len, name, ta, (int64_t)time(NULL), &id, &reason, err,
+				 sizeof(err));
+	print_message("delegation: %s %s\n", danemsg_chain_reason_name(reason), err);
+	assert_int_equal(e == DANEMSG_OK, reason == DANEMSG_CHAIN_OK);
+	assert_int_equal(getdns_secure(wire, len, anchor_file, (int64_t)time(NULL)),
+			 e == DANEMSG_OK);
+	danemsg_identity_unref(id);
+	danemsg_trust_anchor_free(ta);
+	free(wire);
+	return reason;
+}
+
+static void test_delegation_chain(void **state)
+{
+	const char *name = "alice._device.child.parent-zone.example.";
+	struct tu_zone parent, child;
+	EVP_PKEY *key = tu_key("P-256");
+	X509 *cert = tu_cert(key, name, 30);
+	ldns_rr_list *rrs = ldns_rr_list_new();
+	char ds[1024];
+	FILE *f;
+	(void)state;
+
+	tu_zone_begin(&child, "child.parent-zone.example.");
+	tu_zone_add_tlsa(&child, name, cert, 3, 1, 1);
+	tu_zone_finish(&child, 0);
+	tu_zone_begin(&parent, "parent-zone.example.");
+	assert_non_null(f = fopen(child.anchor_file, "r"));
+	assert_non_null(fgets(ds, sizeof(ds), f));
+	fclose(f);
+	ds[strcspn(ds, "\n")] = '\0';
+	tu_zone_add(&parent, ds);
+	tu_zone_finish(&parent, 0);
+
+	take_from_zone(child.zone_file, name, LDNS_RR_TYPE_TLSA, rrs);
+	take_from_zone(child.zone_file, "child.parent-zone.example.", LDNS_RR_TYPE_DNSKEY, rrs);
+	take_from_zone(parent.zone_file, "child.parent-zone.example.", LDNS_RR_TYPE_DS, rrs);
+	take_from_zone(parent.zone_file, "parent-zone.example.", LDNS_RR_TYPE_DNSKEY, rrs);
+	/* Anchored at the parent: TLSA, child DNSKEY, DS, parent DNSKEY. */
+	assert_int_equal(verify_built(rrs, parent.anchor_file, name), DANEMSG_CHAIN_OK);
+	/* Anchored at the child, the rest is not needed. */
+	assert_int_equal(verify_built(rrs, child.anchor_file, name), DANEMSG_CHAIN_OK);
+	/* The DS altered: its RRSIG no longer verifies. */
+	for (size_t i = 0; i < ldns_rr_list_rr_count(rrs); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(rrs, i);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_DS)
+			ldns_rdf_data(ldns_rr_rdf(rr, 3))[0] ^= 1;
+	}
+	assert_int_equal(verify_built(rrs, parent.anchor_file, name),
+			 DANEMSG_CHAIN_BAD_SIGNATURE);
+	/* The DS and its RRSIG left out: nothing links the child to the parent. */
+	for (size_t i = ldns_rr_list_rr_count(rrs); i-- > 0;) {
+		ldns_rr *rr = ldns_rr_list_rr(rrs, i);
+		if (is_type(rr, LDNS_RR_TYPE_DS)) {
+			ldns_rr_list_set_rr(rrs, ldns_rr_list_pop_rr(rrs), i);
+			ldns_rr_free(rr);
+		}
+	}
+	assert_int_equal(verify_built(rrs, parent.anchor_file, name), DANEMSG_CHAIN_INCOMPLETE);
+	ldns_rr_list_deep_free(rrs);
+	tu_zone_end(&parent);
+	tu_zone_end(&child);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+}
+
 /* ---- in messages ---- */
 
 static char *seal_from_sender(int with_chain)
@@ -456,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_chain_cases),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_delegation_chain),
 		cmocka_unit_test(test_message_opens_offline),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
