@@ -81,8 +81,11 @@ for f in plain chained; do
 done
 # --once: it exits after the first delivery (generous bound for a loaded machine)
 for _ in $(seq 300); do kill -0 "$lpid" 2>/dev/null || break; sleep 0.1; done
+stuck=0
+kill -TERM "$lpid" 2>/dev/null && stuck=1   # still running after 30 s
 rc=0
 wait "$lpid" || rc=$?
+[ "$stuck" -eq 0 ] || rc=124
 lpid=""
 cp "$work/listen.err" "$work/err"
 [ "$rc" -eq 0 ] && grep -q "says: no dns here" "$work/listen.out" &&
