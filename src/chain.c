@@ -13,6 +13,7 @@
 #include <danemsg.h>
 
 #include "chain_internal.h"
+#include "error_internal.h"
 #include "identity_internal.h"
 #include "jose.h"
 #include "policy_internal.h"
@@ -29,19 +30,6 @@ struct chain_check {
 	char *errbuf;
 	size_t errlen;
 };
-
-static danemsg_err set_err(char *errbuf, size_t len, danemsg_err err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static danemsg_err set_err(char *errbuf, size_t len, danemsg_err err, const char *fmt, ...)
-{
-	va_list ap;
-	if (errbuf && len) {
-		va_start(ap, fmt);
-		vsnprintf(errbuf, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 const char *danemsg_chain_reason_name(danemsg_chain_reason reason)
 {
@@ -72,13 +60,11 @@ static danemsg_err refuse(struct chain_check *c, danemsg_chain_reason reason,
 	va_list ap;
 	c->reason = reason;
 	if (c->errbuf && c->errlen) {
-		size_t n = (size_t)snprintf(c->errbuf, c->errlen, "DNSSEC chain %s: ",
-					    danemsg_chain_reason_name(reason));
-		if (n < c->errlen) {
-			va_start(ap, fmt);
-			vsnprintf(c->errbuf + n, c->errlen - n, fmt, ap);
-			va_end(ap);
-		}
+		int n = snprintf(c->errbuf, c->errlen, "DNSSEC chain %s: ",
+				 danemsg_chain_reason_name(reason));
+		va_start(ap, fmt);
+		errbuf_vset(c->errbuf, c->errlen, n > 0 ? (size_t)n : c->errlen, fmt, ap);
+		va_end(ap);
 	}
 	return reason_err(reason);
 }
@@ -97,8 +83,8 @@ danemsg_err chain_anchor_read_file(const char *path, ldns_rr_list *into, size_t 
 	if (added)
 		*added = 0;
 	if (!f)
-		return set_err(errbuf, errlen, DANEMSG_ERR_DNS_CONFIG,
-			       "cannot read trust anchor file %s: %s", path, strerror(errno));
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_DNS_CONFIG,
+				  "cannot read trust anchor file %s: %s", path, strerror(errno));
 	while (!err && !feof(f)) {
 		ldns_rr *rr = NULL;
 		ldns_status st = ldns_rr_new_frm_fp_l(&rr, f, &ttl, &origin, &prev, &line);
@@ -106,9 +92,9 @@ danemsg_err chain_anchor_read_file(const char *path, ldns_rr_list *into, size_t 
 		    st == LDNS_STATUS_SYNTAX_ORIGIN || st == LDNS_STATUS_SYNTAX_INCLUDE)
 			continue;
 		if (st != LDNS_STATUS_OK) {
-			err = set_err(errbuf, errlen, DANEMSG_ERR_DNS_CONFIG,
-				      "trust anchor file %s, line %d: %s", path, line,
-				      ldns_get_errorstr_by_id(st));
+			err = errbuf_set(errbuf, errlen, DANEMSG_ERR_DNS_CONFIG,
+					 "trust anchor file %s, line %d: %s", path, line,
+					 ldns_get_errorstr_by_id(st));
 		} else if ((ldns_rr_get_type(rr) == LDNS_RR_TYPE_DS ||
 			    ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY) &&
 			   ldns_rr_list_push_rr(into, rr)) {
@@ -133,7 +119,7 @@ danemsg_err danemsg_trust_anchor_load(const char *const *files, danemsg_trust_an
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
 	if (!files || !*files || !out)
-		return set_err(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "no trust anchor file");
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "no trust anchor file");
 	*out = NULL;
 	ta = calloc(1, sizeof(*ta));
 	if (!ta || !(ta->rrs = ldns_rr_list_new())) {
@@ -144,8 +130,9 @@ danemsg_err danemsg_trust_anchor_load(const char *const *files, danemsg_trust_an
 		size_t added = 0;
 		err = chain_anchor_read_file(*files, ta->rrs, &added, errbuf, errlen);
 		if (!err && !added)
-			err = set_err(errbuf, errlen, DANEMSG_ERR_DNS_CONFIG,
-				      "trust anchor file %s holds no DS or DNSKEY record", *files);
+			err = errbuf_set(errbuf, errlen, DANEMSG_ERR_DNS_CONFIG,
+					 "trust anchor file %s holds no DS or DNSKEY record",
+					 *files);
 	}
 	if (err) {
 		danemsg_trust_anchor_free(ta);
@@ -369,8 +356,8 @@ static danemsg_err zone_keys(struct chain_check *c, const ldns_rdf *zone, unsign
 		if (!vouched)
 			err = DANEMSG_ERR_NOMEM;
 		else if (!ldns_rr_list_rr_count(vouched))
-			err = refuse(c, DANEMSG_CHAIN_NO_ANCHOR, "no DNSKEY of %s matches %s", zname,
-				     ds ? "its DS" : "the trust anchor");
+			err = refuse(c, DANEMSG_CHAIN_NO_ANCHOR, "no DNSKEY of %s matches %s",
+				     zname, ds ? "its DS" : "the trust anchor");
 	}
 	if (!err)
 		err = check_signatures(c, dnskeys, sigs, vouched, "a DNSKEY RRset");
@@ -486,7 +473,7 @@ danemsg_err danemsg_chain_verify(const uint8_t *chain, size_t len, const char *n
 		*out = NULL;
 	if ((!chain && len) || !name || !ta || !out ||
 	    identity_canonical_name(name, canon, sizeof(canon)))
-		return set_err(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
 	c.rrs = ldns_rr_list_new();
 	owner = ldns_dname_new_frm_str(canon);
 	err = c.rrs && owner ? parse_chain(&c, chain, len) : DANEMSG_ERR_NOMEM;
@@ -536,8 +523,8 @@ static danemsg_err collect_rrset(danemsg_resolver *r, const ldns_rdf *owner,
 	danemsg_err err = text ? resolver_query_packet(r, text, type, pkt, errbuf, errlen)
 			       : DANEMSG_ERR_NOMEM;
 	if (!err && (err = take_rrset(*pkt, owner, type, out, signer)))
-		set_err(errbuf, errlen, err, "%s: the answer holds no signed RRset of type %d "
-			"(an alias?)", text, (int)type);
+		errbuf_set(errbuf, errlen, err, "%s: the answer holds no signed RRset of type %d "
+			   "(an alias?)", text, (int)type);
 	free(text);
 	return err;
 }
@@ -560,8 +547,8 @@ static danemsg_err collect_wire(danemsg_resolver *r, const ldns_rdf *owner, ldns
 		if (err || is_anchored(&c, zone))
 			break;
 		if (ldns_dname_label_count(zone) == 0 || depth + 1 >= DANEMSG_CHAIN_MAX_ZONES) {
-			err = set_err(errbuf, errlen, DANEMSG_ERR_DNS_CONFIG, "no trust anchor of the "
-				      "resolver is above the sender's zone");
+			err = errbuf_set(errbuf, errlen, DANEMSG_ERR_DNS_CONFIG, "no trust anchor "
+					 "of the resolver is above the sender's zone");
 			break;
 		}
 		err = collect_rrset(r, zone, LDNS_RR_TYPE_DS, out, &pkts[n++], &parent, errbuf,
@@ -585,7 +572,7 @@ danemsg_err danemsg_chain_collect(danemsg_resolver *r, const char *name, uint8_t
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
 	if (!r || !name || !out || !out_len || identity_canonical_name(name, canon, sizeof(canon)))
-		return set_err(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
 	*out = NULL;
 	*out_len = 0;
 	owner = ldns_dname_new_frm_str(canon);
@@ -622,7 +609,8 @@ danemsg_err chain_header_add(danemsg_resolver *r, const char *name, json_t *head
 	    json_object_set_new(header, CHAIN_HEADER, json_string(text)))
 		err = DANEMSG_ERR_NOMEM;
 	if (err && errbuf && errlen && !errbuf[0])
-		set_err(errbuf, errlen, err, "DNSSEC chain of %s: %s", name, danemsg_strerror(err));
+		errbuf_set(errbuf, errlen, err, "DNSSEC chain of %s: %s", name,
+			   danemsg_strerror(err));
 	free(text);
 	free(wire);
 	return err;
@@ -647,18 +635,21 @@ danemsg_err chain_sender_identity(danemsg_resolver *r, const danemsg_policy *pol
 	if (!ta || (!carried && r))
 		return DANEMSG_OK;   /* the resolver decides alone */
 	if (!carried)
-		return set_err(errbuf, errlen, DANEMSG_ERR_UNKNOWN_SENDER, "the message carries no "
-			       "DNSSEC chain for %s, and there is no DNS to ask", sender);
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_UNKNOWN_SENDER, "the message "
+				  "carries no DNSSEC chain for %s, and there is no DNS to ask",
+				  sender);
 	if (!text || strlen(text) > jose_b64url_encoded_len(DANEMSG_CHAIN_MAX_BYTES))
-		return set_err(errbuf, errlen, text ? DANEMSG_ERR_TOO_LARGE : DANEMSG_ERR_MALFORMED,
-			       "the DNSSEC chain (%s) is not a base64url string of at most %u "
-			       "bytes", CHAIN_HEADER, DANEMSG_CHAIN_MAX_BYTES);
+		return errbuf_set(errbuf, errlen, text ? DANEMSG_ERR_TOO_LARGE
+				  : DANEMSG_ERR_MALFORMED,
+				  "the DNSSEC chain (%s) is not a base64url string of at most %u "
+				  "bytes", CHAIN_HEADER, DANEMSG_CHAIN_MAX_BYTES);
 	if (at <= 0)
-		return set_err(errbuf, errlen, DANEMSG_ERR_MALFORMED, "no iat to check the DNSSEC "
-			       "chain at");
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_MALFORMED, "no iat to check the "
+				  "DNSSEC chain at");
 	err = jose_b64url_decode_alloc(text, strlen(text), &wire, &len);
 	if (err)
-		set_err(errbuf, errlen, err, "the DNSSEC chain (%s) is not base64url", CHAIN_HEADER);
+		errbuf_set(errbuf, errlen, err, "the DNSSEC chain (%s) is not base64url",
+			   CHAIN_HEADER);
 	else
 		err = danemsg_chain_verify(wire, len, sender, ta, at, &verified,
 					   NULL, errbuf, errlen);
@@ -668,8 +659,8 @@ danemsg_err chain_sender_identity(danemsg_resolver *r, const danemsg_policy *pol
 	else
 		danemsg_identity_unref(verified);
 	if (!err && !r && verified->status)
-		return set_err(errbuf, errlen, DANEMSG_ERR_UNKNOWN_SENDER, "sender %s: the TLSA "
-			       "records of its DNSSEC chain hold no usable key", sender);
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_UNKNOWN_SENDER, "sender %s: the TLSA "
+				  "records of its DNSSEC chain hold no usable key", sender);
 	return err;
 }
 

@@ -1,8 +1,12 @@
 /* Error codes (messages and stable names, from one table) and small utilities. */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <danemsg.h>
+
+#include "error_internal.h"
 
 struct err_entry {
 	danemsg_err code;
@@ -88,4 +92,19 @@ danemsg_err danemsg_hex_encode(const uint8_t *in, size_t len, char *out, size_t 
 const char *danemsg_version(void)
 {
 	return DANEMSG_VERSION;
+}
+
+void errbuf_vset(char *errbuf, size_t len, size_t offset, const char *fmt, va_list ap)
+{
+	if (errbuf && offset < len)
+		vsnprintf(errbuf + offset, len - offset, fmt, ap);
+}
+
+danemsg_err errbuf_set(char *errbuf, size_t len, danemsg_err err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	errbuf_vset(errbuf, len, 0, fmt, ap);
+	va_end(ap);
+	return err;
 }

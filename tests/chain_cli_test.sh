@@ -20,7 +20,11 @@ export DANEMSG_DIR=$work/ids HOME=$work
 unset IDENTITY_NAME CRYPTO_PATH
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok    $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL  $1"; sed 's/^/      /' "$work/err" 2>/dev/null | tail -5; }
+bad() {
+	failed=$((failed + 1))
+	echo "FAIL  $1"
+	sed 's/^/      /' "$work/err" 2>/dev/null | tail -5
+}
 # expect EXIT DESCRIPTION COMMAND...: the command's exit status must be EXIT
 expect() {
 	local want=$1 what=$2 got=0

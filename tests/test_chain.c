@@ -106,7 +106,8 @@ static void mutate(enum mutation m, uint8_t **wire, size_t *len)
 		for (int i = 0; i < 4; i++) {
 			ldns_rr *rr = NULL;
 			at[i] = pos;
-			assert_int_equal(ldns_wire2rr(&rr, *wire, *len, &pos, LDNS_SECTION_ANSWER), 0);
+			assert_int_equal(ldns_wire2rr(&rr, *wire, *len, &pos,
+						      LDNS_SECTION_ANSWER), 0);
 			assert_true(i < 2 || ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY);
 			owner_len = ldns_rdf_size(ldns_rr_owner(rr));
 			ldns_rr_free(rr);
@@ -199,7 +200,8 @@ static const struct chain_case cases[] = {
 	{"another zone's anchor", KEEP, 0, 1, 0, DANEMSG_CHAIN_NO_ANCHOR, DANEMSG_ERR_DNS_BOGUS, 1},
 	{"RRSIGs expired", KEEP, 0, 0, 1, DANEMSG_CHAIN_EXPIRED, DANEMSG_ERR_DNS_BOGUS, 1},
 	{"RRSIGs not yet valid", KEEP, 0, 0, -1, DANEMSG_CHAIN_EXPIRED, DANEMSG_ERR_DNS_BOGUS, 1},
-	{"chain of another name", KEEP, 1, 0, 0, DANEMSG_CHAIN_WRONG_NAME, DANEMSG_ERR_DNS_BOGUS, 0},
+	{"chain of another name", KEEP, 1, 0, 0, DANEMSG_CHAIN_WRONG_NAME, DANEMSG_ERR_DNS_BOGUS,
+	 0},
 	{"DNSKEY RRset left out", DROP_DNSKEY, 0, 0, 0, DANEMSG_CHAIN_INCOMPLETE,
 	 DANEMSG_ERR_DNS_BOGUS, 1},
 	{"truncated", TRUNCATE, 0, 0, 0, DANEMSG_CHAIN_TRUNCATED, DANEMSG_ERR_MALFORMED, 0},
@@ -237,10 +239,11 @@ static void test_chain_cases(void **state)
 		} else {
 			assert_null(id);
 		}
-		if (c->cross_check)
-			assert_int_equal(getdns_secure(wire, len, c->wrong_anchor ? fx.wrong_anchor :
-						       getenv("DANEMSG_TRUST_ANCHOR"), at),
-					 e == DANEMSG_OK);
+		if (c->cross_check) {
+			const char *anchor = c->wrong_anchor ? fx.wrong_anchor
+							     : getenv("DANEMSG_TRUST_ANCHOR");
+			assert_int_equal(getdns_secure(wire, len, anchor, at), e == DANEMSG_OK);
+		}
 		danemsg_identity_unref(id);
 		free(wire);
 	}

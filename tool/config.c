@@ -41,11 +41,12 @@ static const struct {
 
 /* Every key some command takes: anything else in the file is a typo worth a warning. */
 static const char *const known_keys[] = {
-	"allow", "allow-insecure", "as", "at", "broker", "cache-max-ttl", "cafile", "capath",
-	"cert", "client-id", "compat", "count", "dir", "exec", "exec-timeout", "expires", "format",
-	"from", "keepalive", "key", "max-age", "max-size", "mqtt", "no-compat", "offline",
-	"password", "quarantine-max", "resolver", "retry", "root-anchor", "session-expiry", "state", "timeout",
-	"timeout-broker", "topic", "trust-anchor", "username", "workers", "zone-file", NULL,
+	"allow", "allow-insecure", "as", "at", "broker", "cache-max-ttl", "cafile",
+	"capath", "cert", "client-id", "compat", "count", "dir", "exec", "exec-timeout",
+	"expires", "format", "from", "keepalive", "key", "max-age", "max-size", "mqtt",
+	"no-compat", "offline", "password", "quarantine-max", "resolver", "retry",
+	"root-anchor", "session-expiry", "state", "timeout", "timeout-broker", "topic",
+	"trust-anchor", "username", "with-chain", "workers", "zone-file", NULL,
 };
 
 static char *trim(char *s)

@@ -30,6 +30,8 @@ static const char send_usage[] =
 	"                      (env IDENTITY_NAME)\n"
 	"  --to NAMES          recipients, separated by commas (at most 16)\n"
 	"  --compat            the reference system's format, for its receivers\n"
+	"  --with-chain        carry the DNSSEC chain of the sender's TLSA records, for\n"
+	"                      receivers with no DNS (listen --offline)\n"
 	"  --expires S         the message expires S seconds after sealing (with --mqtt 5\n"
 	"                      the broker also drops it then)\n"
 	"  --topic TEMPLATE    the topic; {to} and {from} are replaced by the names\n"
@@ -51,12 +53,14 @@ static const char send_usage[] =
 enum {
 	OPT_FROM = 'f', OPT_TO = 't', OPT_COMPAT = 'c', OPT_EXPIRES = 'e', OPT_TOPIC = 'T',
 	OPT_TIMEOUT_BROKER = 'B', OPT_RETRY = 'R', OPT_DIR = 'd', OPT_CONFIG = 'C', OPT_HELP = 'h',
+	OPT_WITH_CHAIN = 'W',
 };
 
 static const struct option send_longopts[] = {
 	{"from", required_argument, NULL, OPT_FROM},
 	{"to", required_argument, NULL, OPT_TO},
 	{"compat", no_argument, NULL, OPT_COMPAT},
+	{"with-chain", no_argument, NULL, OPT_WITH_CHAIN},
 	{"expires", required_argument, NULL, OPT_EXPIRES},
 	{"topic", required_argument, NULL, OPT_TOPIC},
 	{"timeout-broker", required_argument, NULL, OPT_TIMEOUT_BROKER},
@@ -91,6 +95,7 @@ static int send_option(void *ctx, int code, const char *arg)
 	case OPT_FROM: a->from = arg; break;
 	case OPT_TO: a->to = arg; break;
 	case OPT_COMPAT: a->seal.compat = 1; break;
+	case OPT_WITH_CHAIN: a->seal.with_dnssec_chain = 1; break;
 	case OPT_EXPIRES:
 		if (cli_parse_uint(arg, "--expires", 1, 366u * 86400u, &v))
 			return EXIT_USAGE;

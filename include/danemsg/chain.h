@@ -88,8 +88,8 @@ typedef enum danemsg_chain_time {
  * must outlive the policy), its RRSIGs as of at. With a NULL resolver (offline), open
  * then takes the sender's TLSA records from the chain, and refuses a message without
  * one. With a resolver, a carried chain must verify too, but the sender's records come
- * from the resolver's own validation. ta NULL turns chain checks off (the default:
- * carried chains are ignored).
+ * from the resolver's own validation. ta NULL: carried chains are checked with the
+ * resolver's own trust anchors (the default), and open needs a resolver.
  */
 danemsg_err danemsg_policy_set_chain_anchor(danemsg_policy *policy,
 					    const danemsg_trust_anchor *ta,

@@ -113,6 +113,8 @@ typedef struct danemsg_message danemsg_message;
  * sender's key in a DNSSEC-secure TLSA record; the signature; the sender certificate's
  * dates; replay. Every failure has its own code; danemsg_err_is_temporary()
  * tells "retry later" (DNS down) from "reject". errbuf says why.
+ * r may be NULL when the policy has a chain anchor (danemsg_policy_set_chain_anchor):
+ * the sender's records then come from the DNSSEC chain the message carries.
  */
 danemsg_err danemsg_open(danemsg_resolver *r, const danemsg_credential *const *keys,
 			 size_t n_keys, const danemsg_policy *policy, const uint8_t *in,
