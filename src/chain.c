@@ -159,6 +159,7 @@ static danemsg_err parse_record(struct chain_check *c, const uint8_t *wire, size
 {
 	size_t start = *pos, again_len = 0;
 	uint8_t *again = NULL;
+	const ldns_rr_descriptor *desc;
 	ldns_status st = ldns_wire2rr(out, wire, len, pos, LDNS_SECTION_ANSWER);
 	int same;
 
@@ -177,6 +178,11 @@ static danemsg_err parse_record(struct chain_check *c, const uint8_t *wire, size
 	if (!same || ldns_rr_get_class(*out) != LDNS_RR_CLASS_IN)
 		return refuse(c, DANEMSG_CHAIN_MALFORMED, "record at offset %zu is compressed, "
 			      "not of class IN, or not in canonical wire format", start);
+	/* An empty RDATA parses (as in an UPDATE) but has none of the fields read later. */
+	desc = ldns_rr_descript((uint16_t)ldns_rr_get_type(*out));
+	if (desc && ldns_rr_rd_count(*out) < ldns_rr_descriptor_minimum(desc))
+		return refuse(c, DANEMSG_CHAIN_MALFORMED, "record at offset %zu lacks fields",
+			      start);
 	return DANEMSG_OK;
 }
 

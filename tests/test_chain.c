@@ -80,7 +80,7 @@ static int is_type(const ldns_rr *rr, ldns_rr_type type)
 /* ---- the cases ---- */
 
 enum mutation { KEEP, FLIP_TLSA, FLIP_TLSA_RRSIG, DROP_DNSKEY, TRUNCATE, GARBAGE, OVERSIZE,
-		COMPRESS };
+		COMPRESS, EMPTY_RDATA };
 
 static void mutate(enum mutation m, uint8_t **wire, size_t *len)
 {
@@ -116,6 +116,14 @@ static void mutate(enum mutation m, uint8_t **wire, size_t *len)
 		(*wire)[at[3]] = (uint8_t)(0xc0 | at[2] >> 8);
 		(*wire)[at[3] + 1] = (uint8_t)(at[2] & 0xff);
 		*len -= owner_len - 2;
+		return;
+	}
+	if (m == EMPTY_RDATA) {   /* one more TLSA record at the name, with no RDATA */
+		static const uint8_t rest[] = {0, 52, 0, 1, 0, 0, 0, 60, 0, 0};
+		size_t owner_len = strlen(fx.sender) + 1;   /* in wire form; the name ends in a dot */
+		memcpy(*wire + *len, *wire, owner_len);
+		memcpy(*wire + *len + owner_len, rest, sizeof(rest));
+		*len += owner_len + sizeof(rest);
 		return;
 	}
 	if (m == KEEP)
@@ -207,6 +215,8 @@ static const struct chain_case cases[] = {
 	{"truncated", TRUNCATE, 0, 0, 0, DANEMSG_CHAIN_TRUNCATED, DANEMSG_ERR_MALFORMED, 0},
 	{"garbage", GARBAGE, 0, 0, 0, DANEMSG_CHAIN_MALFORMED, DANEMSG_ERR_MALFORMED, 0},
 	{"compressed name", COMPRESS, 0, 0, 0, DANEMSG_CHAIN_MALFORMED, DANEMSG_ERR_MALFORMED, 0},
+	{"TLSA with empty RDATA", EMPTY_RDATA, 0, 0, 0, DANEMSG_CHAIN_MALFORMED,
+	 DANEMSG_ERR_MALFORMED, 0},
 	{"over 8 KiB", OVERSIZE, 0, 0, 0, DANEMSG_CHAIN_TOO_LARGE, DANEMSG_ERR_TOO_LARGE, 0},
 };
 
