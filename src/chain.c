@@ -79,6 +79,7 @@ danemsg_err chain_anchor_read_file(const char *path, ldns_rr_list *into, size_t 
 	uint32_t ttl = 3600;
 	ldns_rdf *origin = NULL, *prev = NULL;
 	danemsg_err err = DANEMSG_OK;
+	size_t n = 0;
 
 	if (added)
 		*added = 0;
@@ -99,14 +100,18 @@ danemsg_err chain_anchor_read_file(const char *path, ldns_rr_list *into, size_t 
 			    ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY) &&
 			   ldns_rr_list_push_rr(into, rr)) {
 			rr = NULL;
-			if (added)
-				(*added)++;
+			n++;
 		}
 		ldns_rr_free(rr);
 	}
 	ldns_rdf_deep_free(origin);
 	ldns_rdf_deep_free(prev);
 	fclose(f);
+	if (!err && !n)
+		err = errbuf_set(errbuf, errlen, DANEMSG_ERR_DNS_CONFIG,
+				 "trust anchor file %s holds no DS or DNSKEY record", path);
+	if (added)
+		*added = n;
 	return err;
 }
 
@@ -126,14 +131,8 @@ danemsg_err danemsg_trust_anchor_load(const char *const *files, danemsg_trust_an
 		free(ta);
 		return DANEMSG_ERR_NOMEM;
 	}
-	for (; !err && *files; files++) {
-		size_t added = 0;
-		err = chain_anchor_read_file(*files, ta->rrs, &added, errbuf, errlen);
-		if (!err && !added)
-			err = errbuf_set(errbuf, errlen, DANEMSG_ERR_DNS_CONFIG,
-					 "trust anchor file %s holds no DS or DNSKEY record",
-					 *files);
-	}
+	for (; !err && *files; files++)
+		err = chain_anchor_read_file(*files, ta->rrs, NULL, errbuf, errlen);
 	if (err) {
 		danemsg_trust_anchor_free(ta);
 		return err;

@@ -13,7 +13,7 @@ struct danemsg_trust_anchor {
 
 /* Appends the DS and DNSKEY records of a trust anchor file (presentation format) to
  * into; *added (may be NULL) counts them. DANEMSG_ERR_DNS_CONFIG with errbuf set when
- * the file is unreadable or a line does not parse. */
+ * the file is unreadable, a line does not parse, or it holds no DS or DNSKEY record. */
 danemsg_err chain_anchor_read_file(const char *path, ldns_rr_list *into, size_t *added,
 				   char *errbuf, size_t errlen);
 

@@ -69,10 +69,6 @@ static danemsg_err add_anchor_file(danemsg_resolver *r, const char *path, char *
 	size_t first = ldns_rr_list_rr_count(r->anchors.rrs), added = 0;
 	danemsg_err err = chain_anchor_read_file(path, r->anchors.rrs, &added, errbuf, errlen);
 
-	if (!err && !added) {
-		set_err(errbuf, errlen, "trust anchor file %s holds no DS or DNSKEY record", path);
-		return DANEMSG_ERR_DNS_CONFIG;
-	}
 	for (size_t i = first; !err && i < first + added; i++) {
 		char *text = ldns_rr2str(ldns_rr_list_rr(r->anchors.rrs, i));
 		int ub_err = text ? ub_ctx_add_ta(r->ub, text) : UB_NOMEM;
