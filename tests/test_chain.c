@@ -22,7 +22,7 @@
 
 struct fixture {
 	char *dir;
-	char sender[128], recipient[128];
+	char sender[128], recipient[128], rsa[128];
 	char wrong_anchor[600];
 	danemsg_resolver *r;
 	danemsg_trust_anchor *ta, *wrong_ta;
@@ -34,12 +34,12 @@ struct fixture {
 static struct fixture fx;
 
 /* Creates and publishes an identity with the tool, as a user would. */
-static void publish_identity(const char *dir, const char *name)
+static void publish_identity(const char *dir, const char *name, const char *key)
 {
 	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "DANEMSG_DIR='%s' '%s' id new %s --key p256 >/dev/null && "
+	snprintf(cmd, sizeof(cmd), "DANEMSG_DIR='%s' '%s' id new %s --key %s >/dev/null && "
 		 "DANEMSG_DIR='%s' '%s' id publish %s --ttl 60 --no-confirm >/dev/null", dir,
-		 getenv("DANEMSG_TOOL"), name, dir, getenv("DANEMSG_TOOL"), name);
+		 getenv("DANEMSG_TOOL"), name, key, dir, getenv("DANEMSG_TOOL"), name);
 	assert_int_equal(system(cmd), 0);
 }
 
@@ -484,6 +484,30 @@ static void test_message_opens_offline(void **state)
 	free(plain);
 }
 
+/* The reference format has no room for a chain: asking for one is a usage error. */
+static void test_compat_carries_no_chain(void **state)
+{
+	danemsg_credential *cred = NULL;
+	danemsg_seal_options opts;
+	const char *to[] = {fx.rsa};
+	char *out = NULL, err[512];
+	size_t out_len;
+	(void)state;
+
+	assert_int_equal(danemsg_credential_load(fx.dir, fx.rsa, &cred), DANEMSG_OK);
+	danemsg_seal_options_init(&opts);
+	opts.compat = 1;
+	opts.with_dnssec_chain = 1;
+	assert_int_equal(danemsg_seal(fx.r, cred, to, 1, (const uint8_t *)"x", 1, &opts, &out,
+				      &out_len, err, sizeof(err)), DANEMSG_ERR_INVALID_ARG);
+	assert_null(out);
+	opts.with_dnssec_chain = 0;
+	assert_int_equal(danemsg_seal(fx.r, cred, to, 1, (const uint8_t *)"x", 1, &opts, &out,
+				      &out_len, err, sizeof(err)), DANEMSG_OK);
+	free(out);
+	danemsg_credential_free(cred);
+}
+
 /* ---- fixture ---- */
 
 static void write_wrong_anchor(void)
@@ -520,8 +544,11 @@ static int setup(void **state)
 		 getenv("DANEMSG_ZONE"));
 	snprintf(fx.recipient, sizeof(fx.recipient), "bob._device.c%d.%s", (int)getpid(),
 		 getenv("DANEMSG_ZONE"));
-	publish_identity(fx.dir, fx.sender);
-	publish_identity(fx.dir, fx.recipient);
+	snprintf(fx.rsa, sizeof(fx.rsa), "carol._device.c%d.%s", (int)getpid(),
+		 getenv("DANEMSG_ZONE"));
+	publish_identity(fx.dir, fx.sender, "p256");
+	publish_identity(fx.dir, fx.recipient, "p256");
+	publish_identity(fx.dir, fx.rsa, "rsa2048");
 	danemsg_resolver_config_init(&cfg);
 	cfg.server = getenv("DANEMSG_RESOLVER");
 	cfg.trust_anchor_files = anchors;
@@ -572,6 +599,7 @@ int main(void)
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_delegation_chain),
 		cmocka_unit_test(test_message_opens_offline),
+		cmocka_unit_test(test_compat_carries_no_chain),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
