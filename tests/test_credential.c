@@ -729,6 +729,68 @@ static void test_published_and_rollover(void **state)
 	danemsg_credential_free(cur);
 }
 
+/*
+ * The retired key is deleted only by danemsg_credential_delete_old: a second rollover
+ * refuses while it is there, and during an unfinished rollover (NAME.rollover) the old set
+ * is what loads as current, new and import refuse, delete_old refuses.
+ */
+static void test_rollover_keeps_old_keys(void **state)
+{
+	struct fixture *f = *state;
+	char old_key[4096], next_key[4096], marker[4096];
+	danemsg_credential *first, *c;
+	path_of(f, NAME, DANEMSG_SLOT_OLD, DANEMSG_FILE_KEY, old_key, sizeof(old_key));
+	path_of(f, NAME, DANEMSG_SLOT_NEXT, DANEMSG_FILE_KEY, next_key, sizeof(next_key));
+	snprintf(marker, sizeof(marker), "%s/%s.rollover", f->dir, NAME);
+
+	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0, 0, NULL, 0),
+			 DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &first), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0,
+						DANEMSG_CREDENTIAL_NEXT, NULL, 0), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_rollover(f->dir, NAME, NULL, 0), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0,
+						DANEMSG_CREDENTIAL_NEXT, NULL, 0), DANEMSG_OK);
+	char err[512] = "";
+	assert_int_equal(danemsg_credential_rollover(f->dir, NAME, err, sizeof(err)),
+			 DANEMSG_ERR_EXISTS);
+	assert_non_null(strstr(err, "--delete-old"));
+	assert_true(exists(next_key));
+	assert_int_equal(danemsg_credential_load_slot(f->dir, NAME, DANEMSG_SLOT_OLD, &c, NULL, 0),
+			 DANEMSG_OK);
+	assert_int_equal(EVP_PKEY_eq(danemsg_credential_sign_key(c),
+				     danemsg_credential_sign_key(first)), 1);
+	danemsg_credential_free(c);
+
+	/* An unfinished rollover: the old set is current until it is run again. */
+	FILE *m = fopen(marker, "w");
+	assert_non_null(m);
+	fclose(m);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c), DANEMSG_OK);
+	assert_int_equal(EVP_PKEY_eq(danemsg_credential_sign_key(c),
+				     danemsg_credential_sign_key(first)), 1);
+	danemsg_credential_free(c);
+	assert_int_equal(danemsg_credential_load_slot(f->dir, NAME, DANEMSG_SLOT_OLD, &c, NULL, 0),
+			 DANEMSG_ERR_NOT_FOUND);
+	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0,
+						DANEMSG_CREDENTIAL_FORCE, NULL, 0),
+			 DANEMSG_ERR_EXISTS);
+	assert_int_equal(danemsg_credential_delete_old(f->dir, NAME, NULL, 0), DANEMSG_ERR_EXISTS);
+	assert_true(exists(old_key));
+	assert_int_equal(unlink(marker), 0);
+
+	assert_int_equal(danemsg_credential_delete_old(f->dir, NAME, NULL, 0), DANEMSG_OK);
+	assert_false(exists(old_key));
+	assert_int_equal(danemsg_credential_delete_old(f->dir, NAME, NULL, 0), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_rollover(f->dir, NAME, NULL, 0), DANEMSG_OK);
+	assert_true(exists(old_key));
+	assert_false(exists(next_key));
+	assert_false(exists(marker));
+	assert_int_equal(danemsg_credential_delete_old(NULL, NAME, NULL, 0),
+			 DANEMSG_ERR_INVALID_ARG);
+	danemsg_credential_free(first);
+}
+
 static void test_null_arguments(void **state)
 {
 	struct fixture *f = *state;
@@ -811,6 +873,7 @@ int main(void)
 		T(test_csr),
 		T(test_import),
 		T(test_published_and_rollover),
+		T(test_rollover_keeps_old_keys),
 		T(test_null_arguments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,7 +25,8 @@ extern "C" {
  *   NAME.x25519.crt.pem  Ed25519 identities only: its certificate, issued by the
  *                        Ed25519 key (keyUsage keyAgreement only)
  * The next key of a rollover uses "NAME.next.*" for the same files, and a
- * rollover keeps the replaced ones as "NAME.old.*".
+ * rollover keeps the replaced ones as "NAME.old.*"; "NAME.rollover" exists while a
+ * rollover is unfinished (see danemsg_credential_rollover).
  */
 
 /* Longest identity name in presentation form, without trailing dot, plus NUL. */
@@ -64,6 +65,7 @@ typedef enum danemsg_credential_slot {
 	DANEMSG_SLOT_CURRENT = 0,  /* NAME.*      */
 	DANEMSG_SLOT_NEXT,         /* NAME.next.* (rollover, from danemsg_credential_new) */
 	DANEMSG_SLOT_OLD,          /* NAME.old.*  (kept by danemsg_credential_rollover) */
+	/* During an unfinished rollover, loading CURRENT reads NAME.old.* and OLD is NOT_FOUND. */
 } danemsg_credential_slot;
 
 /* Which file of a slot. */
@@ -185,12 +187,31 @@ danemsg_err danemsg_credential_import(const char *dir, const char *name, const c
 				      char *errbuf, size_t errbuf_len);
 
 /*
- * Promotes identity name's next slot to current: each current file is renamed
- * to NAME.old.*, then each next file to NAME.*. The next slot is loaded and
- * checked first; without one: DANEMSG_ERR_NOT_FOUND and nothing changes.
+ * Promotes identity name's next slot to current, in steps that each survive an
+ * interruption (crash, full disk, I/O error) and that a second call resumes:
+ *   1. NAME.old.* becomes a copy of NAME.* (hard links where the file system has them);
+ *   2. the file NAME.rollover is created: from now on, and until step 4, loading the
+ *      current slot reads NAME.old.* (the complete previous set) and there is no old slot;
+ *   3. NAME.* becomes a copy of NAME.next.*;
+ *   4. NAME.rollover is removed: the commit; the current slot is now the new key;
+ *   5. NAME.next.* is removed (each file only where NAME.* holds the same).
+ * Readers thus see the previous key or the new one, never a mix, and no file is removed
+ * unless another copy of it remains. The next slot is loaded and checked first; without
+ * one: DANEMSG_ERR_NOT_FOUND and nothing changes. An old slot that is not a copy of the
+ * current one (kept by an earlier rollover): DANEMSG_ERR_EXISTS and nothing changes;
+ * delete it first with danemsg_credential_delete_old().
  */
 danemsg_err danemsg_credential_rollover(const char *dir, const char *name,
 					char *errbuf, size_t errbuf_len);
+
+/*
+ * Deletes the old slot (NAME.old.*, the key a rollover retired): the only call apart from
+ * danemsg_credential_new with DANEMSG_CREDENTIAL_FORCE that deletes a key. Nothing to
+ * delete is success; during an unfinished rollover (whose old slot is the current key):
+ * DANEMSG_ERR_EXISTS and nothing changes.
+ */
+danemsg_err danemsg_credential_delete_old(const char *dir, const char *name,
+					  char *errbuf, size_t errbuf_len);
 
 #ifdef __cplusplus
 }
