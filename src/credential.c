@@ -138,13 +138,27 @@ static const char *const file_suffix[] = {
 };
 #define N_FILES (sizeof(file_suffix) / sizeof(file_suffix[0]))
 
+/*
+ * Longer names keep their files in a folder of their own, DIR/NAME/, because a file name
+ * has at most 255 octets: NAME.next.x25519.key.pem plus a temporary suffix (.tmpXXXXXX)
+ * must fit.
+ */
+#define CRED_FLAT_NAME_MAX 225
+
+/* What separates the name from the rest of its file names: "DIR/NAME." or "DIR/NAME/". */
+static char name_separator(const char *norm)
+{
+	return strlen(norm) > CRED_FLAT_NAME_MAX ? '/' : '.';
+}
+
 /* The path of a file of an already normalized name. */
 static danemsg_err cred_path(const char *dir, const char *norm, danemsg_credential_slot slot,
 			     danemsg_credential_file file, char *buf, size_t buflen)
 {
 	if ((unsigned)slot > DANEMSG_SLOT_OLD || (unsigned)file >= N_FILES)
 		return DANEMSG_ERR_INVALID_ARG;
-	int n = snprintf(buf, buflen, "%s/%s.%s%s", dir, norm, slot_infix[slot], file_suffix[file]);
+	int n = snprintf(buf, buflen, "%s/%s%c%s%s", dir, norm, name_separator(norm),
+			 slot_infix[slot], file_suffix[file]);
 	if (n < 0 || (size_t)n >= buflen)
 		return DANEMSG_ERR_BUFFER_TOO_SMALL;
 	return DANEMSG_OK;
@@ -191,7 +205,7 @@ static int path_exists(const char *path)
  */
 static void marker_path(const char *dir, const char *norm, char *buf, size_t buflen)
 {
-	snprintf(buf, buflen, "%s/%s.rollover", dir, norm);
+	snprintf(buf, buflen, "%s/%s%crollover", dir, norm, name_separator(norm));
 }
 
 static int rollover_pending(const char *dir, const char *norm)
@@ -486,11 +500,33 @@ static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 	return ok;
 }
 
-static X509_NAME *cn_name(const char *name)
+/* The longest commonName (RFC 5280 ub-common-name). */
+#define CN_MAX 64
+
+/*
+ * The subject: CN=name, which the reference system reads, when name fits in a CN; else
+ * the name's labels as domainComponents (RFC 4519; DC=net,DC=example,... in DER order),
+ * a non-empty name that a self-signed certificate's issuer needs. Either way the name that
+ * counts is the subjectAltName's dNSName.
+ */
+static X509_NAME *subject_name(const char *name)
 {
 	X509_NAME *n = X509_NAME_new();
-	if (n && !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)name,
-					     -1, -1, 0)) {
+	int ok = n != NULL;
+	size_t len = strlen(name);
+	if (ok && len <= CN_MAX)
+		ok = X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+						(const unsigned char *)name, -1, -1, 0);
+	for (size_t end = len; ok && len > CN_MAX && end > 0;) {
+		size_t start = end;
+		while (start > 0 && name[start - 1] != '.')
+			start--;
+		ok = X509_NAME_add_entry_by_txt(n, "DC", MBSTRING_ASC,
+						(const unsigned char *)name + start,
+						(int)(end - start), -1, 0);
+		end = start > 0 ? start - 1 : 0;
+	}
+	if (!ok) {
 		X509_NAME_free(n);
 		return NULL;
 	}
@@ -498,7 +534,7 @@ static X509_NAME *cn_name(const char *name)
 }
 
 /*
- * A certificate for subject_key, CN and SAN dNSName = name, end entity, valid
+ * A certificate for subject_key, subject_name(name), SAN dNSName = name, end entity, valid
  * from now-1h for days days, random positive 128-bit serial. Self-signed by
  * subject_key when issuer is NULL; else issued by issuer (cert + key) with an
  * authorityKeyIdentifier.
@@ -508,7 +544,7 @@ static X509 *make_cert(const char *name, EVP_PKEY *subject_key, const char *key_
 {
 	char san[DANEMSG_CREDENTIAL_NAME_MAX + 8];
 	X509 *x = X509_new();
-	X509_NAME *subject = cn_name(name);
+	X509_NAME *subject = subject_name(name);
 	BIGNUM *serial = BN_new();
 	X509V3_CTX ctx;
 	int ok = x && subject && serial;
@@ -541,12 +577,12 @@ static X509 *make_cert(const char *name, EVP_PKEY *subject_key, const char *key_
 	return x;
 }
 
-/* A CSR: subject CN=name, requested extension subjectAltName dNSName=name. */
+/* A CSR: subject_name(name), requested extension subjectAltName dNSName=name. */
 static X509_REQ *make_csr(const char *name, EVP_PKEY *key)
 {
 	char san[DANEMSG_CREDENTIAL_NAME_MAX + 8];
 	X509_REQ *req = X509_REQ_new();
-	X509_NAME *subject = cn_name(name);
+	X509_NAME *subject = subject_name(name);
 	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
 	X509_EXTENSION *ext = NULL;
 	int ok = req && subject && exts;
@@ -673,6 +709,11 @@ danemsg_err danemsg_credential_new(const char *dir, const char *name, danemsg_ke
 				    "%s exists (use --force to replace it)", existing);
 	}
 	err = make_dir(dir, errbuf, errbuf_len);
+	if (!err && name_separator(norm) == '/') {
+		char own[CRED_PATH_MAX];
+		snprintf(own, sizeof(own), "%s/%s", dir, norm);
+		err = make_dir(own, errbuf, errbuf_len);
+	}
 	if (err)
 		return err;
 

@@ -132,5 +132,27 @@ check "publish into an unsigned zone: update ok, lookup insecure" 10 "$tool" id 
 expect "unsigned zone found" "$work/out" "zone unsigned.${DANEMSG_ZONE}"
 check "id check: insecure" 10 "$tool" id check "$uname"
 
+# Names of any valid length: 72 octets (a UUID under a long organisation domain) and 253
+# (the most DNS allows) publish, confirm and carry a message both ways.
+zone=${DANEMSG_ZONE%.}
+uuid=0f8c2a34-5b6d-4e7f-8a9b-$(printf '%012d' $$)
+mid=$(printf '%0*d' $((72 - 46 - ${#zone})) 0 | tr 0 s)
+l63=$(printf '%063d' 0 | tr 0 l)
+long="$l63.$l63.$l63.$(printf '%0*d' $((253 - 3 * 64 - 9 - ${#zone})) $$)._device.$zone"
+n72=$uuid.$mid._device.$zone
+for n in "$n72" "$long"; do
+	check "${#n}-octet name: id new" 0 "$tool" id new "$n" --key ed25519
+	check "${#n}-octet name: publish, confirmed" 0 "$tool" id publish "$n"
+	expect "${#n}-octet name: both records live" "$work/out" "2 of 2 published records live"
+	check "${#n}-octet name: id check" 0 "$tool" id check "$n"
+	check "${#n}-octet name: seal" 0 sh -c "echo hello | '$tool' seal --from '$n' --to '$n' \
+		--out '$work/long.msg'"
+	check "${#n}-octet name: open" 0 "$tool" open --as "$n" --in "$work/long.msg" \
+		--replay-cache "$work/long.replay"
+	expect "${#n}-octet name: the message" "$work/out" "hello"
+done
+[ "${#long}" -eq 253 ] && [ "${#n72}" -eq 72 ] && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL: names of ${#n72} and ${#long} octets, not 72 and 253"; }
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -78,7 +78,11 @@ typedef enum danemsg_credential_file {
 	DANEMSG_FILE_ENC_CERT,     /* .x25519.crt.pem */
 } danemsg_credential_file;
 
-/* The path "DIR/NAME[.next|.old].SUFFIX" of one file (name is normalized first). */
+/*
+ * The path "DIR/NAME[.next|.old].SUFFIX" of one file (name is normalized first); for
+ * names over 225 octets, whose file names would not fit in 255 octets,
+ * "DIR/NAME/[next.|old.]SUFFIX" (the folder DIR/NAME is made by danemsg_credential_new).
+ */
 danemsg_err danemsg_credential_path(const char *dir, const char *name,
 				    danemsg_credential_slot slot, danemsg_credential_file file,
 				    char *buf, size_t buflen);
@@ -92,7 +96,8 @@ danemsg_err danemsg_credential_path(const char *dir, const char *name,
  * a new private key of the given type (written with O_EXCL semantics: an
  * existing key file is never replaced unless DANEMSG_CREDENTIAL_FORCE, else
  * DANEMSG_ERR_EXISTS and nothing is touched), a self-signed certificate valid
- * from now-1h for days days (0: DANEMSG_CREDENTIAL_DEFAULT_DAYS), a CSR and, for
+ * from now-1h for days days (0: DANEMSG_CREDENTIAL_DEFAULT_DAYS; subject CN=name, or
+ * for names over 64 octets the labels as domainComponents; SAN dNSName=name), a CSR and, for
  * Ed25519, the X25519 key and certificate. With DANEMSG_CREDENTIAL_NEXT the
  * files are the next slot's (the current identity must exist: NOT_FOUND else).
  * Replacing an identity removes its stale chain (and X25519 files if the new
@@ -164,8 +169,9 @@ danemsg_err danemsg_tlsa_format_line(const char *name, uint32_t ttl, const uint8
 				     size_t rdata_len, char *buf, size_t buflen, size_t *outlen);
 
 /*
- * A CSR for identity name's existing key (slot current or next): subject
- * CN=NAME, extension request subjectAltName dNSName=NAME, signed by the key.
+ * A CSR for identity name's existing key (any slot): subject CN=NAME (over 64
+ * octets: domainComponents), extension request subjectAltName dNSName=NAME, signed
+ * by the key.
  * *out is the caller's (X509_REQ_free).
  */
 danemsg_err danemsg_credential_csr(const char *dir, const char *name,
