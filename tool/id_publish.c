@@ -1,13 +1,9 @@
 /* danemsg id publish NAME: put NAME's TLSA records into DNS by UPDATE with TSIG, then check. */
-#include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <openssl/crypto.h>
 
 #include "cli.h"
 #include "dns_opts.h"
@@ -122,46 +118,19 @@ static danemsg_err records_add(struct records *r, uint8_t *rdata, size_t len)
 	return DANEMSG_OK;
 }
 
-/* Parses --record 'U S M HEX' (the hex may hold spaces, as zone files split it). */
+/* Parses --record 'U S M HEX' into out. */
 static danemsg_err record_parse(const char *text, struct records *out)
 {
-	unsigned long field[3];
-	const char *p = text;
-	for (int i = 0; i < 3; i++) {
-		char *end;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (!isdigit((unsigned char)*p))
-			return DANEMSG_ERR_MALFORMED;
-		errno = 0;
-		field[i] = strtoul(p, &end, 10);
-		if (errno || field[i] > 255 || (*end != ' ' && *end != '\t'))
-			return DANEMSG_ERR_MALFORMED;
-		p = end;
-	}
-	size_t digits = 0, len = strlen(p);
-	uint8_t *rdata = malloc(3 + len / 2 + 1);
+	size_t len = 0, size = 3 + strlen(text) / 2;
+	uint8_t *rdata = malloc(size);
 	if (!rdata)
 		return DANEMSG_ERR_NOMEM;
-	for (int i = 0; i < 3; i++)
-		rdata[i] = (uint8_t)field[i];
-	for (; *p; p++) {
-		int v = OPENSSL_hexchar2int((unsigned char)*p);
-		if (*p == ' ' || *p == '\t')
-			continue;
-		if (v < 0 || 3 + digits / 2 >= 65535) {
-			free(rdata);
-			return DANEMSG_ERR_MALFORMED;
-		}
-		rdata[3 + digits / 2] = digits % 2 ? (uint8_t)(rdata[3 + digits / 2] | v) :
-				       (uint8_t)(v << 4);
-		digits++;
-	}
-	if (digits == 0 || digits % 2) {
+	danemsg_err err = danemsg_tlsa_rdata_from_text(text, rdata, size, &len);
+	if (err) {
 		free(rdata);
-		return DANEMSG_ERR_MALFORMED;
+		return err;
 	}
-	return records_add(out, rdata, 3 + digits / 2);
+	return records_add(out, rdata, len);
 }
 
 /* One record per certificate, with the --usage/--selector/--matching of a. */
@@ -551,7 +520,8 @@ int id_publish(int argc, char **argv)
 	if (err) {
 		cli_error("%s: %s (%s)", a.name, danemsg_strerror(err), errbuf);
 		danemsg_tsig_key_free(key);
-		return a.n_record_text && err == DANEMSG_ERR_MALFORMED ? EXIT_USAGE :
+		return a.n_record_text && (err == DANEMSG_ERR_MALFORMED ||
+					   err == DANEMSG_ERR_TOO_LARGE) ? EXIT_USAGE :
 		       cli_exit_code(err);
 	}
 	if (a.remove && !a.force && (rc = check_removal(&a, name, &recs))) {
