@@ -279,13 +279,45 @@ EOF
 	# ---- --compat, for and from the reference system (RSA identities) ----
 	ra=$(name ra) rb=$(name rb)
 	new_id "$ra" rsa2048 && new_id "$rb" rsa2048 || return
-	listen_start "$work/rb.out" "$work/rb.log" --as "$rb" || return
+	# strict by default: a listener without --compat refuses the reference format
+	listen_start "$work/rb0.out" "$work/rb0.log" --as "$rb" || return
+	check "send --compat to a default listener" 0 \
+		"$tool" send --compat --from "$ra" --to "$rb" "compat refused"
+	wait_for "$work/rb0.log" "rejected: unsupported" 1 15
+	expect "without --compat: refused, and the log names the option" "$work/rb0.log" \
+		"rejected: unsupported: .*--compat"
+	expect_not "without --compat: not delivered" "$work/rb0.out" "compat refused"
+	listen_stop "default listener"
+	# a sealed message over 4096 bytes: the reference receiver would drop it silently
+	big=$(head -c 3000 /dev/zero | tr '\0' x)
+	check "send --compat, 3000 bytes" 0 "$tool" send --compat --from "$ra" --to "$rb" "$big"
+	expect "send --compat warns over the reference receiver's 4096 bytes" "$work/err" \
+		"WARNING: .*4096"
+	check "send --compat, 5 bytes" 0 "$tool" send --compat --from "$ra" --to "$rb" "small"
+	expect_not "send --compat: no warning under 4096 bytes" "$work/err" "WARNING"
+	listen_start "$work/rb.out" "$work/rb.log" --as "$rb" --compat || return
 	check "send --compat" 0 "$tool" send --compat --from "$ra" --to "$rb" "compat hello"
 	wait_for "$work/rb.out" "says: compat hello" 1 15
 	expect "--compat delivered" "$work/rb.out" "^$ra says: compat hello\$"
 	expect "--compat logged as compat" "$work/rb.log" \
 		"accepted from $ra \(dnssec secure, compat"
 	listen_stop "compat listener"
+	# the configuration file can accept it; either flag overrides the file
+	printf 'compat = yes\n' >"$work/compat.conf"
+	listen_start "$work/rb.out" "$work/rb.log" --as "$rb" --config "$work/compat.conf" ||
+		return
+	"$tool" send --compat --from "$ra" --to "$rb" "compat by config" 2>"$work/err" ||
+		fail "send --compat (config)" "$work/err"
+	wait_for "$work/rb.out" "says: compat by config" 1 15 ||
+		fail "compat = yes in the config file: not delivered" "$work/rb.log"
+	listen_stop "compat listener (config file)"
+	listen_start "$work/rb.out" "$work/rb1.log" --as "$rb" --config "$work/compat.conf" \
+		--no-compat || return
+	"$tool" send --compat --from "$ra" --to "$rb" "compat flag wins" 2>"$work/err" ||
+		fail "send --compat (flag over config)" "$work/err"
+	wait_for "$work/rb1.log" "rejected: unsupported" 1 15
+	expect_not "--no-compat beats compat = yes in the file" "$work/rb.out" "compat flag wins"
+	listen_stop "--no-compat listener (config file says yes)"
 
 	# ---- MQTT 5: the session (Session-Expiry-Interval) keeps messages while away ----
 	listen_start "$work/v5.out" "$work/v5.log" --as "$carol" --mqtt 5 || return

@@ -18,6 +18,8 @@
 #define MAX_MESSAGE (512u * 1024u)
 #define MAX_RECIPIENTS 16
 #define TOPIC_MAX 1024
+/* The reference receiver drops larger payloads without a word. */
+#define REFERENCE_RECEIVER_MAX 4096
 
 static const char send_usage[] =
 	"usage: danemsg send --from NAME --to NAME[,NAME...] [MESSAGE | -] [options]\n"
@@ -29,7 +31,8 @@ static const char send_usage[] =
 	"  --from NAME         the sender: an identity in the identity folder\n"
 	"                      (env IDENTITY_NAME)\n"
 	"  --to NAMES          recipients, separated by commas (at most 16)\n"
-	"  --compat            the reference system's format, for its receivers\n"
+	"  --compat            the reference system's format, for its receivers (warns when\n"
+	"                      the sealed message is over their limit of 4096 bytes)\n"
 	"  --expires S         the message expires S seconds after sealing (with --mqtt 5\n"
 	"                      the broker also drops it then)\n"
 	"  --topic TEMPLATE    the topic; {to} and {from} are replaced by the names\n"
@@ -359,6 +362,10 @@ static int seal_and_send(struct send_args *a, char *to_list, const char *message
 		if (err) {
 			cli_error("seal: %s", errbuf[0] ? errbuf : danemsg_strerror(err));
 			rc = cli_exit_code(err);
+		} else if (a->seal.compat && sealed_len > REFERENCE_RECEIVER_MAX) {
+			cli_error("WARNING: the sealed message is %zu bytes: a reference receiver "
+				  "drops messages over %d bytes without a word", sealed_len,
+				  REFERENCE_RECEIVER_MAX);
 		}
 	}
 	if (!rc) {
