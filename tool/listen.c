@@ -73,7 +73,7 @@ static const char listen_usage[] =
 	"  --topic TEMPLATE     the topic, {to} replaced by NAME, {from} by + (any sender;\n"
 	"                       default {to})\n"
 	"  --client-id ID       the MQTT client id of the session (default danemsg-NAME)\n"
-	"  --session-expiry S   with --mqtt 5: how long the broker keeps the session while we\n"
+	"  --session-expiry S   with MQTT 5: how long the broker keeps the session while we\n"
 	"                       are away (default 604800, 7 days)\n"
 	"  --keepalive S        MQTT keepalive (default 30)\n"
 	"  --count N, --once    exit 0 after N messages (1) have been delivered\n"
@@ -622,7 +622,13 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 		       const mosquitto_property *props)
 {
 	struct listener *L = obj;
-	int v5 = L->a->mqtt.version == MQTT_PROTOCOL_V5;
+	int v5 = cli_mqtt_version(&L->a->mqtt) == MQTT_PROTOCOL_V5;
+	if (rc && cli_mqtt_fall_back(&L->a->mqtt, m, rc)) {
+		listen_log("the broker %s does not speak MQTT 5: using 3.1.1, with which a message "
+			   "is read whole before --max-size can refuse it (bound the size on the "
+			   "broker)", L->broker.url);
+		return;
+	}
 	if (rc) {
 		listen_log("the broker %s refused the connection: %s", L->broker.url,
 			   rc <= 5 ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc));
@@ -658,7 +664,7 @@ static void sleep_unless_stopping(struct listener *L, unsigned seconds)
 static int broker_connect(struct listener *L)
 {
 	int keepalive = (int)L->a->keepalive;
-	if (L->a->mqtt.version == MQTT_PROTOCOL_V5)   /* the properties again every time */
+	if (cli_mqtt_version(&L->a->mqtt) == MQTT_PROTOCOL_V5)   /* the properties every time */
 		return mosquitto_connect_bind_v5(L->mosq, L->broker.host, L->broker.port,
 						 keepalive, NULL, L->connect_props);
 	return mosquitto_connect(L->mosq, L->broker.host, L->broker.port, keepalive);
@@ -775,7 +781,7 @@ static int setup(struct listener *L, struct listen_args *a)
 	L->deliver.exec = a->exec;
 	L->deliver.exec_timeout = (unsigned)a->exec_timeout;
 	L->deliver.me = L->name;
-	if (a->mqtt.version == MQTT_PROTOCOL_V5) {
+	if (cli_mqtt_version(&a->mqtt) == MQTT_PROTOCOL_V5) {
 		/* the broker keeps the session while we are away, and sends us nothing larger
 		 * than we accept (room for the topic and headers) */
 		unsigned long max_packet = a->max_size + 65536;
