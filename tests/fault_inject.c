@@ -5,6 +5,8 @@
  *   DANEMSG_FAULT_MODE=eio    the call fails with EIO (the default)
  *   DANEMSG_FAULT_MODE=exit   the process ends there, as in a crash (_exit 99)
  *   DANEMSG_FAULT_REPORT=F    when the fault fires, F gets "CALL PATH"
+ *   DANEMSG_FAULT_NO_LINKS=1  every link fails with EPERM, as on file systems without
+ *                             hard links (not counted as changes)
  * Never built into the product: tests/CMakeLists.txt builds it for tests only.
  */
 #define _GNU_SOURCE
@@ -63,14 +65,23 @@ int renameat2(int fd1, const char *from, int fd2, const char *to, unsigned flags
 	return fault_here("renameat2", to) ? -1 : NEXT(renameat2)(fd1, from, fd2, to, flags);
 }
 
+static int no_links(void)
+{
+	if (!getenv("DANEMSG_FAULT_NO_LINKS"))
+		return 0;
+	errno = EPERM;
+	return 1;
+}
+
 int link(const char *from, const char *to)
 {
-	return fault_here("link", to) ? -1 : NEXT(link)(from, to);
+	return no_links() || fault_here("link", to) ? -1 : NEXT(link)(from, to);
 }
 
 int linkat(int fd1, const char *from, int fd2, const char *to, int flags)
 {
-	return fault_here("linkat", to) ? -1 : NEXT(linkat)(fd1, from, fd2, to, flags);
+	return no_links() || fault_here("linkat", to) ? -1 :
+	       NEXT(linkat)(fd1, from, fd2, to, flags);
 }
 
 int unlink(const char *path)

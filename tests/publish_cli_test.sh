@@ -147,7 +147,7 @@ check "remove: the retired key's record" 0 "$tool" id publish "$rname" --remove
 expect "remove: confirmed gone" "$work/out" "confirmed: the records are gone"
 tlsa "$rname"
 [ "$(count 'IN[[:space:]]*TLSA')" -eq 1 ] && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: remove: one TLSA record should remain"; cat "$work/dig"; }
+	{ failed=$((failed + 1)); echo "FAIL: remove: one record should remain"; cat "$work/dig"; }
 tr -d ' \n' <"$work/dig" | tr A-F a-f | grep -q "$(cat "$work/old.hex")" &&
 	{ failed=$((failed + 1)); echo "FAIL: remove: the old record is still there"; } ||
 	passed=$((passed + 1))
@@ -160,7 +160,7 @@ check "remove: the last usable record refused" 14 "$tool" id publish "$rname" --
 expect "remove: refusal says why" "$work/err" "would leave no usable TLSA record"
 tlsa "$rname"
 [ "$(count 'IN[[:space:]]*TLSA')" -eq 1 ] && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: remove: a refusal changed the zone"; cat "$work/dig"; }
+	{ failed=$((failed + 1)); echo "FAIL: remove: a refusal changed it"; cat "$work/dig"; }
 check "remove: the last one with --force" 0 "$tool" id publish "$rname" --remove --force \
 	--record "$current"
 tlsa "$rname"
@@ -192,7 +192,7 @@ for n in "$n72" "$long"; do
 	expect "${#n}-octet name: the message" "$work/out" "hello"
 done
 [ "${#long}" -eq 253 ] && [ "${#n72}" -eq 72 ] && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: names of ${#n72} and ${#long} octets, not 72 and 253"; }
+	{ failed=$((failed + 1)); echo "FAIL: names of ${#n72} and ${#long} octets, not 72, 253"; }
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

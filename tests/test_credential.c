@@ -823,8 +823,8 @@ static void test_names_of_any_length(void **state)
 		char name[300], cn[300], path[4096], folder[4096];
 		name_of_length(cases[i].len, name);
 		assert_int_equal(strlen(name), cases[i].len);
-		assert_int_equal(danemsg_credential_new(f->dir, name, DANEMSG_KEY_ED25519, 0, 0, NULL,
-							0), DANEMSG_OK);
+		assert_int_equal(danemsg_credential_new(f->dir, name, DANEMSG_KEY_ED25519, 0, 0,
+							NULL, 0), DANEMSG_OK);
 		danemsg_credential *c;
 		assert_int_equal(danemsg_credential_load(f->dir, name, &c), DANEMSG_OK);
 		X509 *x = danemsg_credential_sign_cert(c), *enc = danemsg_credential_enc_cert(c);
@@ -850,7 +850,8 @@ static void test_names_of_any_length(void **state)
 		assert_int_equal(strcmp(path, folder) == 0, cases[i].own_folder);
 		assert_true(exists(path));
 		assert_int_equal(danemsg_credential_new(f->dir, name, DANEMSG_KEY_P256, 0,
-							DANEMSG_CREDENTIAL_NEXT, NULL, 0), DANEMSG_OK);
+							DANEMSG_CREDENTIAL_NEXT, NULL, 0),
+				 DANEMSG_OK);
 		assert_int_equal(danemsg_credential_rollover(f->dir, name, NULL, 0), DANEMSG_OK);
 		X509_REQ *req;
 		assert_int_equal(danemsg_credential_csr(f->dir, name, DANEMSG_SLOT_OLD, &req, NULL,
