@@ -260,25 +260,88 @@ static void test_reencrypted_to_third_party_is_refused(void **state)
 	free(sealed);
 }
 
-/* A native signed message from alice with chosen claims (test-side). */
-static char *signed_by_alice(struct fixture *f, const char *aud, int64_t iat, int64_t exp,
-			     const char *alg_override)
+/* A native signed message from alice with header h completed (test-side; takes h). */
+static char *sign_as_alice(struct fixture *f, json_t *h)
 {
-	json_t *h = json_pack("{s:s, s:s, s:[s], s:I, s:s}", "typ", "danemsg+jws", "x5u",
-			      "dns://" NAME("alice") "?type=TLSA", "aud", aud, "iat",
-			      (json_int_t)iat, "jti", "fixed-id-1");
 	char *out = NULL, x5t[JOSE_THUMBPRINT_SIZE];
 	size_t len;
 	jose_x5t_s256(danemsg_credential_sign_cert(f->alice), x5t);
+	json_object_set_new(h, "typ", json_string("danemsg+jws"));
+	json_object_set_new(h, "x5u", json_string("dns://" NAME("alice") "?type=TLSA"));
 	json_object_set_new(h, "x5t#S256", json_string(x5t));
-	if (exp)
-		json_object_set_new(h, "exp", json_integer(exp));
-	if (alg_override)
-		json_object_set_new(h, "alg", json_string(alg_override));
 	danemsg_err err = jose_jws_sign(danemsg_credential_sign_key(f->alice), JOSE_ALG_UNKNOWN, h,
 					(const uint8_t *)"hello", 5, &out, &len);
 	json_decref(h);
 	return err ? NULL : out;
+}
+
+/* A native signed message from alice with chosen claims (test-side). */
+static char *signed_by_alice(struct fixture *f, const char *aud, int64_t iat, int64_t exp,
+			     const char *alg_override)
+{
+	json_t *h = json_pack("{s:[s], s:I, s:s}", "aud", aud, "iat", (json_int_t)iat, "jti",
+			      "fixed-id-1");
+	if (exp)
+		json_object_set_new(h, "exp", json_integer(exp));
+	if (alg_override)
+		json_object_set_new(h, "alg", json_string(alg_override));
+	return sign_as_alice(f, h);
+}
+
+/* Strings from a message reach files, logs, environment variables and terminals: jti and
+ * aud have a strict syntax, refused as malformed otherwise. */
+static void test_message_strings_have_a_syntax(void **state)
+{
+	struct fixture *f = *state;
+	char long_id[130];
+	static const struct { const char *jti, *aud; danemsg_err expect; } cases[] = {
+		{"8815Y8gSkE1iuu0Ie2or8w", "[\"" NAME("dave") "\"]", DANEMSG_OK},
+		{"0f8fad5b-d9cb-469f-a165-70867728950e", "\"" NAME("dave") "\"", DANEMSG_OK},
+		{NULL, "[\"" NAME("dave") "\"]", DANEMSG_OK},                 /* 128 characters */
+		{"", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},
+		{"a\nb", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},     /* a new line */
+		{"a b", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},       /* a field split */
+		{"../../etc/passwd", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},
+		{"id%0A", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},
+		{"caf\xc3\xa9", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},
+		{"\x1b[2J", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},
+		{"ok", "[\"" NAME("dave") "\", \"x\\nbank says: hi\"]", DANEMSG_ERR_MALFORMED},
+		{"ok", "[\"" NAME("dave") "\", 7]", DANEMSG_ERR_MALFORMED},
+		{"ok", "[\"" NAME("dave") "\", \"*.example.org\"]", DANEMSG_ERR_MALFORMED},
+		{"ok", "[]", DANEMSG_ERR_MALFORMED},
+		{"ok", "[\"" NAME("dave") "\",\"a.\",\"b.\",\"c.\",\"d.\",\"e.\",\"f.\",\"g.\","
+		       "\"h.\",\"i.\",\"j.\",\"k.\",\"l.\",\"m.\",\"n.\",\"o.\",\"p.\"]",
+		 DANEMSG_ERR_MALFORMED},                                       /* 17 names */
+	};
+	memset(long_id, 'A', 128);
+	long_id[128] = '\0';
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *aud = json_loads(cases[i].aud, JSON_DECODE_ANY, NULL);
+		json_t *h = json_pack("{s:o, s:I, s:s}", "aud", aud, "iat",
+				      (json_int_t)time(NULL), "jti",
+				      cases[i].jti ? cases[i].jti : long_id);
+		char *jws = sign_as_alice(f, h);
+		char *msg = encrypt_to(jws, f->dave, JOSE_ENC_A256GCM);
+		danemsg_message *m = NULL;
+		danemsg_replay_ops none = {NULL, NULL};
+		danemsg_policy_set_replay(f->policy, none);
+		printf("case %zu\n", i);
+		assert_int_equal(open_as(f, f->dave, msg, &m), cases[i].expect);
+		if (m)
+			assert_string_equal(danemsg_message_id(m),
+					    cases[i].jti ? cases[i].jti : long_id);
+		danemsg_message_free(m);
+		free(msg);
+		free(jws);
+	}
+	long_id[128] = 'A';
+	long_id[129] = '\0';
+	json_t *h = json_pack("{s:[s], s:I, s:s}", "aud", NAME("dave"), "iat",
+			      (json_int_t)time(NULL), "jti", long_id);
+	char *jws = sign_as_alice(f, h), *msg = encrypt_to(jws, f->dave, JOSE_ENC_A256GCM);
+	assert_int_equal(open_as(f, f->dave, msg, NULL), DANEMSG_ERR_MALFORMED);   /* 129 */
+	free(msg);
+	free(jws);
 }
 
 static void test_freshness(void **state)
@@ -537,6 +600,7 @@ int main(void)
 		T(test_certificate_carried_when_dns_has_digest),
 		T(test_reencrypted_to_third_party_is_refused),
 		T(test_freshness),
+		T(test_message_strings_have_a_syntax),
 		T(test_tampered_fields_are_refused),
 		T(test_tampered_signature_and_payload),
 		T(test_algorithms_pinned),
