@@ -14,4 +14,9 @@ struct danemsg_policy {
 	danemsg_replay_cache *own_replay;
 };
 
+/* Reads a replay cache file's text (for danemsg_replay_cache_load and the fuzz target):
+ * DANEMSG_ERR_MALFORMED with the 1-based line in *bad_line when it does not parse. */
+danemsg_err replay_cache_parse(danemsg_replay_cache *c, const char *text, size_t len,
+			       int64_t now, size_t *bad_line);
+
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include <openssl/rand.h>
@@ -515,12 +517,102 @@ static void test_replay_cache_survives_save_and_load(void **state)
 	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "id1", now + 100, now), DANEMSG_OK);
 	assert_int_equal(danemsg_replay_cache_save(c, path), DANEMSG_OK);
 	danemsg_replay_cache_new(10, &d);
-	assert_int_equal(danemsg_replay_cache_load(d, path), DANEMSG_OK);
+	assert_int_equal(danemsg_replay_cache_load(d, path, NULL), DANEMSG_OK);
 	ops = danemsg_replay_cache_ops(d);
 	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "id1", now + 100, now),
 			 DANEMSG_ERR_REPLAYED);
 	danemsg_replay_cache_free(c);
 	danemsg_replay_cache_free(d);
+}
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+}
+
+/* Any id round-trips (records are length-prefixed); the file is 0600 and written through
+ * no planted link. */
+static void test_replay_file_keeps_any_id(void **state)
+{
+	struct fixture *f = *state;
+	static const char *ids[] = {"plain", "new\nline", "two  spaces", "100%", "\r\x1b[2J",
+				    "\nfloor 99999999999"};
+	danemsg_replay_cache *c = NULL, *d = NULL;
+	char path[512], tmp[600], target[600];
+	int64_t now = (int64_t)time(NULL);
+	struct stat st;
+	size_t line = 99;
+
+	snprintf(path, sizeof(path), "%s/replay", f->dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	snprintf(target, sizeof(target), "%s/victim", f->dir);
+	write_file(target, "keep", 4);
+	assert_int_equal(symlink(target, tmp), 0);   /* planted: must not be followed */
+	danemsg_replay_cache_new(10, &c);
+	danemsg_replay_ops ops = danemsg_replay_cache_ops(c);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		assert_int_equal(ops.check_and_add(ops.ctx, "a.", ids[i], now + 100, now),
+				 DANEMSG_OK);
+	assert_int_equal(danemsg_replay_cache_save(c, path), DANEMSG_OK);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_size, 4);
+	danemsg_replay_cache_new(10, &d);
+	assert_int_equal(danemsg_replay_cache_load(d, path, &line), DANEMSG_OK);
+	assert_int_equal(line, 0);
+	assert_int_equal(danemsg_replay_cache_count(d), sizeof(ids) / sizeof(ids[0]));
+	ops = danemsg_replay_cache_ops(d);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		assert_int_equal(ops.check_and_add(ops.ctx, "a.", ids[i], now + 100, now),
+				 DANEMSG_ERR_REPLAYED);
+	danemsg_replay_cache_free(c);
+	danemsg_replay_cache_free(d);
+	unlink(path);   /* a link in its place is refused, not read */
+	assert_int_equal(symlink(target, path), 0);
+	danemsg_replay_cache_new(10, &d);
+	assert_int_equal(danemsg_replay_cache_load(d, path, NULL), DANEMSG_ERR_IO);
+	danemsg_replay_cache_free(d);
+}
+
+/* A file that does not load is an error naming its line, never half a cache. */
+static void test_replay_file_damage_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	static const struct { const char *text; danemsg_err expect; size_t line; } cases[] = {
+		{"", DANEMSG_OK, 0},
+		{"danemsg-replay 2\nfloor 5\n4000000000 6 a. id1\n", DANEMSG_OK, 0},
+		{"floor 5\n4000000000 a. id1\n", DANEMSG_OK, 0},                    /* version 1 */
+		/* version 1 with a jti that held a new line: the damage the old format allowed */
+		{"floor 5\n4000000000 a. id1\nrest\n4000000000 a. id2\n", DANEMSG_ERR_MALFORMED, 3},
+		{"floor 5\n4000000000 a. i\rd\n", DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 2\n4000000000 6 a. id1", DANEMSG_ERR_MALFORMED, 2},   /* torn */
+		{"danemsg-replay 2\n4000000000 9 a. id1\n", DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 2\n4000000000 5 a. id1\n", DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 2\n4000000000 6 a.xid1\n", DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 2\n-4 6 a. id1\n", DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 2\n4000000000 6 a. id1\nfloor x\n", DANEMSG_ERR_MALFORMED, 3},
+		{"danemsg-replay 2\n99999999999999999999 6 a. id1\n", DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 2\n4000000000 99999999999999999999 a. id1\n",
+		 DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 3\n", DANEMSG_ERR_MALFORMED, 1},
+	};
+	char path[512];
+	snprintf(path, sizeof(path), "%s/replay", f->dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		danemsg_replay_cache *c = NULL;
+		size_t line = 99;
+		printf("case %zu\n", i);
+		write_file(path, cases[i].text, strlen(cases[i].text));
+		danemsg_replay_cache_new(10, &c);
+		assert_int_equal(danemsg_replay_cache_load(c, path, &line), cases[i].expect);
+		assert_int_equal(line, cases[i].line);
+		danemsg_replay_cache_free(c);
+	}
 }
 
 static void test_locators(void **state)
@@ -608,6 +700,8 @@ int main(void)
 		T(test_size_and_truncation),
 		cmocka_unit_test(test_replay_cache_bound_refuses_forgotten),
 		T(test_replay_cache_survives_save_and_load),
+		T(test_replay_file_keeps_any_id),
+		T(test_replay_file_damage_is_an_error),
 		cmocka_unit_test(test_locators),
 		T(test_error_paths),
 	};

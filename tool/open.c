@@ -1,10 +1,12 @@
 /* danemsg open: decrypt a sealed message, verify its sender in DNS, apply the policy. */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -45,18 +47,47 @@ struct open_args {
 	danemsg_policy *policy;
 };
 
-/* The replay cache file, locked for the whole open so that concurrent opens agree. */
+/* Opens and locks path; the lock must be on the file that path names now, since each
+ * save replaces it (rename): a lock won on a replaced file is retried. -1 on failure. */
+static int lock_replay_file(const char *path)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		struct stat held, now;
+		int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 || flock(fd, LOCK_EX) || fstat(fd, &held)) {
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		if (!stat(path, &now) && now.st_ino == held.st_ino && now.st_dev == held.st_dev)
+			return fd;
+		close(fd);
+	}
+	errno = EBUSY;
+	return -1;
+}
+
+/* The replay cache file, locked for the whole open so that concurrent opens agree. A
+ * file that does not load stops everything: going on with part of it would accept
+ * replays of the messages it forgot. */
 static int replay_begin(const char *path, danemsg_replay_cache *cache, int *lock_fd)
 {
 	danemsg_err err;
-	*lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX)) {
-		cli_error("%s: cannot open the replay cache", path);
+	size_t line = 0;
+	*lock_fd = lock_replay_file(path);
+	if (*lock_fd < 0) {
+		cli_error("%s: cannot open the replay cache: %s", path, strerror(errno));
 		return EXIT_FAILURE_;
 	}
-	err = danemsg_replay_cache_load(cache, path);
-	if (err && err != DANEMSG_ERR_MALFORMED) {
-		cli_error("%s: %s", path, danemsg_strerror(err));
+	err = danemsg_replay_cache_load(cache, path, &line);
+	if (err == DANEMSG_ERR_MALFORMED) {
+		cli_error("%s: line %zu: the replay cache is damaged: nothing opened. Move it "
+			  "away to start afresh (then replays of messages opened in the last "
+			  "--max-age seconds are not detected)", path, line);
+		return EXIT_FAILURE_;
+	}
+	if (err) {
+		cli_error("%s: cannot load the replay cache: %s", path, danemsg_strerror(err));
 		return EXIT_FAILURE_;
 	}
 	return EXIT_OK_;
@@ -198,9 +229,14 @@ int cmd_open(int argc, char **argv)
 				  errbuf[0] ? errbuf : danemsg_strerror(err));
 			rc = cli_exit_code(err);
 		} else {
-			if (replay && danemsg_replay_cache_save(replay, a.replay_file))
-				cli_error("%s: cannot save the replay cache", a.replay_file);
-			rc = print_message(m, &a);
+			/* not remembered, not shown: a copy would be accepted again */
+			if (replay && danemsg_replay_cache_save(replay, a.replay_file)) {
+				cli_error("%s: cannot save the replay cache (%s): the message is "
+					  "not written", a.replay_file, strerror(errno));
+				rc = EXIT_FAILURE_;
+			} else {
+				rc = print_message(m, &a);
+			}
 		}
 	}
 	if (lock_fd >= 0)
