@@ -231,13 +231,16 @@ static int sync_parent(const char *path)
 	return rc;
 }
 
-static int replay_write(danemsg_replay_cache *c, FILE *f)
+int replay_cache_write(danemsg_replay_cache *c, FILE *f)
 {
-	int ok = fputs(REPLAY_HEADER, f) >= 0 && fprintf(f, "floor %" PRId64 "\n", c->floor) > 0;
+	int ok;
+	pthread_mutex_lock(&c->lock);
+	ok = fputs(REPLAY_HEADER, f) >= 0 && fprintf(f, "floor %" PRId64 "\n", c->floor) > 0;
 	for (size_t b = 0; ok && b < c->n_buckets; b++)
 		for (struct replay_entry *e = c->buckets[b]; ok && e; e = e->next)
 			ok = fprintf(f, "%" PRId64 " %zu %s\n", e->expires_at, strlen(e->key),
 				     e->key) > 0;
+	pthread_mutex_unlock(&c->lock);
 	return ok;
 }
 
@@ -258,9 +261,7 @@ danemsg_err danemsg_replay_cache_save(danemsg_replay_cache *c, const char *path)
 			close(fd);
 		return DANEMSG_ERR_IO;
 	}
-	pthread_mutex_lock(&c->lock);
-	ok = replay_write(c, f);
-	pthread_mutex_unlock(&c->lock);
+	ok = replay_cache_write(c, f);
 	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
 	ok = (fclose(f) == 0) && ok;
 	if (!ok || rename(tmp, path) || sync_parent(path)) {
@@ -329,7 +330,7 @@ static int replay_parse_record(danemsg_replay_cache *c, const char *p, const cha
 	*next = q + len + 1;
 	memcpy(key, q, (size_t)len);
 	key[len] = '\0';
-	if (when >= now)
+	if (when >= now && when > c->floor)   /* at or below the floor: refused anyway */
 		*err = replay_insert(c, key, when, now, 0);
 	return 0;
 }
@@ -355,6 +356,7 @@ danemsg_err replay_cache_parse(danemsg_replay_cache *c, const char *text, size_t
 			err = DANEMSG_ERR_MALFORMED;
 			break;
 		}
+	replay_drop(c, now, c->floor);   /* a floor read after the entries below it */
 	pthread_mutex_unlock(&c->lock);
 	if (err && bad_line)
 		*bad_line = line;

@@ -2,6 +2,8 @@
 #ifndef DANEMSG_POLICY_INTERNAL_H
 #define DANEMSG_POLICY_INTERNAL_H
 
+#include <stdio.h>
+
 #include <danemsg.h>
 
 struct danemsg_policy {
@@ -18,5 +20,7 @@ struct danemsg_policy {
  * DANEMSG_ERR_MALFORMED with the 1-based line in *bad_line when it does not parse. */
 danemsg_err replay_cache_parse(danemsg_replay_cache *c, const char *text, size_t len,
 			       int64_t now, size_t *bad_line);
+/* Writes the cache in that format: 1, or 0 when writing failed. */
+int replay_cache_write(danemsg_replay_cache *c, FILE *f);
 
 #endif
