@@ -179,37 +179,46 @@ static void test_torn_tail_repaired_damage_refused(void **state)
 	}
 }
 
-/* The disk full in the middle of an append (a file size limit makes the same short write):
- * the half record is cut back before the next one is written. */
-static void test_short_append_cut_back(void **state)
+/* Appends e with room for only 20 more bytes in the file (the disk full in the middle of
+ * an append makes the same short write): it fails, and the file is cut back at once. */
+static void record_without_room(struct journal *j, const char *path,
+				const struct journal_entry *e)
 {
-	struct fixture *f = *state;
-	static const char *const ids[] = {"first", "third"};
-	struct journal *j = NULL;
 	struct rlimit old, small;
 	struct stat st;
 	off_t before;
-	struct journal_entry e1 = entry("a.example.", "first", 1);
-	struct journal_entry e2 = entry("a.example.", "second", 9);
-	struct journal_entry e3 = entry("a.example.", "third", 2);
-
 	signal(SIGXFSZ, SIG_IGN);
-	assert_int_equal(journal_open(f->path, NULL, 100, &j), EXIT_OK_);
-	assert_int_equal(journal_record(j, &e1), 0);
-	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(stat(path, &st), 0);
 	before = st.st_size;
 	getrlimit(RLIMIT_FSIZE, &old);
 	small = old;
-	small.rlim_cur = (rlim_t)before + 20;   /* room for 20 bytes of the next record */
+	small.rlim_cur = (rlim_t)before + 20;
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
-	assert_int_equal(journal_record(j, &e2), -1);
+	assert_int_equal(journal_record(j, e), -1);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-	assert_int_equal(stat(f->path, &st), 0);
-	assert_int_equal(st.st_size, before);              /* cut back at once */
-	assert_int_equal(journal_record(j, &e3), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, before);   /* no half record left */
+}
+
+/* A record that could not be written waits in memory and goes first, whole, once there is
+ * room: with the next record, or when the journal is closed. */
+static void test_short_append_cut_back_and_kept(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const ids[] = {"first", "second", "third", "fourth"};
+	struct journal_entry e[4];
+	struct journal *j = NULL;
+	for (int i = 0; i < 4; i++)
+		e[i] = entry("a.example.", ids[i], (uint8_t)(1 + i));
+	assert_int_equal(journal_open(f->path, NULL, 100, &j), EXIT_OK_);
+	assert_int_equal(journal_record(j, &e[0]), 0);
+	record_without_room(j, f->path, &e[1]);
+	assert_int_equal(journal_record(j, &e[2]), 0);
+	assert_int_equal(count_lines(read_file(f->path)), 3);
+	record_without_room(j, f->path, &e[3]);
 	journal_close(j);
-	assert_int_equal(count_lines(read_file(f->path)), 2);
-	assert_remembered(f->path, ids, 2, 1);
+	assert_int_equal(count_lines(read_file(f->path)), 4);
+	assert_remembered(f->path, ids, 4, 1);
 }
 
 /* A state file is never written through a link: not the journal, not its temporary. */
@@ -238,7 +247,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_records_read_back),
 		T(test_torn_tail_repaired_damage_refused),
-		T(test_short_append_cut_back),
+		T(test_short_append_cut_back_and_kept),
 		T(test_no_link_followed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 
 #define LINE_MAX_LEN 2048
 #define COMPACT_EVERY 10000
+#define PENDING_MAX (1u << 20)   /* about 5,000 records kept in memory while the disk is full */
 
 struct delivered {
 	uint8_t sha256[32];
@@ -30,12 +31,17 @@ struct journal {
 	int fd;                    /* O_APPEND */
 	off_t size;                /* bytes of whole records: where a failed append is cut back */
 	int torn;                  /* the file ends in part of a record until cut back */
+	char *pending;             /* records not written yet (disk full): written first next
+				    * time, so that nothing is lost once there is room again */
+	size_t pending_len;
 	size_t appended, kept;     /* lines appended since the last compaction, lines kept */
 	/* the delivered payloads: a ring in arrival order, with hash chains */
 	struct delivered *ring;
 	int32_t *heads;
 	size_t cap, first, n, n_buckets;
 };
+
+static int flush_pending(struct journal *j);
 
 /* ---- the set of delivered payloads ---- */
 
@@ -359,6 +365,11 @@ void journal_close(struct journal *j)
 {
 	if (!j)
 		return;
+	if (j->pending_len && flush_pending(j))
+		fprintf(stderr, "danemsg: %s: %zu bytes of records could not be written (%s): a "
+				"restart may deliver those messages again\n", j->path,
+			j->pending_len, strerror(errno));
+	free(j->pending);
 	if (j->fd >= 0)
 		close(j->fd);
 	pthread_mutex_destroy(&j->lock);
@@ -366,6 +377,14 @@ void journal_close(struct journal *j)
 	free(j->heads);
 	free(j->path);
 	free(j);
+}
+
+static size_t count_records(const char *p, size_t len)
+{
+	size_t n = 0;
+	for (const char *q = p; (q = memchr(q, '\n', len - (size_t)(q - p))); q++)
+		n++;
+	return n;
 }
 
 /* After a failed append the file ends in part of a record: cut it back to the last whole
@@ -408,6 +427,32 @@ static int append_locked(struct journal *j, const char *line, size_t n)
 	return -1;
 }
 
+/* Keeps line for the next append (bounded: beyond, the oldest are lost, and said). */
+static void keep_pending(struct journal *j, const char *line, size_t n)
+{
+	char *grown;
+	if (j->pending_len + n > PENDING_MAX) {
+		fprintf(stderr, "danemsg: %s: over %u bytes of records wait for room: the oldest "
+				"are dropped\n", j->path, PENDING_MAX);
+		j->pending_len = 0;
+	}
+	if (!(grown = realloc(j->pending, j->pending_len + n)))
+		return;
+	memcpy(grown + j->pending_len, line, n);
+	j->pending = grown;
+	j->pending_len += n;
+}
+
+/* Writes the records that waited. Lock held (or the journal closing). */
+static int flush_pending(struct journal *j)
+{
+	if (append_locked(j, j->pending, j->pending_len))
+		return -1;
+	j->appended += count_records(j->pending, j->pending_len);
+	j->pending_len = 0;
+	return 0;
+}
+
 int journal_record(struct journal *j, const struct journal_entry *e)
 {
 	char line[LINE_MAX_LEN];
@@ -417,10 +462,11 @@ int journal_record(struct journal *j, const struct journal_entry *e)
 	pthread_mutex_lock(&j->lock);
 	set_add(j, e->sha256, e->mid, e->keep_until);
 	if (n > 0) {
-		rc = append_locked(j, line, (size_t)n);
+		keep_pending(j, line, (size_t)n);   /* after the records that wait, in order */
+		rc = flush_pending(j);
 		saved = rc ? errno : 0;
 	}
-	if (!rc && ++j->appended >= (j->kept > COMPACT_EVERY ? j->kept : COMPACT_EVERY) &&
+	if (!rc && j->appended >= (j->kept > COMPACT_EVERY ? j->kept : COMPACT_EVERY) &&
 	    compact_locked(j, NULL, &bad_line))
 		fprintf(stderr, "danemsg: %s: compaction failed: %s\n", j->path, strerror(errno));
 	pthread_mutex_unlock(&j->lock);

@@ -36,7 +36,9 @@ int journal_delivered(struct journal *j, const uint8_t sha256[32], int *mid);
 
 /* Appends e and syncs it to disk; the payload counts as delivered from now on, even when
  * writing fails. 0, or -1 with errno. A failed or short append (disk full) is cut back to
- * the last whole record before anything else is written. Thread-safe. */
+ * the last whole record at once; the record waits in memory (up to 1 MiB of them) and is
+ * written first by the next append or journal_close, so that it is not lost once there
+ * is room again. Thread-safe. */
 int journal_record(struct journal *j, const struct journal_entry *e);
 
 /* What journal_scan read. */
