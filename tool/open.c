@@ -93,6 +93,20 @@ static int replay_begin(const char *path, danemsg_replay_cache *cache, int *lock
 	return EXIT_OK_;
 }
 
+/* On a terminal the payload cannot move the cursor, clear the screen or forge a line: it
+ * is escaped (cli_escape_text), and ends with a new line. */
+static int print_for_terminal(const uint8_t *payload, size_t len)
+{
+	char *text = cli_escape_text(payload, len, &len);
+	int rc;
+	if (!text)
+		return EXIT_FAILURE_;
+	text[len] = '\n';   /* over the NUL: the buffer has room */
+	rc = cli_write_output(NULL, text, len + 1);
+	free(text);
+	return rc;
+}
+
 static int print_message(const danemsg_message *m, const struct open_args *a)
 {
 	size_t len;
@@ -113,7 +127,9 @@ static int print_message(const danemsg_message *m, const struct open_args *a)
 	if (danemsg_message_insecure_allowed(m))
 		fprintf(stderr, "danemsg: WARNING: sender %s is only authenticated by an "
 				"INSECURE DNS answer\n", danemsg_message_from(m));
-	return cli_write_output(a->out, payload, len);
+	if ((!a->out || !strcmp(a->out, "-")) && isatty(STDOUT_FILENO))
+		return print_for_terminal(payload, len);
+	return cli_write_output(a->out, payload, len);   /* the bytes, to a file or a pipe */
 }
 
 static int parse_args(int argc, char **argv, struct open_args *a, struct cli_dns_opts *dns)
