@@ -367,37 +367,29 @@ danemsg_err replay_cache_parse(danemsg_replay_cache *c, const char *text, size_t
 static danemsg_err read_state_file(const char *path, size_t max, char **out, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	danemsg_err err = fd < 0 && errno == ENOENT ? DANEMSG_ERR_NOT_FOUND : DANEMSG_ERR_IO;
 	struct stat st;
 	char *buf = NULL;
-	size_t got = 0;
-	danemsg_err err = DANEMSG_ERR_IO;
 
 	*out = NULL;
-	if (fd < 0)
-		return errno == ENOENT ? DANEMSG_ERR_NOT_FOUND : DANEMSG_ERR_IO;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
-		goto done;
-	err = (size_t)st.st_size > max ? DANEMSG_ERR_TOO_LARGE : DANEMSG_ERR_NOMEM;
-	if ((size_t)st.st_size > max || !(buf = malloc((size_t)st.st_size + 1)))
-		goto done;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	err = got == (size_t)st.st_size ? DANEMSG_OK : DANEMSG_ERR_IO;
-done:
-	close(fd);
-	if (err) {
-		free(buf);
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return err;
 	}
-	*out = buf;
-	*len = got;
-	return DANEMSG_OK;
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode)) {
+		*len = (size_t)st.st_size;
+		err = *len > max ? DANEMSG_ERR_TOO_LARGE : DANEMSG_ERR_NOMEM;
+		if (*len <= max && (buf = malloc(*len + 1)))
+			err = fread(buf, 1, *len, f) == *len ? DANEMSG_OK : DANEMSG_ERR_IO;
+	}
+	fclose(f);
+	if (err)
+		free(buf);
+	else
+		*out = buf;
+	return err;
 }
 
 danemsg_err danemsg_replay_cache_load(danemsg_replay_cache *c, const char *path,
