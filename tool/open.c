@@ -18,7 +18,8 @@ static const char open_usage[] =
 	"\n"
 	"Opens a sealed message (standard input, or --in) addressed to NAME: decrypts it,\n"
 	"finds the sender's key in DNS (DNSSEC-validated), verifies the signature and\n"
-	"applies the policy. Writes the payload, or with --json one JSON object.\n"
+	"applies the policy. Writes the payload (to a terminal: escaped, one line), or with\n"
+	"--json one JSON object. A message id (jti) is 1-128 of A-Z a-z 0-9 - _.\n"
 	"\n"
 	"  --as NAME           the recipient: an identity in the identity folder\n"
 	"  --json              one object: from, to, payload (or payload_base64), dnssec,\n"
@@ -38,7 +39,8 @@ static const char open_usage[] =
 	"Exit status: 0 opened; 2 usage; 10 sender's DNS insecure; 11 bogus; 13 temporary\n"
 	"DNS failure (retry later); 20 malformed; 21 not for me; 22 unknown sender;\n"
 	"23 bad signature; 24 expired; 25 replayed; 26 sender not allowed; 27 too large;\n"
-	"28 algorithm not allowed; 29 cannot decrypt; 1 other errors.\n";
+	"28 algorithm not allowed; 29 cannot decrypt; 1 other errors (also: the replay cache\n"
+	"is damaged, or the message's id cannot be saved in it: nothing is written).\n";
 
 struct open_args {
 	const char *as, *in, *out, *dir_opt, *replay_file;
