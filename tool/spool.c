@@ -156,7 +156,7 @@ static int open_subdir(int dir_fd, const char *name)
 {
 	if (mkdirat(dir_fd, name, 0700) && errno != EEXIST)
 		return -1;
-	return openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 }
 
 /* Removes the temporary files a crash left in dir_fd; counts the files ending in suffix. */
