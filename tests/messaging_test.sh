@@ -10,7 +10,8 @@
 #   durable  100 messages sent while the listener is away all arrive exactly once; the
 #            listener killed with SIGKILL mid-stream loses nothing on restart; libmosquitto
 #            sends no PUBACK before on_message returns (what the spool relies on)
-#   state    text output escaped (one message, one line); a state folder others can write
+#   state    text output escaped (one message, one line; open on a terminal too, not to a
+#            pipe); a state folder others can write
 #            is refused and a planted journal.tmp link not followed; a damaged journal stops
 #            the listener; the disk full during delivery (a 256 KiB tmpfs; root only):
 #            every message delivered once and, after a restart, every copy refused
@@ -573,6 +574,15 @@ state() {
 		pass "--format text: controls, C1 and bytes that are not UTF-8 escaped, one line"
 	else fail "--format text escaping" "$work/txt.out"; fi
 	listen_stop "text listener"
+	# open: the payload's bytes to a pipe, escaped on a terminal (script gives it a pty)
+	printf 'a\033[2Jb\n' | "$tool" seal --from "$alice" --to "$bob" --out "$work/ctl" ||
+		fail "seal a payload with controls"
+	"$tool" open --as "$bob" --no-replay-cache --in "$work/ctl" >"$work/ctl.out" 2>"$work/err"
+	[ "$(od -An -tx1 "$work/ctl.out" | tr -d ' \n')" = 611b5b324a620a ] &&
+		pass "open to a pipe: the payload's bytes" || fail "open to a pipe" "$work/ctl.out"
+	script -qec "$tool open --as $bob --no-replay-cache --in $work/ctl" /dev/null \
+		>"$work/tty.out" 2>&1
+	expect "open to a terminal: escaped, one line" "$work/tty.out" '^a\\x1b\[2Jb\\n.?$'
 
 	# ---- the state folder: nobody else may write it, nothing is written through a link ----
 	printf 'precious\n' >"$work/victim"
