@@ -290,14 +290,12 @@ static int compact_locked(struct journal *j, danemsg_replay_cache *replay, size_
 		return -1;
 	}
 	ok = !in || !journal_scan(replay ? j : NULL, in, out, replay, now, &scan);
-	saved = ok ? 0 : scan.bad_line ? EBADMSG : errno;
 	if (in)
 		fclose(in);
 	ok = ok && fflush(out) == 0 && fsync(fileno(out)) == 0;
-	saved = saved ? saved : errno;
 	ok = fclose(out) == 0 && ok;
 	if (!ok || rename(tmp, j->path)) {
-		saved = saved ? saved : errno;
+		saved = scan.bad_line ? EBADMSG : errno;
 		unlink(tmp);
 		*bad_line = scan.bad_line;
 		errno = saved;
