@@ -22,6 +22,7 @@
 #define TYP_JWS "danemsg+jws"
 #define MAX_X5C 8
 #define MAX_RECIPIENTS JOSE_MAX_RECIPIENTS
+#define MAX_ID_LEN 128
 
 struct danemsg_message {
 	char *from;
@@ -508,32 +509,68 @@ static danemsg_err int_member(const json_t *h, const char *name, int required, i
 	return DANEMSG_OK;
 }
 
-/* Native messages: addressed to me, fresh. Before any DNS lookup. */
-static danemsg_err check_claims(struct open_state *s)
+/* 1 when text is a DNS name and names me, 0 when another, -1 when not a name. */
+static int aud_names_me_one(const char *text, const char *me)
 {
-	const json_t *h = s->jws.protected_header, *aud = json_object_get(h, "aud"), *v;
-	const char *jti = json_string_value(json_object_get(h, "jti"));
+	char name[NAME_BUF];
+	if (!text || identity_canonical_name(text, name, sizeof(name)) || strchr(name, '*'))
+		return -1;
+	return !strcmp(name, me);
+}
+
+/*
+ * A message id is data that reaches files, logs, the environment of --exec commands and
+ * terminals: 1 to 128 characters of the base64url alphabet (what our sealer makes, and
+ * UUIDs, hex and ULIDs). Nothing in it can end a line, split a field or climb a path.
+ */
+static int message_id_valid(const char *id)
+{
+	size_t n = id ? strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				   "0123456789-_") : 0;
+	return n >= 1 && n <= MAX_ID_LEN && !id[n];
+}
+
+/* aud: a DNS name or an array of at most MAX_RECIPIENTS of them (each reaches output as a
+ * recipient). 1 when one of them is me, 0 when none is, -1 when one is not a name. */
+static int aud_names_me(const json_t *aud, const char *me)
+{
+	const json_t *v;
 	size_t i;
 	int for_me = 0;
 
+	if (json_is_string(aud))
+		return aud_names_me_one(json_string_value(aud), me);
+	if (!json_is_array(aud) || !json_array_size(aud) || json_array_size(aud) > MAX_RECIPIENTS)
+		return -1;
+	json_array_foreach(aud, i, v) {
+		int r = aud_names_me_one(json_string_value(v), me);
+		if (r < 0)
+			return -1;
+		for_me |= r;
+	}
+	return for_me;
+}
+
+/* Native messages: addressed to me, fresh. Before any DNS lookup. */
+static danemsg_err check_claims(struct open_state *s)
+{
+	const json_t *h = s->jws.protected_header;
+	const char *jti = json_string_value(json_object_get(h, "jti"));
+	int for_me;
+
 	if (s->format != DANEMSG_FORMAT_NATIVE)
 		return DANEMSG_OK;
-	if (int_member(h, "iat", 1, &s->iat) || int_member(h, "exp", 0, &s->exp) || !jti ||
-	    !*jti || strlen(jti) > 128 || !(json_is_array(aud) || json_is_string(aud)))
+	if (int_member(h, "iat", 1, &s->iat) || int_member(h, "exp", 0, &s->exp) || !jti)
 		return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
-			    "the signed header lacks a valid iat, jti or aud");
-	if (json_is_string(aud)) {
-		char name[NAME_BUF];
-		for_me = !identity_canonical_name(json_string_value(aud), name, sizeof(name)) &&
-			 !strcmp(name, s->me);
-	}
-	json_array_foreach(aud, i, v) {
-		char name[NAME_BUF];
-		if (json_is_string(v) &&
-		    !identity_canonical_name(json_string_value(v), name, sizeof(name)) &&
-		    !strcmp(name, s->me))
-			for_me = 1;
-	}
+			    "the signed header lacks a valid iat or jti");
+	if (!message_id_valid(jti))
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+			    "the message id (jti) is not 1 to %d characters of A-Z a-z 0-9 - _",
+			    MAX_ID_LEN);
+	for_me = aud_names_me(json_object_get(h, "aud"), s->me);
+	if (for_me < 0)
+		return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+			    "aud is not a DNS name or a list of 1 to %u of them", MAX_RECIPIENTS);
 	if (!for_me)
 		return fail(s->errbuf, s->errlen, DANEMSG_ERR_NOT_FOR_ME,
 			    "signed for another recipient (aud does not name %s): re-encrypted "

@@ -1,11 +1,13 @@
 /* Receive policy: allow-list, size and freshness limits, and the replay cache. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,62 +203,211 @@ size_t danemsg_replay_cache_count(danemsg_replay_cache *c)
 	return n;
 }
 
+/*
+ * The file: a header line, "floor N", then one "EXPIRY LENGTH KEY" line per entry, the
+ * key ("SENDER ID") length-prefixed so that no byte in it can end or split a record.
+ * Files of the first version (no header, "EXPIRY KEY" lines) are still read, strictly.
+ */
+#define REPLAY_HEADER "danemsg-replay 2\n"
+#define REPLAY_KEY_MAX 599         /* replay_check_and_add's key buffer */
+#define REPLAY_LINE_MAX 700
+
+/* fsync of the folder holding path, so that a rename in it is durable. */
+static int sync_parent(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	int fd, rc;
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path),
+			  path) >= (int)sizeof(dir))
+		return -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+int replay_cache_write(danemsg_replay_cache *c, FILE *f)
+{
+	int ok;
+	pthread_mutex_lock(&c->lock);
+	ok = fputs(REPLAY_HEADER, f) >= 0 && fprintf(f, "floor %" PRId64 "\n", c->floor) > 0;
+	for (size_t b = 0; ok && b < c->n_buckets; b++)
+		for (struct replay_entry *e = c->buckets[b]; ok && e; e = e->next)
+			ok = fprintf(f, "%" PRId64 " %zu %s\n", e->expires_at, strlen(e->key),
+				     e->key) > 0;
+	pthread_mutex_unlock(&c->lock);
+	return ok;
+}
+
 danemsg_err danemsg_replay_cache_save(danemsg_replay_cache *c, const char *path)
 {
 	char tmp[4096];
 	FILE *f;
-	int ok;
+	int fd, ok;
 
 	if (!c || !path || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return DANEMSG_ERR_INVALID_ARG;
-	f = fopen(tmp, "w");
-	if (!f)
+	/* a fresh file of ours: never through a link someone planted, never readable by others */
+	if (unlink(tmp) && errno != ENOENT)
 		return DANEMSG_ERR_IO;
-	pthread_mutex_lock(&c->lock);
-	ok = fprintf(f, "floor %" PRId64 "\n", c->floor) > 0;
-	for (size_t b = 0; ok && b < c->n_buckets; b++)
-		for (struct replay_entry *e = c->buckets[b]; ok && e; e = e->next)
-			ok = fprintf(f, "%" PRId64 " %s\n", e->expires_at, e->key) > 0;
-	pthread_mutex_unlock(&c->lock);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return DANEMSG_ERR_IO;
+	}
+	ok = replay_cache_write(c, f);
 	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
 	ok = (fclose(f) == 0) && ok;
-	if (!ok || rename(tmp, path)) {
+	if (!ok || rename(tmp, path) || sync_parent(path)) {
+		int saved = errno;
 		unlink(tmp);
+		errno = saved;
 		return DANEMSG_ERR_IO;
 	}
 	return DANEMSG_OK;
 }
 
-danemsg_err danemsg_replay_cache_load(danemsg_replay_cache *c, const char *path)
+/* A decimal number without sign or spaces, at most 18 digits, ending at *end. */
+static int parse_decimal(const char *p, const char *limit, int64_t *v, const char **end)
 {
-	char line[700];
-	FILE *f;
-	danemsg_err err = DANEMSG_OK;
-	int64_t now = (int64_t)time(NULL);
+	int64_t n = 0;
+	const char *q = p;
+	while (q < limit && *q >= '0' && *q <= '9' && q - p < 18)
+		n = n * 10 + (*q++ - '0');
+	if (q == p || (q < limit && *q >= '0' && *q <= '9'))
+		return -1;
+	*v = n;
+	*end = q;
+	return 0;
+}
 
+/* A key as replay_check_and_add makes it: "SENDER ID", no NUL, within the bound. */
+static int key_valid(const char *key, size_t len)
+{
+	const char *space = memchr(key, ' ', len);
+	return len <= REPLAY_KEY_MAX && !memchr(key, '\0', len) && space && space > key &&
+	       space + 1 < key + len;
+}
+
+/* One record at p (before limit): 0 and *next past its '\n', or -1. Lock held. */
+static int replay_parse_record(danemsg_replay_cache *c, const char *p, const char *limit,
+			       int legacy, int64_t now, const char **next, danemsg_err *err)
+{
+	char key[REPLAY_KEY_MAX + 1];
+	const char *q, *eol = memchr(p, '\n', (size_t)(limit - p));
+	int64_t when, len;
+
+	if (!eol || eol - p > REPLAY_LINE_MAX)
+		return -1;
+	*next = eol + 1;
+	if (eol - p > 6 && !memcmp(p, "floor ", 6)) {
+		if (parse_decimal(p + 6, eol, &when, &q) || q != eol)
+			return -1;
+		if (when > c->floor)
+			c->floor = when;
+		return 0;
+	}
+	if (parse_decimal(p, eol, &when, &q) || q == eol || *q++ != ' ')
+		return -1;
+	if (legacy) {
+		len = eol - q;   /* the rest of the line; no controls in what the first version
+				  * wrote for a well-formed message */
+		for (const char *k = q; k < eol; k++)
+			if ((unsigned char)*k < 0x20 || *k == 0x7f)
+				return -1;
+	} else if (parse_decimal(q, limit, &len, &q) || q >= limit || *q++ != ' ' ||
+		   len > limit - q - 1 || q[len] != '\n') {
+		return -1;
+	}
+	if (!key_valid(q, (size_t)len))
+		return -1;
+	*next = q + len + 1;
+	memcpy(key, q, (size_t)len);
+	key[len] = '\0';
+	if (when >= now && when > c->floor)   /* at or below the floor: refused anyway */
+		*err = replay_insert(c, key, when, now, 0);
+	return 0;
+}
+
+danemsg_err replay_cache_parse(danemsg_replay_cache *c, const char *text, size_t len,
+			       int64_t now, size_t *bad_line)
+{
+	const char *p = text, *limit = text + len;
+	size_t line = 1;
+	int legacy = len < strlen(REPLAY_HEADER) ||
+		     memcmp(text, REPLAY_HEADER, strlen(REPLAY_HEADER));
+	danemsg_err err = DANEMSG_OK;
+
+	if (bad_line)
+		*bad_line = 0;
+	if (!legacy) {
+		p += strlen(REPLAY_HEADER);
+		line++;
+	}
+	pthread_mutex_lock(&c->lock);
+	for (; !err && p < limit; line++)
+		if (replay_parse_record(c, p, limit, legacy, now, &p, &err)) {
+			err = DANEMSG_ERR_MALFORMED;
+			break;
+		}
+	replay_drop(c, now, c->floor);   /* a floor read after the entries below it */
+	pthread_mutex_unlock(&c->lock);
+	if (err && bad_line)
+		*bad_line = line;
+	return err;
+}
+
+/* The file's bytes, at most max: 0, or an error (ENOENT: DANEMSG_ERR_NOT_FOUND). */
+static danemsg_err read_state_file(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	danemsg_err err = fd < 0 && errno == ENOENT ? DANEMSG_ERR_NOT_FOUND : DANEMSG_ERR_IO;
+	struct stat st;
+	char *buf = NULL;
+
+	*out = NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode)) {
+		*len = (size_t)st.st_size;
+		err = *len > max ? DANEMSG_ERR_TOO_LARGE : DANEMSG_ERR_NOMEM;
+		if (*len <= max && (buf = malloc(*len + 1)))
+			err = fread(buf, 1, *len, f) == *len ? DANEMSG_OK : DANEMSG_ERR_IO;
+	}
+	fclose(f);
+	if (err)
+		free(buf);
+	else
+		*out = buf;
+	return err;
+}
+
+danemsg_err danemsg_replay_cache_load(danemsg_replay_cache *c, const char *path,
+				      size_t *bad_line)
+{
+	char *text;
+	size_t len;
+	danemsg_err err;
+
+	if (bad_line)
+		*bad_line = 0;
 	if (!c || !path)
 		return DANEMSG_ERR_INVALID_ARG;
-	f = fopen(path, "r");
-	if (!f)
-		return errno == ENOENT ? DANEMSG_OK : DANEMSG_ERR_IO;   /* first start */
-	pthread_mutex_lock(&c->lock);
-	while (!err && fgets(line, sizeof(line), f)) {
-		int64_t when;
-		int used = 0;
-		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "floor %" SCNd64 "%n", &when, &used) == 1 && !line[used]) {
-			if (when > c->floor)
-				c->floor = when;
-		} else if (sscanf(line, "%" SCNd64 " %n", &when, &used) == 1 && used > 0 &&
-			   strchr(line + used, ' ')) {
-			if (when >= now)
-				err = replay_insert(c, line + used, when, now, 0);
-		} else {
-			err = DANEMSG_ERR_MALFORMED;
-		}
-	}
-	pthread_mutex_unlock(&c->lock);
-	fclose(f);
+	err = read_state_file(path, 64 + c->max_entries * (REPLAY_LINE_MAX + 1), &text, &len);
+	if (err)
+		return err == DANEMSG_ERR_NOT_FOUND ? DANEMSG_OK : err;   /* first start */
+	err = replay_cache_parse(c, text, len, (int64_t)time(NULL), bad_line);
+	free(text);
 	return err;
 }
 

@@ -2,6 +2,8 @@
 #ifndef DANEMSG_POLICY_INTERNAL_H
 #define DANEMSG_POLICY_INTERNAL_H
 
+#include <stdio.h>
+
 #include <danemsg.h>
 
 struct danemsg_policy {
@@ -15,5 +17,12 @@ struct danemsg_policy {
 	const danemsg_trust_anchor *chain_anchor;   /* verify carried DNSSEC chains */
 	danemsg_chain_time chain_at;
 };
+
+/* Reads a replay cache file's text (for danemsg_replay_cache_load and the fuzz target):
+ * DANEMSG_ERR_MALFORMED with the 1-based line in *bad_line when it does not parse. */
+danemsg_err replay_cache_parse(danemsg_replay_cache *c, const char *text, size_t len,
+			       int64_t now, size_t *bad_line);
+/* Writes the cache in that format: 1, or 0 when writing failed. */
+int replay_cache_write(danemsg_replay_cache *c, FILE *f);
 
 #endif

@@ -8,7 +8,8 @@
 #            jwcrypto/jose-made messages -> danemsg open
 #   refusals aud naming someone else (21), a message re-encrypted by its recipient (21),
 #            a tampered signature (23), replay (25), too old (24), RS256 in native (28),
-#            unknown sender (22), the reference format without --compat (28)
+#            unknown sender (22), the reference format without --compat (28), a jti that
+#            is not 1-128 of A-Z a-z 0-9 - _ (20); a damaged replay cache stops open (1)
 # A peer that lacks an algorithm (exit 3) or is not installed is skipped with its reason.
 # Run by CTest with the lab's environment and DANEMSG_TOOL (danemsg_lab_test).
 set -u
@@ -326,6 +327,31 @@ if has jwcrypto; then
 		fail "unknown sender: python seal"
 	fi
 fi
+if has jwcrypto; then
+	# A message id is data: one that could end a line of the replay file is refused, and
+	# the replay file still loads for the next message.
+	nl='
+'
+	refuse "refused: jwcrypto-made, jti with a new line -> 20" 20 jwcrypto sp256 rp256 \
+		--jti "id${nl}4000000000 x"
+	refuse "refused: jwcrypto-made, jti with a slash -> 20" 20 jwcrypto sp256 rp256 \
+		--jti "../../x"
+	message "jti uuid"
+	peer_seal jwcrypto sp256 rp256 --jti 0f8fad5b-d9cb-469f-a165-70867728950e &&
+		same "native: a UUID jti is accepted" "$work/msg" "$work/sealed" dm_open rp256
+fi
+# A replay cache that does not load stops open (exit 1, naming the file and line).
+replay_file="$ids/$(name rp256).replay"
+cp "$replay_file" "$work/replay.saved"
+printf 'danemsg-replay 2\n4000000000 99 torn' >"$replay_file"
+message "damaged replay cache"
+seal sp256 rp256 && check "open with a damaged replay cache -> 1" 1 "$work/sealed" dm_open rp256
+if grep -q "replay.*line 2.*damaged" "$work/err" && [ ! -s "$work/out" ]; then
+	pass "open names the damaged file and line, prints nothing"
+else
+	fail "open names the damaged file and line, prints nothing"
+fi
+mv "$work/replay.saved" "$replay_file"
 cp "$work/native-sp256-rp256" "$work/twice"
 check "native: danemsg seal sp256 -> rp256: danemsg opens" 0 "$work/twice" dm_open rp256 &&
 	check "refused: native message opened twice -> 25" 25 "$work/twice" dm_open rp256

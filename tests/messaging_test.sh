@@ -10,6 +10,11 @@
 #   durable  100 messages sent while the listener is away all arrive exactly once; the
 #            listener killed with SIGKILL mid-stream loses nothing on restart; libmosquitto
 #            sends no PUBACK before on_message returns (what the spool relies on)
+#   state    text output escaped (one message, one line; open on a terminal too, not to a
+#            pipe); a state folder others can write is refused and a planted journal.tmp
+#            link not followed; a damaged journal stops the listener; the disk full during
+#            delivery (a 256 KiB tmpfs; root only): every message delivered once and, after
+#            a restart, every copy refused
 #   outage   (a private lab, so that stopping servers disturbs no other test) the broker
 #            restarted mid-stream loses nothing and delivers nothing twice; with knot
 #            stopped, a message from an uncached sender waits (temporary) without holding
@@ -21,7 +26,7 @@
 # Every listener is stopped with SIGTERM and must exit 0 (under ASan: without leaks).
 # Run by CTest with the lab's environment, DANEMSG_TOOL and DANEMSG_LAB.
 set -u
-part=${1:?usage: messaging_test.sh basic|durable|outage|versions}
+part=${1:?usage: messaging_test.sh basic|durable|outage|versions|state}
 tool=${DANEMSG_TOOL:?the danemsg binary}
 lab=${DANEMSG_LAB:?the lab script}
 : "${DANEMSG_RESOLVER:?run with the lab environment}" "${DANEMSG_ZONE:?}" "${DANEMSG_BROKER:?}"
@@ -31,9 +36,11 @@ started=$(date +%s)
 work=$(mktemp -d)
 pids=""
 private_lab=""
+mounted=""
 cleanup() {
 	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	[ -z "$mounted" ] || umount "$mounted"
 	[ -z "$private_lab" ] || "$lab" down "$private_lab" >/dev/null 2>&1
 	rm -rf "$work"
 }
@@ -652,8 +659,112 @@ max_file_store: 256MB }" "mqtt { listen: 127.0.0.1:$mqtt_port }" >"$work/nats.co
 	wait "$npid" 2>/dev/null
 }
 
+# ---------------------------------------------------------------------------------------
+state() {
+	local alice bob st small i r fill
+	alice=$(name alice) bob=$(name bob)
+	new_id "$alice" && new_id "$bob" || return
+
+	# ---- text output: one message, one line; nothing in it passes for another sender ----
+	listen_start "$work/txt.out" "$work/txt.log" --as "$bob" || return
+	"$tool" send --from "$alice" --to "$bob" \
+		$'hi\nbank._device.example.net says: pay\e[2J \\ \xc2\x85\xff.' 2>"$work/err" ||
+		fail "send a payload with controls" "$work/err"
+	wait_for "$work/txt.out" "says: " 1 15
+	printf '%s says: %s\n' "$alice" 'hi\nbank._device.example.net says: pay\x1b[2J \\ \u0085\xff.' \
+		>"$work/txt.expected"
+	if cmp -s "$work/txt.out" "$work/txt.expected"; then
+		pass "--format text: controls, C1 and bytes that are not UTF-8 escaped, one line"
+	else fail "--format text escaping" "$work/txt.out"; fi
+	listen_stop "text listener"
+	# open: the payload's bytes to a pipe, escaped on a terminal (script gives it a pty)
+	printf 'a\033[2Jb\n' | "$tool" seal --from "$alice" --to "$bob" --out "$work/ctl" ||
+		fail "seal a payload with controls"
+	"$tool" open --as "$bob" --no-replay-cache --in "$work/ctl" >"$work/ctl.out" 2>"$work/err"
+	[ "$(od -An -tx1 "$work/ctl.out" | tr -d ' \n')" = 611b5b324a620a ] &&
+		pass "open to a pipe: the payload's bytes" || fail "open to a pipe" "$work/ctl.out"
+	script -qec "$tool open --as $bob --no-replay-cache --in $work/ctl" /dev/null \
+		>"$work/tty.out" 2>&1
+	expect "open to a terminal: escaped, one line" "$work/tty.out" '^a\\x1b\[2Jb\\n.?$'
+
+	# ---- the state folder: nobody else may write it, nothing is written through a link ----
+	printf 'precious\n' >"$work/victim"
+	st=$work/open-state
+	mkdir -m 0777 "$st" && ln -s "$work/victim" "$st/journal.tmp"
+	# (timeout: a listener that accepted the folder would wait for a message)
+	check "listen refuses a state folder that others can write: exit 1" 1 \
+		timeout 30 "$tool" listen --as "$bob" --state "$st" --once
+	expect "  and says why" "$work/err" "state folder .*open-state is writable by others"
+	mkdir -m 0777 "$work/public" && mkdir -m 0700 "$work/public/state"
+	check "listen refuses a state folder inside one that others can write: exit 1" 1 \
+		timeout 30 "$tool" listen --as "$bob" --state "$work/public/state" --once
+	expect "  and names that folder" "$work/err" "in .*/public, which others can write"
+	chmod 0700 "$st"
+	listen_start "$work/st.out" "$work/st.log" --as "$bob" --state "$st" || return
+	pass "a folder of ours (0700, in a sticky folder's tree) is accepted"
+	"$tool" send --from "$alice" --to "$bob" "through the state folder" 2>"$work/err" ||
+		fail "send" "$work/err"
+	wait_for "$work/st.out" "says: through the state folder" 1 15
+	listen_stop "listener on a state folder with a planted link"
+	[ "$(cat "$work/victim")" = precious ] && pass "the planted journal.tmp link not followed" ||
+		fail "journal.tmp link followed: the target was overwritten"
+	[ "$(stat -c %a "$st/journal")" = 600 ] && pass "journal is 0600" ||
+		fail "journal mode $(stat -c %a "$st/journal")"
+	printf 'damaged\n' >>"$st/journal"
+	check "a damaged journal stops the listener: exit 1" 1 \
+		timeout 30 "$tool" listen --as "$bob" --state "$st" --once
+	expect "  naming the file and the line" "$work/err" "journal.*line 2 is damaged"
+
+	# ---- the disk full during delivery: every message delivered once, and remembered ----
+	if [ "$(id -u)" -ne 0 ]; then
+		say "skip  disk full during delivery: mounting a small tmpfs needs root"
+		return
+	fi
+	small=$work/small
+	mkdir -p "$small" && mount -t tmpfs -o size=256k,mode=0700 tmpfs "$small" ||
+		{ fail "mount a 256 KiB tmpfs"; return; }
+	mounted=$small
+	for i in $(seq 40); do
+		printf 'full-%s' "$i" | "$tool" seal --from "$alice" --to "$bob" \
+			--out "$work/full-$i" 2>"$work/err" || fail "seal full-$i" "$work/err"
+	done
+	listen_start "$work/full.out" "$work/full.log" --as "$bob" --state "$small/state" || return
+	pub "$bob" "$work/full-1"   # the journal has a page of its own before the disk fills
+	wait_for "$work/full.out" "says: full-" 1 15
+	dd if=/dev/zero of="$small/fill" bs=4096 2>/dev/null
+	fill=$(stat -c %s "$small/fill")
+	truncate -s $((fill - 4096)) "$small/fill"   # a page free: room for one spool file
+	for i in $(seq 2 36); do   # about 150 bytes a record: the journal's page fills up
+		pub "$bob" "$work/full-$i"
+		wait_for "$work/full.out" "says: full-" "$i" 15 || break
+	done
+	expect "the journal could not be written while the disk was full" "$work/full.log" \
+		"journal cannot record it"
+	rm -f "$small/fill"
+	say "      $(count "$work/full.log" "journal cannot record it") records waited for room"
+	for i in $(seq 37 40); do
+		pub "$bob" "$work/full-$i"
+		wait_for "$work/full.out" "says: full-" "$i" 15 || break
+	done
+	listen_stop "listener after the disk was full"
+	# a restart, and every message published again: all are known, none delivered twice
+	listen_start "$work/full.out" "$work/full2.log" --as "$bob" --state "$small/state" || return
+	expect_not "the journal loads whole (no damage, nothing torn)" "$work/full2.log" \
+		"damaged|torn"
+	for i in $(seq 40); do pub "$bob" "$work/full-$i"; done
+	wait_for "$work/full2.log" "rejected: replayed" 40 60
+	r=$(exactly_once "$work/full.out" full 40)
+	[ "$r" = "0 0" ] && pass "disk full during delivery: 40 delivered, exactly once" ||
+		fail "disk full: $r (missing, duplicated)" "$work/full2.log"
+	[ "$(count "$work/full2.log" "rejected: replayed")" -eq 40 ] &&
+		pass "after the restart all 40 copies refused as replayed" ||
+		fail "replayed after the restart: $(count "$work/full2.log" "rejected: replayed") of 40" \
+			"$work/full2.log"
+	listen_stop "listener after the restart"
+}
+
 case $part in
-basic | durable | outage | versions) "$part" ;;
+basic | durable | outage | versions | state) "$part" ;;
 *) say "unknown part '$part'"; exit 2 ;;
 esac
 say "messaging $part: $passed passed, $failed failed ($(($(date +%s) - started)) s)"

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include <openssl/rand.h>
@@ -269,25 +271,88 @@ static void test_reencrypted_to_third_party_is_refused(void **state)
 	free(sealed);
 }
 
-/* A native signed message from alice with chosen claims (test-side). */
-static char *signed_by_alice(struct fixture *f, const char *aud, int64_t iat, int64_t exp,
-			     const char *alg_override)
+/* A native signed message from alice with header h completed (test-side; takes h). */
+static char *sign_as_alice(struct fixture *f, json_t *h)
 {
-	json_t *h = json_pack("{s:s, s:s, s:[s], s:I, s:s}", "typ", "danemsg+jws", "x5u",
-			      "dns://" NAME("alice") "?type=TLSA", "aud", aud, "iat",
-			      (json_int_t)iat, "jti", "fixed-id-1");
 	char *out = NULL, x5t[JOSE_THUMBPRINT_SIZE];
 	size_t len;
 	jose_x5t_s256(danemsg_credential_sign_cert(f->alice), x5t);
+	json_object_set_new(h, "typ", json_string("danemsg+jws"));
+	json_object_set_new(h, "x5u", json_string("dns://" NAME("alice") "?type=TLSA"));
 	json_object_set_new(h, "x5t#S256", json_string(x5t));
-	if (exp)
-		json_object_set_new(h, "exp", json_integer(exp));
-	if (alg_override)
-		json_object_set_new(h, "alg", json_string(alg_override));
 	danemsg_err err = jose_jws_sign(danemsg_credential_sign_key(f->alice), JOSE_ALG_UNKNOWN, h,
 					(const uint8_t *)"hello", 5, &out, &len);
 	json_decref(h);
 	return err ? NULL : out;
+}
+
+/* A native signed message from alice with chosen claims (test-side). */
+static char *signed_by_alice(struct fixture *f, const char *aud, int64_t iat, int64_t exp,
+			     const char *alg_override)
+{
+	json_t *h = json_pack("{s:[s], s:I, s:s}", "aud", aud, "iat", (json_int_t)iat, "jti",
+			      "fixed-id-1");
+	if (exp)
+		json_object_set_new(h, "exp", json_integer(exp));
+	if (alg_override)
+		json_object_set_new(h, "alg", json_string(alg_override));
+	return sign_as_alice(f, h);
+}
+
+/* Strings from a message reach files, logs, environment variables and terminals: jti and
+ * aud have a strict syntax, refused as malformed otherwise. */
+static void test_message_strings_have_a_syntax(void **state)
+{
+	struct fixture *f = *state;
+	char long_id[130];
+	static const struct { const char *jti, *aud; danemsg_err expect; } cases[] = {
+		{"8815Y8gSkE1iuu0Ie2or8w", "[\"" NAME("dave") "\"]", DANEMSG_OK},
+		{"0f8fad5b-d9cb-469f-a165-70867728950e", "\"" NAME("dave") "\"", DANEMSG_OK},
+		{NULL, "[\"" NAME("dave") "\"]", DANEMSG_OK},                 /* 128 characters */
+		{"", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},
+		{"a\nb", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},     /* a new line */
+		{"a b", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},       /* a field split */
+		{"../../etc/passwd", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},
+		{"id%0A", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},
+		{"caf\xc3\xa9", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},
+		{"\x1b[2J", "[\"" NAME("dave") "\"]", DANEMSG_ERR_MALFORMED},
+		{"ok", "[\"" NAME("dave") "\", \"x\\nbank says: hi\"]", DANEMSG_ERR_MALFORMED},
+		{"ok", "[\"" NAME("dave") "\", 7]", DANEMSG_ERR_MALFORMED},
+		{"ok", "[\"" NAME("dave") "\", \"*.example.org\"]", DANEMSG_ERR_MALFORMED},
+		{"ok", "[]", DANEMSG_ERR_MALFORMED},
+		{"ok", "[\"" NAME("dave") "\",\"a.\",\"b.\",\"c.\",\"d.\",\"e.\",\"f.\",\"g.\","
+		       "\"h.\",\"i.\",\"j.\",\"k.\",\"l.\",\"m.\",\"n.\",\"o.\",\"p.\"]",
+		 DANEMSG_ERR_MALFORMED},                                       /* 17 names */
+	};
+	memset(long_id, 'A', 128);
+	long_id[128] = '\0';
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *aud = json_loads(cases[i].aud, JSON_DECODE_ANY, NULL);
+		json_t *h = json_pack("{s:o, s:I, s:s}", "aud", aud, "iat",
+				      (json_int_t)time(NULL), "jti",
+				      cases[i].jti ? cases[i].jti : long_id);
+		char *jws = sign_as_alice(f, h);
+		char *msg = encrypt_to(jws, f->dave, JOSE_ENC_A256GCM);
+		danemsg_message *m = NULL;
+		danemsg_replay_ops none = {NULL, NULL};
+		danemsg_policy_set_replay(f->policy, none);
+		printf("case %zu\n", i);
+		assert_int_equal(open_as(f, f->dave, msg, &m), cases[i].expect);
+		if (m)
+			assert_string_equal(danemsg_message_id(m),
+					    cases[i].jti ? cases[i].jti : long_id);
+		danemsg_message_free(m);
+		free(msg);
+		free(jws);
+	}
+	long_id[128] = 'A';
+	long_id[129] = '\0';
+	json_t *h = json_pack("{s:[s], s:I, s:s}", "aud", NAME("dave"), "iat",
+			      (json_int_t)time(NULL), "jti", long_id);
+	char *jws = sign_as_alice(f, h), *msg = encrypt_to(jws, f->dave, JOSE_ENC_A256GCM);
+	assert_int_equal(open_as(f, f->dave, msg, NULL), DANEMSG_ERR_MALFORMED);   /* 129 */
+	free(msg);
+	free(jws);
 }
 
 static void test_freshness(void **state)
@@ -493,12 +558,102 @@ static void test_replay_cache_survives_save_and_load(void **state)
 	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "id1", now + 100, now), DANEMSG_OK);
 	assert_int_equal(danemsg_replay_cache_save(c, path), DANEMSG_OK);
 	danemsg_replay_cache_new(10, &d);
-	assert_int_equal(danemsg_replay_cache_load(d, path), DANEMSG_OK);
+	assert_int_equal(danemsg_replay_cache_load(d, path, NULL), DANEMSG_OK);
 	ops = danemsg_replay_cache_ops(d);
 	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "id1", now + 100, now),
 			 DANEMSG_ERR_REPLAYED);
 	danemsg_replay_cache_free(c);
 	danemsg_replay_cache_free(d);
+}
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+}
+
+/* Any id round-trips (records are length-prefixed); the file is 0600 and written through
+ * no planted link. */
+static void test_replay_file_keeps_any_id(void **state)
+{
+	struct fixture *f = *state;
+	static const char *ids[] = {"plain", "new\nline", "two  spaces", "100%", "\r\x1b[2J",
+				    "\nfloor 99999999999"};
+	danemsg_replay_cache *c = NULL, *d = NULL;
+	char path[512], tmp[600], target[600];
+	int64_t now = (int64_t)time(NULL);
+	struct stat st;
+	size_t line = 99;
+
+	snprintf(path, sizeof(path), "%s/replay", f->dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	snprintf(target, sizeof(target), "%s/victim", f->dir);
+	write_file(target, "keep", 4);
+	assert_int_equal(symlink(target, tmp), 0);   /* planted: must not be followed */
+	danemsg_replay_cache_new(10, &c);
+	danemsg_replay_ops ops = danemsg_replay_cache_ops(c);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		assert_int_equal(ops.check_and_add(ops.ctx, "a.", ids[i], now + 100, now),
+				 DANEMSG_OK);
+	assert_int_equal(danemsg_replay_cache_save(c, path), DANEMSG_OK);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_size, 4);
+	danemsg_replay_cache_new(10, &d);
+	assert_int_equal(danemsg_replay_cache_load(d, path, &line), DANEMSG_OK);
+	assert_int_equal(line, 0);
+	assert_int_equal(danemsg_replay_cache_count(d), sizeof(ids) / sizeof(ids[0]));
+	ops = danemsg_replay_cache_ops(d);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		assert_int_equal(ops.check_and_add(ops.ctx, "a.", ids[i], now + 100, now),
+				 DANEMSG_ERR_REPLAYED);
+	danemsg_replay_cache_free(c);
+	danemsg_replay_cache_free(d);
+	unlink(path);   /* a link in its place is refused, not read */
+	assert_int_equal(symlink(target, path), 0);
+	danemsg_replay_cache_new(10, &d);
+	assert_int_equal(danemsg_replay_cache_load(d, path, NULL), DANEMSG_ERR_IO);
+	danemsg_replay_cache_free(d);
+}
+
+/* A file that does not load is an error naming its line, never half a cache. */
+static void test_replay_file_damage_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	static const struct { const char *text; danemsg_err expect; size_t line; } cases[] = {
+		{"", DANEMSG_OK, 0},
+		{"danemsg-replay 2\nfloor 5\n4000000000 6 a. id1\n", DANEMSG_OK, 0},
+		{"floor 5\n4000000000 a. id1\n", DANEMSG_OK, 0},                    /* version 1 */
+		/* version 1 with a jti that held a new line: the damage the old format allowed */
+		{"floor 5\n4000000000 a. id1\nrest\n4000000000 a. id2\n", DANEMSG_ERR_MALFORMED, 3},
+		{"floor 5\n4000000000 a. i\rd\n", DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 2\n4000000000 6 a. id1", DANEMSG_ERR_MALFORMED, 2},   /* torn */
+		{"danemsg-replay 2\n4000000000 9 a. id1\n", DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 2\n4000000000 5 a. id1\n", DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 2\n4000000000 6 a.xid1\n", DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 2\n-4 6 a. id1\n", DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 2\n4000000000 6 a. id1\nfloor x\n", DANEMSG_ERR_MALFORMED, 3},
+		{"danemsg-replay 2\n99999999999999999999 6 a. id1\n", DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 2\n4000000000 99999999999999999999 a. id1\n",
+		 DANEMSG_ERR_MALFORMED, 2},
+		{"danemsg-replay 3\n", DANEMSG_ERR_MALFORMED, 1},
+	};
+	char path[512];
+	snprintf(path, sizeof(path), "%s/replay", f->dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		danemsg_replay_cache *c = NULL;
+		size_t line = 99;
+		printf("case %zu\n", i);
+		write_file(path, cases[i].text, strlen(cases[i].text));
+		danemsg_replay_cache_new(10, &c);
+		assert_int_equal(danemsg_replay_cache_load(c, path, &line), cases[i].expect);
+		assert_int_equal(line, cases[i].line);
+		danemsg_replay_cache_free(c);
+	}
 }
 
 static void test_locators(void **state)
@@ -580,6 +735,7 @@ int main(void)
 		T(test_certificate_carried_when_dns_has_digest),
 		T(test_reencrypted_to_third_party_is_refused),
 		T(test_freshness),
+		T(test_message_strings_have_a_syntax),
 		T(test_tampered_fields_are_refused),
 		T(test_tampered_signature_and_payload),
 		T(test_algorithms_pinned),
@@ -587,6 +743,8 @@ int main(void)
 		T(test_size_and_truncation),
 		cmocka_unit_test(test_replay_cache_bound_refuses_forgotten),
 		T(test_replay_cache_survives_save_and_load),
+		T(test_replay_file_keeps_any_id),
+		T(test_replay_file_damage_is_an_error),
 		cmocka_unit_test(test_locators),
 		T(test_error_paths),
 	};

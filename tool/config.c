@@ -122,7 +122,6 @@ int cli_config_load(const char *path, struct cli_config **out)
 {
 	char def[4096];
 	const char *home = getenv("HOME");
-	struct cli_config *c;
 	struct stat st;
 	FILE *f;
 	int rc;
@@ -142,17 +141,25 @@ int cli_config_load(const char *path, struct cli_config **out)
 		cli_error("%s: %s", path, strerror(errno));
 		return EXIT_USAGE;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c || !(c->path = strdup(path))) {
+	rc = cli_config_parse(f, path, out);
+	if (!rc && !fstat(fileno(f), &st))
+		(*out)->mode = st.st_mode;
+	fclose(f);
+	return rc;
+}
+
+int cli_config_parse(FILE *f, const char *name, struct cli_config **out)
+{
+	struct cli_config *c = calloc(1, sizeof(*c));
+	int rc;
+
+	*out = NULL;
+	if (!c || !(c->path = strdup(name))) {
 		free(c);
-		fclose(f);
 		cli_error("out of memory");
 		return EXIT_FAILURE_;
 	}
-	if (!fstat(fileno(f), &st))
-		c->mode = st.st_mode;
 	rc = parse_file(c, f);
-	fclose(f);
 	if (rc) {
 		cli_config_free(c);
 		return rc;

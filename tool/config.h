@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Option codes stay below this, so that a command can note which ones a flag gave. */
 #define CLI_OPT_CODES 1200
@@ -28,6 +29,8 @@ struct cli_config;
  * repeatable options). *out is NULL when there is no file. 0 or an exit code (reported).
  */
 int cli_config_load(const char *path, struct cli_config **out);
+/* The same from an open file (or a buffer, with fmemopen); name is for messages. */
+int cli_config_parse(FILE *f, const char *name, struct cli_config **out);
 void cli_config_free(struct cli_config *c);
 
 /* Takes one option: 0, or an exit code (reported). */

@@ -49,14 +49,23 @@ static int write_stdout(const char *a, size_t alen, const void *b, size_t blen,
 	return saved == EPIPE ? DELIVER_GONE : -1;
 }
 
+/* One message, one line: the payload escaped (cli_escape_text), so that no payload can
+ * print a line that looks like another sender's. */
 static int deliver_text(const danemsg_message *m, char *why, size_t whylen)
 {
-	char from[300], prefix[320];
+	char from[300], prefix[320], *text;
 	size_t len;
 	const uint8_t *payload = danemsg_message_payload(m, &len);
+	int rc;
 	display_name(danemsg_message_from(m), from, sizeof(from));
 	snprintf(prefix, sizeof(prefix), "%s says: ", from);
-	return write_stdout(prefix, strlen(prefix), payload, len, "\n", 1, why, whylen);
+	if (!(text = cli_escape_text(payload, len, &len))) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	rc = write_stdout(prefix, strlen(prefix), text, len, "\n", 1, why, whylen);
+	free(text);
+	return rc;
 }
 
 static int deliver_json(const danemsg_message *m, char *why, size_t whylen)

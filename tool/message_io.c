@@ -148,3 +148,66 @@ json_t *cli_message_json(const danemsg_message *m)
 			    json_string(danemsg_message_sender_key_sha256(m)));
 	return o;
 }
+
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, at most U+10FFFF) and its code point; 0 when there is none. */
+static size_t utf8_sequence(const uint8_t *p, size_t len, uint32_t *cp)
+{
+	size_t n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc0 ? 2 : 0;
+	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+	uint32_t v;
+	if (!n || p[0] > 0xf4 || n > len)
+		return 0;
+	v = p[0] & (0x7f >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (p[i] & 0x3f);
+	}
+	if (v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+/* Code points that move or end a line, or reorder what follows, on a terminal. */
+static int invisible_control(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+char *cli_escape_text(const uint8_t *p, size_t len, size_t *out_len)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *out = malloc(4 * len + 1), *w = out;
+	uint32_t cp;
+	size_t n;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += n) {
+		n = 1;
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') {
+			*w++ = (char)p[i];
+		} else if (p[i] == '\\' || p[i] == '\n' || p[i] == '\t' || p[i] == '\r') {
+			*w++ = '\\';
+			*w++ = p[i] == '\n' ? 'n' : p[i] == '\t' ? 't' : p[i] == '\r' ? 'r' : '\\';
+		} else if (p[i] >= 0x80 && (n = utf8_sequence(p + i, len - i, &cp)) &&
+			   !invisible_control(cp)) {
+			memcpy(w, p + i, n);
+			w += n;
+		} else if (n > 1) {   /* \uXXXX: at most 6 characters for its 2 or 3 bytes */
+			w += sprintf(w, "\\u%04x", (unsigned)cp);
+		} else {
+			n = 1;
+			*w++ = '\\';
+			*w++ = 'x';
+			*w++ = hex[p[i] >> 4];
+			*w++ = hex[p[i] & 15];
+		}
+	}
+	*w = '\0';
+	*out_len = (size_t)(w - out);
+	return out;
+}

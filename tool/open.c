@@ -1,10 +1,12 @@
 /* danemsg open: decrypt a sealed message, verify its sender in DNS, apply the policy. */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -16,7 +18,8 @@ static const char open_usage[] =
 	"\n"
 	"Opens a sealed message (standard input, or --in) addressed to NAME: decrypts it,\n"
 	"finds the sender's key in DNS (DNSSEC-validated), verifies the signature and\n"
-	"applies the policy. Writes the payload, or with --json one JSON object.\n"
+	"applies the policy. Writes the payload (to a terminal: escaped, one line), or with\n"
+	"--json one JSON object. A message id (jti) is 1-128 of A-Z a-z 0-9 - _.\n"
 	"\n"
 	"  --as NAME           the recipient: an identity in the identity folder\n"
 	"  --json              one object: from, to, payload (or payload_base64), dnssec,\n"
@@ -40,7 +43,8 @@ static const char open_usage[] =
 	"DNS failure (retry later); 20 malformed; 21 not for me; 22 unknown sender;\n"
 	"23 bad signature; 24 expired; 25 replayed; 26 sender not allowed; 27 too large;\n"
 	"28 algorithm or format not allowed (also: a reference-format message without\n"
-	"--compat); 29 cannot decrypt; 1 other errors.\n";
+	"--compat); 29 cannot decrypt; 1 other errors (also: the replay cache is damaged,\n"
+	"or the message's id cannot be saved in it: nothing is written).\n";
 
 struct open_args {
 	const char *as, *in, *out, *dir_opt, *replay_file;
@@ -49,21 +53,64 @@ struct open_args {
 	danemsg_policy *policy;
 };
 
-/* The replay cache file, locked for the whole open so that concurrent opens agree. */
+/* Opens and locks path; the lock must be on the file that path names now, since each
+ * save replaces it (rename): a lock won on a replaced file is retried. -1 on failure. */
+static int lock_replay_file(const char *path)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		struct stat held, now;
+		int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 || flock(fd, LOCK_EX) || fstat(fd, &held)) {
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		if (!stat(path, &now) && now.st_ino == held.st_ino && now.st_dev == held.st_dev)
+			return fd;
+		close(fd);
+	}
+	errno = EBUSY;
+	return -1;
+}
+
+/* The replay cache file, locked for the whole open so that concurrent opens agree. A
+ * file that does not load stops everything: going on with part of it would accept
+ * replays of the messages it forgot. */
 static int replay_begin(const char *path, danemsg_replay_cache *cache, int *lock_fd)
 {
 	danemsg_err err;
-	*lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (*lock_fd < 0 || flock(*lock_fd, LOCK_EX)) {
-		cli_error("%s: cannot open the replay cache", path);
+	size_t line = 0;
+	*lock_fd = lock_replay_file(path);
+	if (*lock_fd < 0) {
+		cli_error("%s: cannot open the replay cache: %s", path, strerror(errno));
 		return EXIT_FAILURE_;
 	}
-	err = danemsg_replay_cache_load(cache, path);
-	if (err && err != DANEMSG_ERR_MALFORMED) {
-		cli_error("%s: %s", path, danemsg_strerror(err));
+	err = danemsg_replay_cache_load(cache, path, &line);
+	if (err == DANEMSG_ERR_MALFORMED) {
+		cli_error("%s: line %zu: the replay cache is damaged: nothing opened. Move it "
+			  "away to start afresh (then replays of messages opened in the last "
+			  "--max-age seconds are not detected)", path, line);
+		return EXIT_FAILURE_;
+	}
+	if (err) {
+		cli_error("%s: cannot load the replay cache: %s", path, danemsg_strerror(err));
 		return EXIT_FAILURE_;
 	}
 	return EXIT_OK_;
+}
+
+/* On a terminal the payload cannot move the cursor, clear the screen or forge a line: it
+ * is escaped (cli_escape_text), and ends with a new line. */
+static int print_for_terminal(const uint8_t *payload, size_t len)
+{
+	char *text = cli_escape_text(payload, len, &len);
+	int rc;
+	if (!text)
+		return EXIT_FAILURE_;
+	text[len] = '\n';   /* over the NUL: the buffer has room */
+	rc = cli_write_output(NULL, text, len + 1);
+	free(text);
+	return rc;
 }
 
 static int print_message(const danemsg_message *m, const struct open_args *a)
@@ -86,7 +133,9 @@ static int print_message(const danemsg_message *m, const struct open_args *a)
 	if (danemsg_message_insecure_allowed(m))
 		fprintf(stderr, "danemsg: WARNING: sender %s is only authenticated by an "
 				"INSECURE DNS answer\n", danemsg_message_from(m));
-	return cli_write_output(a->out, payload, len);
+	if ((!a->out || !strcmp(a->out, "-")) && isatty(STDOUT_FILENO))
+		return print_for_terminal(payload, len);
+	return cli_write_output(a->out, payload, len);   /* the bytes, to a file or a pipe */
 }
 
 static int parse_args(int argc, char **argv, struct open_args *a, struct cli_dns_opts *dns)
@@ -210,9 +259,14 @@ int cmd_open(int argc, char **argv)
 				  errbuf[0] ? errbuf : danemsg_strerror(err));
 			rc = cli_exit_code(err);
 		} else {
-			if (replay && danemsg_replay_cache_save(replay, a.replay_file))
-				cli_error("%s: cannot save the replay cache", a.replay_file);
-			rc = print_message(m, &a);
+			/* not remembered, not shown: a copy would be accepted again */
+			if (replay && danemsg_replay_cache_save(replay, a.replay_file)) {
+				cli_error("%s: cannot save the replay cache (%s): the message is "
+					  "not written", a.replay_file, strerror(errno));
+				rc = EXIT_FAILURE_;
+			} else {
+				rc = print_message(m, &a);
+			}
 		}
 	}
 	if (lock_fd >= 0)

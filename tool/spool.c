@@ -2,6 +2,7 @@
  * bounded index the workers take entries from (docs/messaging.md). */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -155,7 +156,7 @@ static int open_subdir(int dir_fd, const char *name)
 {
 	if (mkdirat(dir_fd, name, 0700) && errno != EEXIST)
 		return -1;
-	return openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 }
 
 /* Removes the temporary files a crash left in dir_fd; counts the files ending in suffix. */
@@ -182,8 +183,52 @@ static size_t sweep(int dir_fd, const char *suffix)
 	return count;
 }
 
+/* Can someone other than us (or root) replace what is in this folder? Sticky folders
+ * (/tmp) let others add entries but not replace ours. */
+static int writable_by_others(const struct stat *st)
+{
+	return (st->st_uid != geteuid() && st->st_uid != 0) ||
+	       ((st->st_mode & 022) && !(st->st_mode & S_ISVTX));
+}
+
+/*
+ * As ssh does for its files: the state folder (opened as dir_fd) and its spool and
+ * quarantine must be ours and writable by nobody else, and no folder above it writable
+ * by others, or they could plant links or files that the listener would write through
+ * or read back. 0, or -1 with why.
+ */
+static int state_folder_safe(const char *dir, const int *fds, size_t n, char *why,
+			     size_t whylen)
+{
+	char path[PATH_MAX], *slash;
+	struct stat st;
+
+	static const char *const names[] = {"", "/spool", "/quarantine"};
+	for (size_t i = 0; i < n; i++)
+		if (fstat(fds[i], &st) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+			snprintf(why, whylen, "%s%s is %s: refused (chmod go-w, or choose another "
+				 "--state)", dir, names[i % 3], st.st_uid != geteuid() ?
+				 "not owned by this user" : "writable by others");
+			return -1;
+		}
+	if (!realpath(dir, path)) {
+		snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((slash = strrchr(path, '/')) && slash != path) {
+		*slash = '\0';
+		if (lstat(path, &st) || writable_by_others(&st)) {
+			snprintf(why, whylen, "%s is in %s, which others can write: refused", dir,
+				 path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int spool_open(const char *dir, size_t quarantine_max, struct spool **out)
 {
+	char why[PATH_MAX + 200];
 	struct spool *s = calloc(1, sizeof(*s));
 
 	*out = NULL;
@@ -197,8 +242,15 @@ int spool_open(const char *dir, size_t quarantine_max, struct spool **out)
 	    (s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (s->spool_fd = open_subdir(s->dir_fd, "spool")) < 0 ||
 	    (s->quarantine_fd = open_subdir(s->dir_fd, "quarantine")) < 0 ||
-	    (s->lock_fd = openat(s->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+	    (s->lock_fd = openat(s->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+				 0600)) < 0) {
 		cli_error("state folder %s: %s", dir, strerror(errno));
+		spool_close(s);
+		return EXIT_FAILURE_;
+	}
+	if (state_folder_safe(dir, (int[]){s->dir_fd, s->spool_fd, s->quarantine_fd}, 3, why,
+			      sizeof(why))) {
+		cli_error("state folder %s", why);
 		spool_close(s);
 		return EXIT_FAILURE_;
 	}

@@ -49,9 +49,14 @@ danemsg_err danemsg_replay_cache_new(size_t max_entries, danemsg_replay_cache **
 void danemsg_replay_cache_free(danemsg_replay_cache *cache);
 danemsg_replay_ops danemsg_replay_cache_ops(danemsg_replay_cache *cache);
 size_t danemsg_replay_cache_count(danemsg_replay_cache *cache);
-/* Saves to / loads from a file (one "expiry sender id" line each), for restarts. */
+/* Saves to a file, for restarts: atomically (a temporary file, fsync, rename), mode 0600,
+ * never through a symbolic link. Each record is length-prefixed, whatever its bytes. */
 danemsg_err danemsg_replay_cache_save(danemsg_replay_cache *cache, const char *path);
-danemsg_err danemsg_replay_cache_load(danemsg_replay_cache *cache, const char *path);
+/* Loads what danemsg_replay_cache_save wrote (no file is no error). A file that does not
+ * parse is DANEMSG_ERR_MALFORMED with its first bad line (1-based) in *bad_line (may be
+ * NULL): a caller must not go on with part of the cache. A symbolic link is refused. */
+danemsg_err danemsg_replay_cache_load(danemsg_replay_cache *cache, const char *path,
+				      size_t *bad_line);
 
 /* Defaults: 1 MiB size limit; iat at most 300 s old and 60 s in the future; reference-
  * format (compat) messages refused (DANEMSG_ERR_UNSUPPORTED) until

@@ -148,7 +148,7 @@ def seal(a, payload):
     aud = a.aud.split(",") if a.aud else [n for n, _ in recipients]
     header = {"alg": a.alg or sig_alg(key), "typ": a.typ or TYP, "x5u": locator(a.sender),
               "x5t#S256": x5t(cert), "aud": [n.rstrip(".") for n in aud], "iat": now,
-              "jti": b64(os.urandom(16))}
+              "jti": a.jti if a.jti is not None else b64(os.urandom(16))}
     if a.exp is not None:
         header["exp"] = now + a.exp
     if a.x5c:
@@ -238,6 +238,7 @@ def main(argv):
     s.add_argument("--typ")
     s.add_argument("--iat-offset", type=int, default=0)
     s.add_argument("--exp", type=int)
+    s.add_argument("--jti")
     s.add_argument("--x5c", action="store_true")
     s.add_argument("--tamper", action="store_true")
     r = sub.add_parser("reencrypt")
