@@ -11,6 +11,7 @@
 #include <danemsg/credential.h>
 #include <danemsg/publish.h>
 #include <danemsg/envelope.h>
+#include <danemsg/token.h>
 
 #define DANEMSG_VERSION_STRING "0.1.0"
 

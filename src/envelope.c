@@ -165,15 +165,6 @@ static X509 *x5c_decode(const char *b64)
 
 /* ---- seal ---- */
 
-static danemsg_err random_id(char *out, size_t len)
-{
-	uint8_t raw[16];
-	size_t n;
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return DANEMSG_ERR_CRYPTO;
-	return jose_b64url_encode(raw, sizeof(raw), out, len, &n);
-}
-
 static danemsg_err signed_header(danemsg_resolver *r, const danemsg_credential *sender,
 				 char names[][NAME_BUF], size_t n, const danemsg_seal_options *o,
 				 json_t **out)
@@ -192,7 +183,7 @@ static danemsg_err signed_header(danemsg_resolver *r, const danemsg_credential *
 	}
 	if ((err = danemsg_locator_format(danemsg_credential_name(sender), locator,
 					  sizeof(locator))) ||
-	    (!o->compat && ((err = jose_x5t_s256(cert, x5t)) || (err = random_id(jti, sizeof(jti)))))) {
+	    (!o->compat && ((err = jose_x5t_s256(cert, x5t)) || (err = jose_random_id(jti, sizeof(jti)))))) {
 		json_decref(h);
 		json_decref(aud);
 		return err;
@@ -579,7 +570,6 @@ static danemsg_err verify_signature(struct open_state *s)
 {
 	const json_t *x5c = json_object_get(s->jws.protected_header, "x5c");
 	const char *x5t = json_string_value(json_object_get(s->jws.protected_header, "x5t#S256"));
-	int candidates = 0;
 	danemsg_err err;
 
 	if (x5c) {
@@ -595,26 +585,11 @@ static danemsg_err verify_signature(struct open_state *s)
 		s->verified_by = X509_get0_pubkey(s->ee);
 		return DANEMSG_OK;
 	}
-	/* Keys in DNS. With x5t#S256 (keys roll over) only the record of that certificate,
-	 * or records that publish a bare key (3 1 0) and so cannot be told apart; without
-	 * it, every record whose key fits the algorithm. */
-	for (size_t i = 0; i < danemsg_identity_record_count(s->sender_id); i++) {
-		const danemsg_tlsa *rec = danemsg_identity_record(s->sender_id, i);
-		char rec_x5t[JOSE_THUMBPRINT_SIZE];
-		if (!rec->usable || !rec->pkey || jose_alg_check_key(s->jws.alg, rec->pkey))
-			continue;
-		if (x5t && rec->cert && (jose_x5t_s256(rec->cert, rec_x5t) || strcmp(rec_x5t, x5t)))
-			continue;
-		candidates++;
-		if (!jose_jws_verify(&s->jws, rec->pkey)) {
-			s->verified_by = rec->pkey;
-			s->key_cert = rec->cert;
-			break;
-		}
-	}
-	if (s->verified_by)
+	/* Keys in DNS: the record of the certificate x5t#S256 names, or any that fits. */
+	err = identity_verify_jws(s->sender_id, &s->jws, x5t, 0, &s->verified_by, &s->key_cert);
+	if (!err)
 		return DANEMSG_OK;
-	if (!candidates)
+	if (err == DANEMSG_ERR_UNKNOWN_SENDER)
 		return fail(s->errbuf, s->errlen, DANEMSG_ERR_UNKNOWN_SENDER,
 			    "%s publishes no %s key%s in DNS (and the message carries no "
 			    "certificate)", s->sender, jose_alg_name(s->jws.alg),

@@ -21,7 +21,12 @@ const char cli_mqtt_help[] =
 	"  --username U, --password P\n"
 	"                          broker credentials (env DANEMSG_MQTT_USERNAME,\n"
 	"                          DANEMSG_MQTT_PASSWORD)\n"
-	"  --mqtt 3.1.1|5          protocol version (default 3.1.1)\n";
+	"  --mqtt 3.1.1|5          protocol version (default 3.1.1)\n"
+	"  --auth dane|password    dane: log in as the identity with a fresh token signed by\n"
+	"                          its key on every connection (a broker with the danemsg\n"
+	"                          plugin); default password (--username, --password)\n"
+	"  --audience NAME         the broker's name in the token (env\n"
+	"                          DANEMSG_BROKER_AUDIENCE; default the broker's host)\n";
 
 int cli_mqtt_option(struct cli_mqtt_opts *o, int opt, const char *arg)
 {
@@ -43,6 +48,14 @@ int cli_mqtt_option(struct cli_mqtt_opts *o, int opt, const char *arg)
 			return -1;
 		}
 		return 1;
+	case CLI_OPT_AUTH:
+		if (strcmp(arg, "dane") && strcmp(arg, "password")) {
+			cli_error("--auth takes dane or password, not '%s'", arg);
+			return -1;
+		}
+		o->auth_dane = !strcmp(arg, "dane");
+		return 1;
+	case CLI_OPT_AUDIENCE: o->audience = arg; return 1;
 	default: return 0;
 	}
 }
@@ -158,6 +171,11 @@ struct mosquitto *cli_mqtt_new(const struct cli_mqtt_opts *o, const struct cli_b
 	}
 	rc = mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION,
 				  o->version ? o->version : MQTT_PROTOCOL_V311);
+	if (o->auth_dane && (user || pass)) {
+		cli_error("--auth dane logs in with a token: no --username or --password");
+		mosquitto_destroy(m);
+		return NULL;
+	}
 	if (!rc && (user || pass))
 		rc = mosquitto_username_pw_set(m, user, pass);
 	if (rc) {
