@@ -201,7 +201,9 @@ danemsg_err danemsg_token_check(const danemsg_token_policy *p, const char *usern
 	char user[DANEMSG_CREDENTIAL_NAME_MAX];
 
 	if (!policy_ok(p) || !c)
-		return DANEMSG_ERR_INVALID_ARG;
+		return fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "no claims, or a policy "
+			    "without an audience or with a max_lifetime over %u s",
+			    DANEMSG_TOKEN_MAX_LIFETIME);
 	if (!now)
 		now = (int64_t)time(NULL);
 
@@ -263,7 +265,9 @@ danemsg_err danemsg_token_verify(danemsg_resolver *r, const danemsg_token_policy
 	if (errbuf && errbuf_len)
 		*errbuf = '\0';
 	if (!r || !policy_ok(policy) || !token)
-		return DANEMSG_ERR_INVALID_ARG;
+		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "no resolver or token, or "
+			    "a policy without an audience or with a max_lifetime over %u s",
+			    DANEMSG_TOKEN_MAX_LIFETIME);
 	if (!now)
 		now = (int64_t)time(NULL);
 	if ((err = parse(token, len, &jws, &c)))
