@@ -162,12 +162,75 @@ static int check_token(struct plugin *p, const char *how, const char *username,
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* The first DNS name in a certificate's subjectAltName, normalized, into name. */
+static int san_name(X509 *cert, char *name, size_t len)
+{
+	GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	int found = 0;
+
+	for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans) && !found; i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+		char raw[DANEMSG_CREDENTIAL_NAME_MAX + 2];
+		int n = g->type == GEN_DNS ? ASN1_STRING_length(g->d.dNSName) : 0;
+		if (n <= 0 || (size_t)n >= sizeof(raw))
+			continue;
+		memcpy(raw, ASN1_STRING_get0_data(g->d.dNSName), (size_t)n);
+		raw[n] = '\0';
+		found = strlen(raw) == (size_t)n && !danemsg_credential_name_normalize(raw, name, len);
+	}
+	GENERAL_NAMES_free(sans);
+	return found;
+}
+
+/*
+ * A TLS client certificate (its CA in the listener's cafile, which mosquitto checked):
+ * it must be one the TLSA records at the name in its SAN authenticate (DANE-TA: the
+ * organisation's CA; DANE-EE works too, if the broker trusts the certificate at all).
+ */
+static int check_certificate(struct plugin *p, struct mosquitto *client, X509 *cert,
+			     const char *username)
+{
+	char name[DANEMSG_CREDENTIAL_NAME_MAX], user[DANEMSG_CREDENTIAL_NAME_MAX];
+	danemsg_identity *id = NULL;
+	danemsg_err err;
+
+	if (!san_name(cert, name, sizeof(name)))
+		return refuse("certificate login", username, "no DNS name in its subjectAltName");
+	if (username && (danemsg_credential_name_normalize(username, user, sizeof(user)) ||
+			 strcmp(user, name)))
+		return refuse("certificate login", username, "the certificate names another");
+	if (p->allow && danemsg_policy_check_sender(p->allow, name))
+		return refuse("certificate login", name, "not on the allow-list");
+	if ((err = bounded_lookup(p, name)) == DANEMSG_ERR_TIMEOUT) {
+		refuse("certificate login", name, "DNS did not answer in time (try again)");
+		return MOSQ_ERR_UNKNOWN;
+	}
+	if (!err)
+		err = danemsg_resolver_lookup(p->r, name, &id);   /* a cache hit now */
+	if (!err)
+		err = danemsg_identity_authenticate_cert(id, cert, NULL, NULL);
+	danemsg_identity_unref(id);
+	if (err)
+		return refuse("certificate login", name, danemsg_strerror(err));
+	if (mosquitto_set_username(client, name))
+		return MOSQ_ERR_AUTH;
+	mosquitto_log_printf(MOSQ_LOG_INFO, "danemsg: %s logged in (TLS client certificate)", name);
+	return MOSQ_ERR_SUCCESS;
+}
+
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
 	danemsg_token_claims claims;
+	X509 *cert;
+	int rc;
 
 	(void)event;
+	if (!ed->password && (cert = mosquitto_client_certificate(ed->client))) {
+		rc = check_certificate(userdata, ed->client, cert, ed->username);
+		X509_free(cert);
+		return rc;
+	}
 	if (!ed->username || !ed->password)
 		return refuse("login", ed->username, "no user name and token (anonymous)");
 	return check_token(userdata, "login", ed->username, ed->password, strlen(ed->password),

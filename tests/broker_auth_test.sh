@@ -9,6 +9,9 @@
 #          (the plugin's log line); the ACL: another's topic, '#', '$SYS/#' refused, own
 #          topic allowed, publishing to a non-identity topic refused; danemsg send and
 #          listen with --auth dane deliver a message; the allow-list refuses other names
+#   tls    a TLS client certificate issued by a CA that the TLSA records at the name in
+#          its SAN publish (DANE-TA, 2 0 0) logs in; one whose name's records publish
+#          another CA does not
 #   flood  an authenticated client keeps receiving messages while 1,000 logins with names
 #          that do not resolve arrive, first with knot answering (NXDOMAIN), then with
 #          knot frozen (SIGSTOP: every lookup times out); the worst gap it sees stays under a
@@ -280,8 +283,62 @@ flood_part() {
 	kill -CONT "$(cat "$work/lab/knot.pid")"
 }
 
+# TLS client certificates of an organisation CA that DNS names (DANE-TA, 2 0 0)
+tls_part() {
+	local ca=$work/ca dev=dev1._device.$zone other=dev2._device.$zone hex
+	mkdir -p "$ca"
+	issue() {   # issue NAME SAN [CA:TRUE]: NAME.key, NAME.crt signed by the CA (or self)
+		local ext="subjectAltName=$2"
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
+			-keyout "$ca/$1.key" -out "$ca/$1.csr" 2>/dev/null || return 1
+		printf '%s\n' "$ext" >"$ca/$1.ext"
+		openssl x509 -req -in "$ca/$1.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" \
+			-CAcreateserial -days 2 -extfile "$ca/$1.ext" -out "$ca/$1.crt" 2>/dev/null
+	}
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=Fleet CA" \
+		-days 2 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign \
+		-keyout "$ca/ca.key" -out "$ca/ca.crt" 2>/dev/null || { fail "make a CA"; return; }
+	issue server IP:127.0.0.1 && issue dev1 "DNS:$dev" && issue dev2 "DNS:$other" ||
+		{ fail "issue certificates"; return; }
+	# dev1 names the Fleet CA; dev2 names another organisation's CA
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=Other CA" \
+		-days 2 -keyout "$ca/other.key" -out "$ca/other.crt" 2>/dev/null
+	tlsa_of() { openssl x509 -in "$1" -outform DER | od -An -v -tx1 | tr -d ' \n'; }
+	printf 'server 127.0.0.1 %s\nzone %s\nupdate add %s 60 IN TLSA 2 0 0 %s\n%s\nsend\n' \
+		"$DANEMSG_DNS_PORT" "$DANEMSG_ZONE" "$dev" "$(tlsa_of "$ca/ca.crt")" \
+		"update add $other 60 IN TLSA 2 0 0 $(tlsa_of "$ca/other.crt")" |
+		knsupdate -k "$DANEMSG_LAB_DIR/tsig.key" || fail "publish the CAs"
+	start_extra_broker "plugin_opt_trust_anchor $DANEMSG_TRUST_ANCHOR
+cafile $ca/ca.crt
+certfile $ca/server.crt
+keyfile $ca/server.key
+require_certificate true"
+	local save_log=$log
+	log=$work/extra.log
+	tls_pub() {   # tls_pub WHO: its certificate, no user name or password
+		timeout 20 mosquitto_pub -h 127.0.0.1 -p "$extra_port" --cafile "$ca/ca.crt" \
+			--cert "$ca/$1.crt" --key "$ca/$1.key" -q 1 -m hi -t "$2"
+	}
+	check "a device certificate of the CA that DNS names (2 0 0) logs in" 0 tls_pub dev1 "$dev"
+	expect "... as the name in its SAN" "$log" "$dev logged in \(TLS client certificate\)"
+	local before
+	before=$(wc -l <"$log")
+	check "a certificate of the CA for a name whose TLSA names another CA: refused" 5 \
+		tls_pub dev2 "$other"
+	tail -n +$((before + 1)) "$log" >"$work/log.new"
+	expect "... for that reason" "$work/log.new" "refused certificate login of $other: .*match"
+	if timeout 20 mosquitto_pub -h 127.0.0.1 -p "$extra_port" --cafile "$ca/ca.crt" -u "$dev" \
+		-P x -m hi -t "$dev" >/dev/null 2>&1; then
+		fail "a client without a certificate got through TLS"
+	else
+		pass "... and a client without a certificate is refused (by TLS)"
+	fi
+	log=$save_log
+}
+
 case $part in
 login) login_part ;;
+tls) tls_part ;;
 flood) flood_part ;;
 *) echo "unknown part $part" >&2; exit 2 ;;
 esac
