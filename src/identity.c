@@ -171,7 +171,7 @@ danemsg_err danemsg_identity_authenticate_pkey(const danemsg_identity *id, EVP_P
 }
 
 danemsg_err identity_verify_jws(const danemsg_identity *id, const jose_jws *jws, const char *x5t,
-				int pinned, EVP_PKEY **key, X509 **cert)
+				int own_key, EVP_PKEY **key, X509 **cert)
 {
 	int candidates = 0;
 
@@ -182,7 +182,8 @@ danemsg_err identity_verify_jws(const danemsg_identity *id, const jose_jws *jws,
 		char rec_x5t[JOSE_THUMBPRINT_SIZE];
 		if (!rec->usable || !rec->pkey || jose_alg_check_key(jws->alg, rec->pkey))
 			continue;
-		if (pinned && jose_sig_alg_for_key(rec->pkey) != jws->alg)
+		if (own_key && (rec->usage != DANEMSG_TLSA_DANE_EE ||
+				jose_sig_alg_for_key(rec->pkey) != jws->alg))
 			continue;
 		if (x5t && rec->cert && (jose_x5t_s256(rec->cert, rec_x5t) || strcmp(rec_x5t, x5t)))
 			continue;

@@ -181,6 +181,9 @@ login_part() {
 		"hello bob, via an authenticated broker"
 	for _ in $(seq 100); do grep -q "authenticated broker" "$work/listen.out" && break; sleep 0.1; done
 	expect "danemsg listen --auth dane receives it" "$work/listen.out" "authenticated broker"
+	printf 'auth = dane\n' >"$work/config"
+	check "danemsg send with auth = dane in the config file" 0 "$tool" send --config \
+		"$work/config" --from "$alice" --to "$bob" "configured"
 	check "danemsg send without --auth dane is refused by the broker" 40 "$tool" send \
 		--from "$alice" --to "$bob" --timeout-broker 5 "not logged in"
 	check "send --auth dane with --username: usage" 1 "$tool" send --from "$alice" --to "$bob" \

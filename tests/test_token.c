@@ -18,7 +18,7 @@
 #define AUD "broker.example.org"
 
 /* The identities: key type, and how DNS publishes them. */
-enum publish { FULL, DIGEST_ONLY, ABSENT };
+enum publish { FULL, DIGEST_ONLY, ABSENT, AS_CA };
 static const struct {
 	const char *name;
 	danemsg_keytype type;
@@ -29,9 +29,10 @@ static const struct {
 	{"carol._device.example.org", DANEMSG_KEY_RSA2048, FULL},
 	{"frank._device.example.org", DANEMSG_KEY_P256, DIGEST_ONLY},
 	{"eve._device.example.org", DANEMSG_KEY_P256, ABSENT},
+	{"grace._device.example.org", DANEMSG_KEY_P256, AS_CA},
 };
 #define N_PEOPLE (sizeof(people) / sizeof(people[0]))
-enum { ALICE, BOB, CAROL, FRANK, EVE };
+enum { ALICE, BOB, CAROL, FRANK, EVE, GRACE };
 
 struct fixture {
 	char *dir;
@@ -52,7 +53,8 @@ static void publish(struct fixture *f, size_t i)
 			 DANEMSG_OK);
 	snprintf(owner, sizeof(owner), "%s.", people[i].name);
 	for (int c = 0; c < sk_X509_num(certs); c++)
-		tu_zone_add_tlsa(&f->zone, owner, sk_X509_value(certs, c), 3, digest, digest);
+		tu_zone_add_tlsa(&f->zone, owner, sk_X509_value(certs, c),
+				 people[i].publish == AS_CA ? 2 : 3, digest, digest);
 	sk_X509_pop_free(certs, X509_free);
 }
 
@@ -174,6 +176,8 @@ static void test_claims(void **state)
 		{"published as a digest only", people[FRANK].name, AUD, FRANK, 0, now, now,
 		 DANEMSG_ERR_UNKNOWN_SENDER},
 		{"not in DNS", people[EVE].name, AUD, EVE, 0, now, now, DANEMSG_ERR_DNS_NOT_FOUND},
+		{"a CA's key (DANE-TA 2 0 0)", people[GRACE].name, AUD, GRACE, 0, now, now,
+		 DANEMSG_ERR_UNKNOWN_SENDER},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -80,8 +80,9 @@ danemsg_err danemsg_token_check(const danemsg_token_policy *policy, const char *
  * username (DANEMSG_ERR_NOT_FOR_ME); aud (DANEMSG_ERR_NOT_FOR_ME); the time window
  * (DANEMSG_ERR_EXPIRED: exp passed, iat in the future beyond max_skew, or a lifetime
  * over max_lifetime); then the identity's TLSA records through r, which must be
- * DNSSEC-secure (the lookup's error); the signature with a key of the identity's
- * own algorithm (DANEMSG_ERR_UNKNOWN_SENDER: no such key, _BAD_SIGNATURE); last the
+ * DNSSEC-secure (the lookup's error); the signature with a key a DANE-EE record
+ * publishes in full (3 0 0, 3 1 0), of that key's own algorithm
+ * (DANEMSG_ERR_UNKNOWN_SENDER: no such key, _BAD_SIGNATURE); last the
  * jti (DANEMSG_ERR_REPLAYED). claims (may be NULL) is filled when the token parses.
  * errbuf (may be NULL) says why.
  */
