@@ -176,7 +176,8 @@ static int san_name(X509 *cert, char *name, size_t len)
 			continue;
 		memcpy(raw, ASN1_STRING_get0_data(g->d.dNSName), (size_t)n);
 		raw[n] = '\0';
-		found = strlen(raw) == (size_t)n && !danemsg_credential_name_normalize(raw, name, len);
+		found = strlen(raw) == (size_t)n &&
+			!danemsg_credential_name_normalize(raw, name, len);
 	}
 	GENERAL_NAMES_free(sans);
 	return found;
@@ -289,7 +290,8 @@ static int topic_fits(const char *tmpl, const char *topic, const char *to, const
 			return 0;
 		if (want && strcmp(name, want))
 			return 0;
-		if (is_to && to_out && (size_t)snprintf(to_out, to_out_len, "%s", name) >= to_out_len)
+		if (is_to && to_out &&
+		    (size_t)snprintf(to_out, to_out_len, "%s", name) >= to_out_len)
 			return 0;
 		topic += n;
 	}
@@ -442,7 +444,8 @@ static int take_option(struct plugin *p, danemsg_resolver_config *cfg, unsigned 
 		return (cfg->root_anchor_file = value), 0;
 	if (!strcmp(key, "replay_max"))
 		return number(key, value, 1000, 10000000, replay_max);
-	if (!strcmp(key, "max_lifetime") && !(rc = number(key, value, 1, DANEMSG_TOKEN_MAX_LIFETIME, &v)))
+	if (!strcmp(key, "max_lifetime") &&
+	    !(rc = number(key, value, 1, DANEMSG_TOKEN_MAX_LIFETIME, &v)))
 		p->tokens.max_lifetime = (uint32_t)v;
 	else if (!strcmp(key, "max_skew") && !(rc = number(key, value, 0, 300, &v)))
 		p->tokens.max_skew = (uint32_t)v;
@@ -499,7 +502,8 @@ static int configure(struct plugin *p, struct mosquitto_opt *opts, int n)
 	if (!p->audience || (!p->topic && set_string(&p->topic, DEFAULT_TOPIC)) ||
 	    !strstr(p->topic, "{to}")) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "danemsg: plugin_opt_audience (the broker's "
-				     "name in tokens) is required; plugin_opt_topic must hold {to}");
+				     "name in tokens) is required; plugin_opt_topic must hold "
+				     "{to}");
 		return -1;
 	}
 	p->tokens.audience = p->audience;

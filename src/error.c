@@ -1,8 +1,12 @@
 /* Error codes (messages and stable names, from one table) and small utilities. */
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <danemsg.h>
+
+#include "error_internal.h"
 
 struct err_entry {
 	danemsg_err code;
@@ -88,4 +92,15 @@ danemsg_err danemsg_hex_encode(const uint8_t *in, size_t len, char *out, size_t 
 const char *danemsg_version(void)
 {
 	return DANEMSG_VERSION;
+}
+
+danemsg_err error_fail(char *errbuf, size_t len, danemsg_err err, const char *fmt, ...)
+{
+	va_list ap;
+	if (errbuf && len) {
+		va_start(ap, fmt);
+		vsnprintf(errbuf, len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
 }

@@ -11,22 +11,10 @@
 #include <danemsg/token.h>
 
 #include "identity_internal.h"
+#include "error_internal.h"
 #include "jose.h"
 
 #define DEFAULT_SKEW 30u
-
-static danemsg_err fail(char *errbuf, size_t len, danemsg_err err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static danemsg_err fail(char *errbuf, size_t len, danemsg_err err, const char *fmt, ...)
-{
-	va_list ap;
-	if (errbuf && len) {
-		va_start(ap, fmt);
-		vsnprintf(errbuf, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 /* Printable ASCII only: claims reach logs. */
 static int printable(const char *s)
@@ -201,7 +189,7 @@ danemsg_err danemsg_token_check(const danemsg_token_policy *p, const char *usern
 	char user[DANEMSG_CREDENTIAL_NAME_MAX];
 
 	if (!policy_ok(p) || !c)
-		return fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "no claims, or a policy "
+		return error_fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "no claims, or a policy "
 			    "without an audience or with a max_lifetime over %u s",
 			    DANEMSG_TOKEN_MAX_LIFETIME);
 	if (!now)
@@ -209,21 +197,21 @@ danemsg_err danemsg_token_check(const danemsg_token_policy *p, const char *usern
 
 	if (username && (danemsg_credential_name_normalize(username, user, sizeof(user)) ||
 			 strcmp(user, c->sub)))
-		return fail(errbuf, errlen, DANEMSG_ERR_NOT_FOR_ME,
+		return error_fail(errbuf, errlen, DANEMSG_ERR_NOT_FOR_ME,
 			    "the token is for %s, not for the user name given", c->sub);
 	if (strcasecmp(c->aud, p->audience))
-		return fail(errbuf, errlen, DANEMSG_ERR_NOT_FOR_ME,
+		return error_fail(errbuf, errlen, DANEMSG_ERR_NOT_FOR_ME,
 			    "the token is for audience %s, not %s", c->aud, p->audience);
 	if (c->exp - c->iat > (int64_t)p->max_lifetime)
-		return fail(errbuf, errlen, DANEMSG_ERR_EXPIRED,
+		return error_fail(errbuf, errlen, DANEMSG_ERR_EXPIRED,
 			    "the token lives %lld s, more than the %u s allowed",
 			    (long long)(c->exp - c->iat), p->max_lifetime);
 	if (c->iat > now + (int64_t)p->max_skew)
-		return fail(errbuf, errlen, DANEMSG_ERR_EXPIRED, "the token is issued %lld s in "
-			    "the future", (long long)(c->iat - now));
+		return error_fail(errbuf, errlen, DANEMSG_ERR_EXPIRED,
+				  "the token is issued %lld s in the future", (long long)(c->iat - now));
 	if (c->exp <= now)
-		return fail(errbuf, errlen, DANEMSG_ERR_EXPIRED, "the token expired %lld s ago",
-			    (long long)(now - c->exp));
+		return error_fail(errbuf, errlen, DANEMSG_ERR_EXPIRED,
+				  "the token expired %lld s ago", (long long)(now - c->exp));
 	return DANEMSG_OK;
 }
 
@@ -239,15 +227,16 @@ static danemsg_err check_signature(danemsg_resolver *r, const jose_jws *jws, con
 
 	if (err) {
 		const char *why = id ? danemsg_identity_why(id) : NULL;
-		fail(errbuf, errlen, err, "%s: %s%s%s", sub, danemsg_strerror(err),
+		error_fail(errbuf, errlen, err, "%s: %s%s%s", sub, danemsg_strerror(err),
 		     why ? ": " : "", why ? why : "");
 	} else if ((err = identity_verify_jws(id, jws, x5t, 1, &key, &cert)) ==
 		   DANEMSG_ERR_UNKNOWN_SENDER) {
-		fail(errbuf, errlen, err, "%s publishes no %s key (in full) that the token names",
-		     sub, jose_alg_name(jws->alg));
+		error_fail(errbuf, errlen, err,
+			   "%s publishes no %s key (in full) that the token names", sub,
+			   jose_alg_name(jws->alg));
 	} else if (err) {
-		fail(errbuf, errlen, err, "the signature does not verify with any key %s publishes",
-		     sub);
+		error_fail(errbuf, errlen, err,
+			   "the signature does not verify with any key %s publishes", sub);
 	}
 	danemsg_identity_unref(id);
 	return err;
@@ -265,18 +254,18 @@ danemsg_err danemsg_token_verify(danemsg_resolver *r, const danemsg_token_policy
 	if (errbuf && errbuf_len)
 		*errbuf = '\0';
 	if (!r || !policy_ok(policy) || !token)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "no resolver or token, or "
-			    "a policy without an audience or with a max_lifetime over %u s",
-			    DANEMSG_TOKEN_MAX_LIFETIME);
+		return error_fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "no resolver or token, or a policy without an audience or with "
+				  "a max_lifetime over %u s", DANEMSG_TOKEN_MAX_LIFETIME);
 	if (!now)
 		now = (int64_t)time(NULL);
 	if ((err = parse(token, len, &jws, &c)))
-		fail(errbuf, errbuf_len, err, "not a login token: %s", danemsg_strerror(err));
+		error_fail(errbuf, errbuf_len, err, "not a login token: %s", danemsg_strerror(err));
 	else if (!(err = danemsg_token_check(policy, username, &c, now, errbuf, errbuf_len)) &&
 		 !(err = check_signature(r, &jws, c.sub, errbuf, errbuf_len)) &&
 		 policy->replay.check_and_add &&
 		 (err = policy->replay.check_and_add(policy->replay.ctx, c.sub, c.jti, c.exp, now)))
-		fail(errbuf, errbuf_len, err, err == DANEMSG_ERR_REPLAYED ?
+		error_fail(errbuf, errbuf_len, err, err == DANEMSG_ERR_REPLAYED ?
 		     "token %s of %s was used before" : "replay cache: %s%s",
 		     err == DANEMSG_ERR_REPLAYED ? c.jti : danemsg_strerror(err),
 		     err == DANEMSG_ERR_REPLAYED ? c.sub : "");
