@@ -181,6 +181,19 @@ login_part() {
 		"hello bob, via an authenticated broker"
 	for _ in $(seq 100); do grep -q "authenticated broker" "$work/listen.out" && break; sleep 0.1; done
 	expect "danemsg listen --auth dane receives it" "$work/listen.out" "authenticated broker"
+	# Another connection with the listener's client id takes its session over: the broker
+	# drops the listener, which must log in again with a new token (the old one is spent).
+	timeout 5 mosquitto_sub -h 127.0.0.1 -p "$port" -u "$bob" -P "$("$tool" token "$bob")" \
+		-i "danemsg-$bob" -t "$bob" -W 1 >/dev/null 2>&1
+	for _ in $(seq 150); do
+		[ "$(grep -c "connected to" "$work/listen.err")" -ge 2 ] && break
+		sleep 0.1
+	done
+	check "danemsg send --auth dane, after the listener lost its connection" 0 "$tool" send \
+		--from "$alice" --to "$bob" --auth dane "hello again"
+	for _ in $(seq 150); do grep -q "hello again" "$work/listen.out" && break; sleep 0.1; done
+	expect "the listener logged in again with a fresh token and receives it" \
+		"$work/listen.out" "hello again"
 	printf 'auth = dane\n' >"$work/config"
 	check "danemsg send with auth = dane in the config file" 0 "$tool" send --config \
 		"$work/config" --from "$alice" --to "$bob" "configured"
