@@ -40,6 +40,7 @@ struct plugin {
 	char *audience, *topic, *anchor_list;
 	const char *anchors[MAX_ANCHORS + 1];
 	unsigned login_wait_ms, stall_budget_ms;
+	int any_client_id;              /* plugin_opt_client_ids any */
 	uint64_t window_start_ms, window_spent_ms;
 };
 
@@ -129,13 +130,54 @@ static int refuse(const char *how, const char *user, const char *why)
 	return MOSQ_ERR_AUTH;
 }
 
+/* Does id start with prefix, followed by its end, '-' or '/'? */
+static int id_is(const char *id, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return !strncasecmp(id, prefix, n) && (!id[n] || id[n] == '-' || id[n] == '/');
+}
+
+/*
+ * A client id binds a session: whoever connects with it takes the session over (its
+ * subscriptions, its queued messages) and drops the one connected. So an identity gets
+ * only ids of its own: NAME, NAME-..., NAME/..., danemsg-NAME... (what listen uses); or,
+ * for a clean session, a random id a client library or the broker made up (mosq-, auto-).
+ */
+static int client_id_ok(const struct plugin *p, struct mosquitto *client, const char *name)
+{
+	const char *id = mosquitto_client_id(client);
+	char own[DANEMSG_CREDENTIAL_NAME_MAX + 8];
+
+	if (p->any_client_id)
+		return 1;
+	if (!id)
+		return 0;
+	snprintf(own, sizeof(own), "danemsg-%s", name);
+	return id_is(id, name) || id_is(id, own) ||
+	       (mosquitto_client_clean_session(client) &&
+		(!strncmp(id, "mosq-", 5) || !strncmp(id, "auto-", 5)));
+}
+
+/* Refuses a client id that is not name's own (before any DNS). */
+static int check_client_id(const struct plugin *p, struct mosquitto *client, const char *how,
+			   const char *name)
+{
+	char why[LOG_NAME_MAX + 64], id[LOG_NAME_MAX + 4];
+	if (client_id_ok(p, client, name))
+		return MOSQ_ERR_SUCCESS;
+	snprintf(why, sizeof(why), "client id %s is not one of its own",
+		 safe(mosquitto_client_id(client), id));
+	return refuse(how, name, why);
+}
+
 /*
  * Checks a token presented by username (NULL: the token's sub) and fills claims.
  * Cheap checks first (form, claims, allow-list), then a bounded lookup, then the
  * signature and the replay cache.
  */
-static int check_token(struct plugin *p, const char *how, const char *username,
-		       const char *token, size_t len, danemsg_token_claims *claims)
+static int check_token(struct plugin *p, struct mosquitto *client, const char *how,
+		       const char *username, const char *token, size_t len,
+		       danemsg_token_claims *claims)
 {
 	char errbuf[300];
 	danemsg_err err = danemsg_token_parse(token, len, claims);
@@ -147,6 +189,8 @@ static int check_token(struct plugin *p, const char *how, const char *username,
 		return refuse(how, username, errbuf);
 	if (p->allow && danemsg_policy_check_sender(p->allow, claims->sub))
 		return refuse(how, claims->sub, "not on the allow-list");
+	if (check_client_id(p, client, how, claims->sub))
+		return MOSQ_ERR_AUTH;
 	if ((err = bounded_lookup(p, claims->sub)) == DANEMSG_ERR_TIMEOUT) {
 		refuse(how, claims->sub, "DNS did not answer in time (try again)");
 		return MOSQ_ERR_UNKNOWN;   /* CONNACK "server unavailable": temporary */
@@ -202,6 +246,8 @@ static int check_certificate(struct plugin *p, struct mosquitto *client, X509 *c
 		return refuse("certificate login", username, "the certificate names another");
 	if (p->allow && danemsg_policy_check_sender(p->allow, name))
 		return refuse("certificate login", name, "not on the allow-list");
+	if (check_client_id(p, client, "certificate login", name))
+		return MOSQ_ERR_AUTH;
 	if ((err = bounded_lookup(p, name)) == DANEMSG_ERR_TIMEOUT) {
 		refuse("certificate login", name, "DNS did not answer in time (try again)");
 		return MOSQ_ERR_UNKNOWN;
@@ -234,8 +280,8 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	}
 	if (!ed->username || !ed->password)
 		return refuse("login", ed->username, "no user name and token (anonymous)");
-	return check_token(userdata, "login", ed->username, ed->password, strlen(ed->password),
-			   &claims);
+	return check_token(userdata, ed->client, "login", ed->username, ed->password,
+			   strlen(ed->password), &claims);
 }
 
 static int on_ext_auth_start(int event, void *event_data, void *userdata)
@@ -253,7 +299,8 @@ static int on_ext_auth_start(int event, void *event_data, void *userdata)
 		return refuse(AUTH_METHOD, username, "no token, or one too long");
 	memcpy(token, ed->data_in, ed->data_in_len);
 	token[ed->data_in_len] = '\0';
-	rc = check_token(userdata, AUTH_METHOD, username, token, ed->data_in_len, &claims);
+	rc = check_token(userdata, ed->client, AUTH_METHOD, username, token, ed->data_in_len,
+			 &claims);
 	if (rc == MOSQ_ERR_SUCCESS && !username)   /* the token names the client */
 		rc = mosquitto_set_username(ed->client, claims.sub) ? MOSQ_ERR_AUTH : rc;
 	return rc;
@@ -442,6 +489,10 @@ static int take_option(struct plugin *p, danemsg_resolver_config *cfg, unsigned 
 		return anchor_list(p, value);
 	if (!strcmp(key, "root_anchor"))
 		return (cfg->root_anchor_file = value), 0;
+	if (!strcmp(key, "client_ids")) {
+		p->any_client_id = !strcmp(value, "any");
+		return strcmp(value, "any") && strcmp(value, "bound") ? -1 : 0;
+	}
 	if (!strcmp(key, "replay_max"))
 		return number(key, value, 1000, 10000000, replay_max);
 	if (!strcmp(key, "max_lifetime") &&

@@ -7,7 +7,8 @@
 #          another identity's key, reused, insecure zone, bogus DNS, no token, anonymous,
 #          garbage, another typ, a lifetime over 5 minutes) is refused, for its own reason
 #          (the plugin's log line); the ACL: another's topic, '#', '$SYS/#' refused, own
-#          topic allowed, publishing to a non-identity topic refused; danemsg send and
+#          topic allowed, publishing to a non-identity topic refused; client ids of another
+#          identity refused (they would take its session over); danemsg send and
 #          listen with --auth dane deliver a message; the allow-list refuses other names
 #   tls    a TLS client certificate issued by a CA that the TLSA records at the name in
 #          its SAN publish (DANE-TA, 2 0 0) logs in; one whose name's records publish
@@ -139,6 +140,15 @@ login_part() {
 		fi
 		refused "refused: $what" "$pattern" "$user" "$token"
 	done
+	# client ids bind sessions: an identity gets its own only
+	check "client id NAME-suffix: allowed" 0 pub "$alice" "$("$tool" token "$alice")" -i "$alice-7"
+	check "client id danemsg-NAME (listen's): allowed" 0 pub "$alice" "$("$tool" token "$alice")" \
+		-i "danemsg-$alice"
+	check "another identity's client id (danemsg-bob...): refused" 5 pub "$alice" \
+		"$("$tool" token "$alice")" -i "danemsg-$bob"
+	expect "... because of the client id" "$log" "refused login of $alice: client id danemsg-$bob"
+	check "a chosen id with a persistent session: refused" 5 pub "$alice" \
+		"$("$tool" token "$alice")" -i "mosq-chosen" -c
 	check "anonymous: refused" 5 timeout 20 mosquitto_pub -h 127.0.0.1 -p "$port" -m x -t x
 	expect "... as anonymous" "$log" "refused login of \(none\): no user name and token"
 
