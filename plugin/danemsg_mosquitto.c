@@ -7,8 +7,9 @@
  * identity subscribe to its own topic only and publish only to identities' topics.
  *
  * Every callback runs in the broker's only thread: DNS lookups are asynchronous, cached
- * by TTL (positive and negative), and a callback waits for one at most login_wait_ms;
- * all such waits together take at most stall_budget_ms of every second. A login whose
+ * by TTL (positive and negative), and a callback waits for one at most login_wait_ms,
+ * drawing on a budget of stall_budget_ms that refills at that many ms per second (no run
+ * of waits is longer, and over time they take at most that share). A login whose
  * lookup did not finish in time is refused as "server unavailable"; the answer keeps
  * coming in the background (tick event), so the client's next attempt finds it cached.
  */
@@ -41,20 +42,41 @@ struct plugin {
 	const char *anchors[MAX_ANCHORS + 1];
 	unsigned login_wait_ms, stall_budget_ms;
 	int any_client_id;              /* plugin_opt_client_ids any */
-	uint64_t window_start_ms, window_spent_ms;
+	/* Waiting for DNS draws on a bucket of stall_budget_ms that refills at that many ms
+	 * per second: no stretch of waits is longer than the bucket, and over time they take
+	 * at most that share of the thread. In nanoseconds, so that frequent calls add up. */
+	uint64_t credit_ns, credit_at_us;
+	struct wait *abandoned;         /* lookups nobody waits for; freed by their answer */
 };
 
 /* One asynchronous lookup that a callback may stop waiting for. */
 struct wait {
-	int done, abandoned;
+	int done;
 	danemsg_err status;
+	struct plugin *abandoned_by;    /* set when nobody waits any more */
+	struct wait *prev, *next;       /* in the plugin's list of those */
 };
 
-static uint64_t now_ms(void)
+static uint64_t now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* How long this callback may wait for DNS now, in microseconds. */
+static uint64_t wait_allowed_us(struct plugin *p, uint64_t now)
+{
+	uint64_t cap = (uint64_t)p->stall_budget_ms * 1000000u;
+	/* stall_budget_ms ms per s = stall_budget_ms ns per us */
+	p->credit_ns += (now - p->credit_at_us) * p->stall_budget_ms;
+	if (p->credit_ns > cap)
+		p->credit_ns = cap;
+	p->credit_at_us = now;
+	if (p->credit_ns < 1000000u)   /* under a millisecond: not worth a poll */
+		return 0;
+	return p->credit_ns / 1000u < (uint64_t)p->login_wait_ms * 1000u ?
+	       p->credit_ns / 1000u : (uint64_t)p->login_wait_ms * 1000u;
 }
 
 /* Outside text made safe for the log: printable ASCII, bounded. */
@@ -75,7 +97,13 @@ static void on_lookup(void *arg, danemsg_err status, danemsg_identity *id)
 {
 	struct wait *w = arg;
 	danemsg_identity_unref(id);   /* the answer is in the cache; only its status counts */
-	if (w->abandoned) {
+	if (w->abandoned_by) {
+		if (w->prev)
+			w->prev->next = w->next;
+		else
+			w->abandoned_by->abandoned = w->next;
+		if (w->next)
+			w->next->prev = w->prev;
 		free(w);
 		return;
 	}
@@ -85,13 +113,13 @@ static void on_lookup(void *arg, danemsg_err status, danemsg_identity *id)
 
 /*
  * The lookup status of name: from the cache at once, or after a wait bounded by
- * login_wait_ms and by what is left of this second's stall budget; DANEMSG_ERR_TIMEOUT
- * when the answer did not come in time (it still goes to the cache when it comes).
+ * login_wait_ms and by the stall budget's credit; DANEMSG_ERR_TIMEOUT when the answer did
+ * not come in time (it still goes to the cache when it comes).
  */
 static danemsg_err bounded_lookup(struct plugin *p, const char *name)
 {
 	struct wait *w = calloc(1, sizeof(*w));
-	uint64_t start = now_ms(), deadline;
+	uint64_t start = now_us(), deadline, spent_ns;
 	danemsg_err err;
 
 	if (!w)
@@ -100,19 +128,17 @@ static danemsg_err bounded_lookup(struct plugin *p, const char *name)
 		free(w);
 		return err;
 	}
-	if (start - p->window_start_ms >= 1000) {
-		p->window_start_ms = start;
-		p->window_spent_ms = 0;
-	}
-	deadline = start + p->login_wait_ms;
-	if (p->window_spent_ms + p->login_wait_ms > p->stall_budget_ms)
-		deadline = start + (p->stall_budget_ms > p->window_spent_ms ?
-				    p->stall_budget_ms - p->window_spent_ms : 0);
-	while (!w->done && now_ms() < deadline)
-		danemsg_resolver_wait(p->r, (int)(deadline - now_ms()) + 1);
-	p->window_spent_ms += now_ms() - start;
-	if (!w->done) {
-		w->abandoned = 1;   /* on_lookup frees it: the lookup goes on */
+	deadline = start + wait_allowed_us(p, start);
+	for (uint64_t t = start; !w->done && t < deadline; t = now_us())
+		danemsg_resolver_wait(p->r, (int)((deadline - t + 999) / 1000));
+	spent_ns = (now_us() - start) * 1000u;
+	p->credit_ns = p->credit_ns > spent_ns ? p->credit_ns - spent_ns : 0;
+	if (!w->done) {   /* the lookup goes on; on_lookup frees w (or plugin_free does) */
+		w->abandoned_by = p;
+		w->next = p->abandoned;
+		if (w->next)
+			w->next->prev = w;
+		p->abandoned = w;
 		return DANEMSG_ERR_TIMEOUT;
 	}
 	err = w->status;
@@ -521,7 +547,12 @@ static void plugin_free(struct plugin *p)
 {
 	if (!p)
 		return;
-	danemsg_resolver_free(p->r);
+	danemsg_resolver_free(p->r);   /* drops lookups in flight without their callbacks */
+	while (p->abandoned) {
+		struct wait *next = p->abandoned->next;
+		free(p->abandoned);
+		p->abandoned = next;
+	}
 	danemsg_replay_cache_free(p->replay);
 	danemsg_policy_free(p->allow);
 	free(p->audience);
@@ -542,6 +573,7 @@ static int configure(struct plugin *p, struct mosquitto_opt *opts, int n)
 	danemsg_token_policy_init(&p->tokens);
 	p->login_wait_ms = 100;
 	p->stall_budget_ms = 200;
+	p->credit_at_us = now_us();
 	for (int i = 0; i < n; i++) {
 		int rc = take_option(p, &cfg, &replay_max, opts[i].key, opts[i].value);
 		if (rc == -2)

@@ -46,7 +46,8 @@ def remaining_length(n):
 def login(host, port, user, password, timeout):
     """CONNECT, then the CONNACK's return code; -1 when the broker closes the connection."""
     body = utf8("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 30)
-    body += utf8("flood-" + uuid.uuid4().hex[:12]) + utf8(user) + utf8(password)
+    # a client id of the user's own (the plugin refuses another identity's)
+    body += utf8("%s-%s" % (user, uuid.uuid4().hex[:12])) + utf8(user) + utf8(password)
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(bytes([0x10]) + remaining_length(len(body)) + body)
         ack = b""
