@@ -198,7 +198,7 @@ static int check_client_id(const struct plugin *p, struct mosquitto *client, con
 
 /*
  * Checks a token presented by username (NULL: the token's sub) and fills claims.
- * Cheap checks first (form, claims, allow-list), then a bounded lookup, then the
+ * Cheap checks first (form, claims, allow-list, client id), then a bounded lookup, then the
  * signature and the replay cache.
  */
 static int check_token(struct plugin *p, struct mosquitto *client, const char *how,
@@ -219,7 +219,7 @@ static int check_token(struct plugin *p, struct mosquitto *client, const char *h
 		return MOSQ_ERR_AUTH;
 	if ((err = bounded_lookup(p, claims->sub)) == DANEMSG_ERR_TIMEOUT) {
 		refuse(how, claims->sub, "DNS did not answer in time (try again)");
-		return MOSQ_ERR_UNKNOWN;   /* CONNACK "server unavailable": temporary */
+		return MOSQ_ERR_UNKNOWN;   /* not "refused": mosquitto closes the connection */
 	}
 	if (err)
 		return refuse(how, claims->sub, danemsg_strerror(err));
@@ -276,7 +276,7 @@ static int check_certificate(struct plugin *p, struct mosquitto *client, X509 *c
 		return MOSQ_ERR_AUTH;
 	if ((err = bounded_lookup(p, name)) == DANEMSG_ERR_TIMEOUT) {
 		refuse("certificate login", name, "DNS did not answer in time (try again)");
-		return MOSQ_ERR_UNKNOWN;
+		return MOSQ_ERR_UNKNOWN;   /* not "refused": mosquitto closes the connection */
 	}
 	if (!err)
 		err = danemsg_resolver_lookup(p->r, name, &id);   /* a cache hit now */
