@@ -26,9 +26,10 @@
 
 #include <danemsg.h>
 
+#include "acl_topic.h"
+
 #define AUTH_METHOD "danemsg-jws"
 #define DEFAULT_TOPIC "{to}"
-#define TOPIC_MAX 1024
 #define MAX_ANCHORS 8
 #define LOG_NAME_MAX 80
 
@@ -334,66 +335,6 @@ static int on_ext_auth_start(int event, void *event_data, void *userdata)
 
 /* ---- ACL ---- */
 
-/*
- * Does topic fit the template, {to} being to (NULL: any identity's name, written to
- * to_out) and {from} being from (NULL: any name)? Names are taken up to the template's
- * next character, must be DNS names and contain no wildcard.
- */
-static int topic_fits(const char *tmpl, const char *topic, const char *to, const char *from,
-		      char *to_out, size_t to_out_len)
-{
-	while (*tmpl) {
-		int is_to = !strncmp(tmpl, "{to}", 4), is_from = !strncmp(tmpl, "{from}", 6);
-		const char *want = is_to ? to : from;
-		char raw[DANEMSG_CREDENTIAL_NAME_MAX], name[DANEMSG_CREDENTIAL_NAME_MAX];
-		size_t n;
-
-		if (!is_to && !is_from) {
-			if (*topic++ != *tmpl++)
-				return 0;
-			continue;
-		}
-		tmpl += is_to ? 4 : 6;
-		n = *tmpl ? strcspn(topic, (char[]){*tmpl, '\0'}) : strlen(topic);
-		if (n == 0 || n >= sizeof(raw) || strcspn(topic, "+#/") < n)
-			return 0;
-		memcpy(raw, topic, n);
-		raw[n] = '\0';
-		if (danemsg_credential_name_normalize(raw, name, sizeof(name)))
-			return 0;
-		if (want && strcmp(name, want))
-			return 0;
-		if (is_to && to_out &&
-		    (size_t)snprintf(to_out, to_out_len, "%s", name) >= to_out_len)
-			return 0;
-		topic += n;
-	}
-	return *topic == '\0';
-}
-
-/* The topic an identity subscribes to: {to} its name, {from} '+' (any sender). */
-static int own_subscription(const struct plugin *p, const char *user, const char *topic)
-{
-	char want[TOPIC_MAX];
-	size_t n = 0;
-
-	for (const char *t = p->topic; *t && n + 256 < sizeof(want);) {
-		if (!strncmp(t, "{to}", 4)) {
-			n += (size_t)snprintf(want + n, sizeof(want) - n, "%s", user);
-			t += 4;
-		} else if (!strncmp(t, "{from}", 6)) {
-			want[n++] = '+';
-			t += 6;
-		} else {
-			want[n++] = *t++;
-		}
-	}
-	want[n] = '\0';
-	if (!strncmp(topic, "$share/", 7) && strchr(topic + 7, '/'))   /* shared: the group */
-		topic = strchr(topic + 7, '/') + 1;
-	return !strcmp(topic, want) || topic_fits(p->topic, topic, user, NULL, NULL, 0);
-}
-
 static int on_acl_check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
@@ -411,12 +352,12 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	case MOSQ_ACL_SUBSCRIBE:
 	case MOSQ_ACL_READ:
-		if (own_subscription(p, user, ed->topic))
+		if (acl_own_subscription(p->topic, user, ed->topic))
 			return MOSQ_ERR_SUCCESS;
 		break;
 	case MOSQ_ACL_WRITE:
 		why = "not an identity's topic";
-		if (!topic_fits(p->topic, ed->topic, NULL, user, to, sizeof(to)))
+		if (!acl_topic_fits(p->topic, ed->topic, NULL, user, to, sizeof(to)))
 			break;
 		why = "the recipient is not on the allow-list";
 		if (p->allow && danemsg_policy_check_sender(p->allow, to))
