@@ -12,6 +12,7 @@
 #include <danemsg/publish.h>
 #include <danemsg/envelope.h>
 #include <danemsg/chain.h>
+#include <danemsg/token.h>
 
 #define DANEMSG_VERSION_STRING "0.1.0"
 

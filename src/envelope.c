@@ -15,6 +15,7 @@
 
 #include "chain_internal.h"
 #include "identity_internal.h"
+#include "error_internal.h"
 #include "jose.h"
 #include "policy_internal.h"
 
@@ -38,19 +39,6 @@ struct danemsg_message {
 	const char *sig_alg, *enc_alg;
 	char key_sha256[65];
 };
-
-static danemsg_err fail(char *errbuf, size_t len, danemsg_err err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static danemsg_err fail(char *errbuf, size_t len, danemsg_err err, const char *fmt, ...)
-{
-	va_list ap;
-	if (errbuf && len) {
-		va_start(ap, fmt);
-		vsnprintf(errbuf, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 void danemsg_seal_options_init(danemsg_seal_options *opts)
 {
@@ -167,15 +155,6 @@ static X509 *x5c_decode(const char *b64)
 
 /* ---- seal ---- */
 
-static danemsg_err random_id(char *out, size_t len)
-{
-	uint8_t raw[16];
-	size_t n;
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return DANEMSG_ERR_CRYPTO;
-	return jose_b64url_encode(raw, sizeof(raw), out, len, &n);
-}
-
 static danemsg_err signed_header(danemsg_resolver *r, const danemsg_credential *sender,
 				 char names[][NAME_BUF], size_t n, const danemsg_seal_options *o,
 				 json_t **out)
@@ -194,7 +173,8 @@ static danemsg_err signed_header(danemsg_resolver *r, const danemsg_credential *
 	}
 	if ((err = danemsg_locator_format(danemsg_credential_name(sender), locator,
 					  sizeof(locator))) ||
-	    (!o->compat && ((err = jose_x5t_s256(cert, x5t)) || (err = random_id(jti, sizeof(jti)))))) {
+	    (!o->compat && ((err = jose_x5t_s256(cert, x5t)) ||
+			    (err = jose_random_id(jti, sizeof(jti)))))) {
 		json_decref(h);
 		json_decref(aud);
 		return err;
@@ -238,7 +218,7 @@ static danemsg_err signed_header_with_chain(danemsg_resolver *r,
 {
 	danemsg_err err = signed_header(r, sender, names, n, o, out);
 	if (!err && o->with_dnssec_chain && o->compat)
-		err = fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "the reference format carries "
+		err = errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "the reference format carries "
 			   "no DNSSEC chain");
 	if (!err && o->with_dnssec_chain)
 		err = chain_header_add(r, danemsg_credential_name(sender), *out, errbuf, errlen);
@@ -255,12 +235,12 @@ static danemsg_err recipient_keys(danemsg_resolver *r, char names[][NAME_BUF], s
 		const danemsg_tlsa *rec;
 		danemsg_err err = danemsg_resolver_lookup(r, names[i], &ids[i]);
 		if (err)
-			return fail(errbuf, errlen, err, "recipient %s: %s%s%s", names[i],
+			return errbuf_set(errbuf, errlen, err, "recipient %s: %s%s%s", names[i],
 				    danemsg_strerror(err), danemsg_identity_why(ids[i]) ? ": " : "",
 				    danemsg_identity_why(ids[i]) ? danemsg_identity_why(ids[i]) : "");
 		rec = pick_encryption_record(ids[i], compat);
 		if (!rec)
-			return fail(errbuf, errlen, DANEMSG_ERR_NO_USABLE_RECORD,
+			return errbuf_set(errbuf, errlen, DANEMSG_ERR_NO_USABLE_RECORD,
 				    "recipient %s publishes no %skey that messages can be encrypted to",
 				    names[i], compat ? "RSA " : "");
 		headers[i] = json_object();
@@ -294,22 +274,22 @@ danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 	if (out)
 		*out = NULL;
 	if (!r || !sender || !recipients || !n || (!msg && msg_len) || !out)
-		return fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
 	if (!opts) {
 		danemsg_seal_options_init(&defaults);
 		opts = &defaults;
 	}
 	if (n > MAX_RECIPIENTS || (opts->compat && n != 1))
-		return fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG,
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG,
 			    opts->compat ? "the reference format has exactly one recipient"
 					 : "at most 16 recipients");
 	if (msg_len > JOSE_MAX_INPUT / 2)
-		return fail(errbuf, errlen, DANEMSG_ERR_TOO_LARGE, "message over %u bytes",
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_TOO_LARGE, "message over %u bytes",
 			    JOSE_MAX_INPUT / 2);
 	sig_alg = opts->compat ? JOSE_ALG_RS256 :
 				 jose_sig_alg_for_key(danemsg_credential_sign_key(sender));
 	if (jose_alg_check_key(sig_alg, danemsg_credential_sign_key(sender)))
-		return fail(errbuf, errlen, DANEMSG_ERR_ALGORITHM, "%s",
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_ALGORITHM, "%s",
 			    opts->compat ? "the reference format needs an RSA identity (RS256)"
 					 : "the sender's key cannot sign messages");
 	names = calloc(n, sizeof(*names));
@@ -318,7 +298,7 @@ danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 	for (size_t i = 0; i < n; i++)
 		if (!recipients[i] || identity_canonical_name(recipients[i], names[i], NAME_BUF)) {
 			free(names);
-			return fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG,
+			return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG,
 				    "recipient '%s' is not a DNS name",
 				    recipients[i] ? recipients[i] : "(null)");
 		}
@@ -343,7 +323,7 @@ danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 				       enc_header, (const uint8_t *)jws, jws_len, NULL, 0, out,
 				       out_len);
 	if (err && errbuf && errlen && !errbuf[0])
-		fail(errbuf, errlen, err, "%s", danemsg_strerror(err));
+		errbuf_set(errbuf, errlen, err, "%s", danemsg_strerror(err));
 	if (jws) {
 		OPENSSL_cleanse(jws, jws_len);
 		free(jws);
@@ -439,9 +419,9 @@ static danemsg_err decrypt_for_me(struct open_state *s, const danemsg_credential
 		err = e;
 	}
 	if (!addressed)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_NOT_FOR_ME,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_NOT_FOR_ME,
 			    "the message is addressed to someone else");
-	return fail(s->errbuf, s->errlen, err, "%s", err == DANEMSG_ERR_DECRYPT ?
+	return errbuf_set(s->errbuf, s->errlen, err, "%s", err == DANEMSG_ERR_DECRYPT ?
 		    "cannot decrypt: altered in transit, or not encrypted to our key" :
 		    danemsg_strerror(err));
 }
@@ -452,11 +432,11 @@ static danemsg_err check_profile(struct open_state *s)
 {
 	int compat = s->format == DANEMSG_FORMAT_COMPAT;
 	if (compat ? s->jws.alg != JOSE_ALG_RS256 : s->jws.alg == JOSE_ALG_RS256)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_ALGORITHM,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_ALGORITHM,
 			    "signature algorithm %s not allowed in a %s message",
 			    jose_alg_name(s->jws.alg), compat ? "reference-format" : "native");
 	if (!compat && s->jwe.enc != JOSE_ENC_A256GCM)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_ALGORITHM,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_ALGORITHM,
 			    "content encryption %s not allowed in a native message",
 			    jose_enc_name(s->jwe.enc));
 	return DANEMSG_OK;
@@ -467,12 +447,12 @@ static danemsg_err parse_inner(struct open_state *s)
 	const char *x5u, *typ;
 	danemsg_err err = jose_jws_parse((const char *)s->inner, s->inner_len, NULL, &s->jws);
 	if (err)
-		return fail(s->errbuf, s->errlen, err, "the encrypted content is not a valid "
+		return errbuf_set(s->errbuf, s->errlen, err, "the encrypted content is not a valid "
 			    "signed message (nested encryption is refused): %s",
 			    danemsg_strerror(err));
 	x5u = json_string_value(json_object_get(s->jws.protected_header, "x5u"));
 	if (!x5u || danemsg_locator_parse(x5u, strlen(x5u), s->sender, sizeof(s->sender)))
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
 			    "the signed header does not name its sender (x5u)");
 	typ = json_string_value(json_object_get(s->jws.protected_header, "typ"));
 	/* RFC 7515 section 4.1.9: "application/" may be omitted; compared without case. */
@@ -485,11 +465,11 @@ static danemsg_err parse_inner(struct open_state *s)
 							  CHAIN_HEADER};
 		for (size_t i = 0; i < sizeof(native_only) / sizeof(native_only[0]); i++)
 			if (json_object_get(s->jws.protected_header, native_only[i]))
-				return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+				return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
 					    "a signed header with %s but without typ %s", native_only[i],
 					    TYP_JWS);
 		if (!s->policy->accept_compat)
-			return fail(s->errbuf, s->errlen, DANEMSG_ERR_UNSUPPORTED,
+			return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_UNSUPPORTED,
 				    "a reference-format message (no recipient binding, time or "
 				    "id): refused unless accepted with --compat");
 	}
@@ -561,29 +541,29 @@ static danemsg_err check_claims(struct open_state *s)
 	if (s->format != DANEMSG_FORMAT_NATIVE)
 		return DANEMSG_OK;
 	if (int_member(h, "iat", 1, &s->iat) || int_member(h, "exp", 0, &s->exp) || !jti)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
 			    "the signed header lacks a valid iat or jti");
 	if (!message_id_valid(jti))
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
 			    "the message id (jti) is not 1 to %d characters of A-Z a-z 0-9 - _",
 			    MAX_ID_LEN);
 	for_me = aud_names_me(json_object_get(h, "aud"), s->me);
 	if (for_me < 0)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
 			    "aud is not a DNS name or a list of 1 to %u of them", MAX_RECIPIENTS);
 	if (!for_me)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_NOT_FOR_ME,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_NOT_FOR_ME,
 			    "signed for another recipient (aud does not name %s): re-encrypted "
 			    "by someone else?", s->me);
 	if (s->iat < s->now - (int64_t)s->policy->max_age)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
 			    "issued %lld s ago, more than the %u s allowed",
 			    (long long)(s->now - s->iat), s->policy->max_age);
 	if (s->iat > s->now + (int64_t)s->policy->max_skew)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
 			    "issued %lld s in the future", (long long)(s->iat - s->now));
 	if (s->exp && s->exp < s->now)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED, "expired %lld s ago",
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED, "expired %lld s ago",
 			    (long long)(s->now - s->exp));
 	return DANEMSG_OK;
 }
@@ -598,11 +578,11 @@ static danemsg_err lookup_sender(struct open_state *s)
 	err = danemsg_resolver_lookup(s->r, s->sender, &s->sender_id);
 	const char *why = danemsg_identity_why(s->sender_id);
 	if (err == DANEMSG_ERR_DNS_NOT_FOUND || err == DANEMSG_ERR_NO_USABLE_RECORD)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_UNKNOWN_SENDER,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_UNKNOWN_SENDER,
 			    "sender %s publishes no usable key: %s", s->sender,
 			    danemsg_strerror(err));
 	if (err)
-		return fail(s->errbuf, s->errlen, err, "sender %s: %s%s%s", s->sender,
+		return errbuf_set(s->errbuf, s->errlen, err, "sender %s: %s%s%s", s->sender,
 			    danemsg_strerror(err), why ? ": " : "", why ? why : "");
 	return DANEMSG_OK;
 }
@@ -615,14 +595,14 @@ static danemsg_err carried_certificate(struct open_state *s, const json_t *x5c)
 	danemsg_err err;
 
 	if (!json_is_array(x5c) || !json_array_size(x5c) || json_array_size(x5c) > MAX_X5C)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED, "bad x5c");
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED, "bad x5c");
 	s->chain = sk_X509_new_null();
 	if (!s->chain)
 		return DANEMSG_ERR_NOMEM;
 	json_array_foreach(x5c, i, v) {
 		X509 *cert = json_is_string(v) ? x5c_decode(json_string_value(v)) : NULL;
 		if (!cert)
-			return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+			return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
 				    "x5c entry %zu is not a certificate", i);
 		if (i == 0)
 			s->ee = cert;
@@ -631,7 +611,7 @@ static danemsg_err carried_certificate(struct open_state *s, const json_t *x5c)
 	}
 	err = danemsg_identity_authenticate_cert(s->sender_id, s->ee, s->chain, NULL);
 	if (err)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_UNKNOWN_SENDER,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_UNKNOWN_SENDER,
 			    "the certificate the message carries is not one that %s publishes",
 			    s->sender);
 	s->key_cert = s->ee;
@@ -642,7 +622,6 @@ static danemsg_err verify_signature(struct open_state *s)
 {
 	const json_t *x5c = json_object_get(s->jws.protected_header, "x5c");
 	const char *x5t = json_string_value(json_object_get(s->jws.protected_header, "x5t#S256"));
-	int candidates = 0;
 	danemsg_err err;
 
 	if (x5c) {
@@ -650,39 +629,24 @@ static danemsg_err verify_signature(struct open_state *s)
 		if ((err = carried_certificate(s, x5c)))
 			return err;
 		if (x5t && (jose_x5t_s256(s->ee, ee_x5t) || strcmp(ee_x5t, x5t)))
-			return fail(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
+			return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_MALFORMED,
 				    "x5t#S256 does not match the certificate in x5c");
 		if (jose_jws_verify(&s->jws, X509_get0_pubkey(s->ee)))
-			return fail(s->errbuf, s->errlen, DANEMSG_ERR_BAD_SIGNATURE,
+			return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_BAD_SIGNATURE,
 				    "the signature does not verify");
 		s->verified_by = X509_get0_pubkey(s->ee);
 		return DANEMSG_OK;
 	}
-	/* Keys in DNS. With x5t#S256 (keys roll over) only the record of that certificate,
-	 * or records that publish a bare key (3 1 0) and so cannot be told apart; without
-	 * it, every record whose key fits the algorithm. */
-	for (size_t i = 0; i < danemsg_identity_record_count(s->sender_id); i++) {
-		const danemsg_tlsa *rec = danemsg_identity_record(s->sender_id, i);
-		char rec_x5t[JOSE_THUMBPRINT_SIZE];
-		if (!rec->usable || !rec->pkey || jose_alg_check_key(s->jws.alg, rec->pkey))
-			continue;
-		if (x5t && rec->cert && (jose_x5t_s256(rec->cert, rec_x5t) || strcmp(rec_x5t, x5t)))
-			continue;
-		candidates++;
-		if (!jose_jws_verify(&s->jws, rec->pkey)) {
-			s->verified_by = rec->pkey;
-			s->key_cert = rec->cert;
-			break;
-		}
-	}
-	if (s->verified_by)
+	/* Keys in DNS: the record of the certificate x5t#S256 names, or any that fits. */
+	err = identity_verify_jws(s->sender_id, &s->jws, x5t, 0, &s->verified_by, &s->key_cert);
+	if (!err)
 		return DANEMSG_OK;
-	if (!candidates)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_UNKNOWN_SENDER,
+	if (err == DANEMSG_ERR_UNKNOWN_SENDER)
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_UNKNOWN_SENDER,
 			    "%s publishes no %s key%s in DNS (and the message carries no "
 			    "certificate)", s->sender, jose_alg_name(s->jws.alg),
 			    x5t ? " with the certificate named by x5t#S256" : "");
-	return fail(s->errbuf, s->errlen, DANEMSG_ERR_BAD_SIGNATURE,
+	return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_BAD_SIGNATURE,
 		    "the signature does not verify with any key %s publishes", s->sender);
 }
 
@@ -690,10 +654,10 @@ static danemsg_err check_certificate_dates(struct open_state *s)
 {
 	time_t now = (time_t)s->now;
 	if (s->key_cert && X509_cmp_time(X509_get0_notAfter(s->key_cert), &now) < 0)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
 			    "the sender's certificate has expired");
 	if (s->key_cert && X509_cmp_time(X509_get0_notBefore(s->key_cert), &now) > 0)
-		return fail(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
+		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
 			    "the sender's certificate is not yet valid");
 	return DANEMSG_OK;
 }
@@ -718,10 +682,10 @@ static danemsg_err check_replay(struct open_state *s, char *id, size_t idlen)
 		return DANEMSG_OK;
 	err = s->policy->replay.check_and_add(s->policy->replay.ctx, s->sender, id, until, s->now);
 	if (err == DANEMSG_ERR_REPLAYED)
-		return fail(s->errbuf, s->errlen, err, "message %s from %s was already received",
-			    id, s->sender);
-	return err ? fail(s->errbuf, s->errlen, err, "replay cache: %s", danemsg_strerror(err))
-		   : DANEMSG_OK;
+		return errbuf_set(s->errbuf, s->errlen, err,
+				  "message %s from %s was already received", id, s->sender);
+	return err ? errbuf_set(s->errbuf, s->errlen, err, "replay cache: %s",
+				danemsg_strerror(err)) : DANEMSG_OK;
 }
 
 static danemsg_err build_message(struct open_state *s, const char *id)
@@ -811,9 +775,9 @@ danemsg_err danemsg_open_at(danemsg_resolver *r, const danemsg_credential *const
 		*out = NULL;
 	if ((!r && !(policy && policy->chain_anchor)) || !keys || !n_keys || !policy || !in ||
 	    !out)
-		return fail(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
 	if (in_len > policy->max_size)
-		return fail(errbuf, errlen, DANEMSG_ERR_TOO_LARGE,
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_TOO_LARGE,
 			    "%zu bytes, over the limit of %zu", in_len, policy->max_size);
 	memset(&s, 0, sizeof(s));
 	s.r = r;
@@ -824,13 +788,13 @@ danemsg_err danemsg_open_at(danemsg_resolver *r, const danemsg_credential *const
 
 	err = jose_jwe_parse((const char *)in, in_len, NULL, &s.jwe);
 	if (err)
-		fail(errbuf, errlen, err, "not a sealed message: %s", danemsg_strerror(err));
+		errbuf_set(errbuf, errlen, err, "not a sealed message: %s", danemsg_strerror(err));
 	if (!err)
 		err = decrypt_for_me(&s, keys, n_keys);
 	if (!err)
 		err = parse_inner(&s);
 	if (!err && (err = danemsg_policy_check_sender(policy, s.sender)))
-		fail(errbuf, errlen, err, "sender %s is not allowed", s.sender);
+		errbuf_set(errbuf, errlen, err, "sender %s is not allowed", s.sender);
 	if (!err)
 		err = check_claims(&s);
 	if (!err)

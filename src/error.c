@@ -1,6 +1,7 @@
 /* Error codes (messages and stable names, from one table) and small utilities. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 

@@ -169,3 +169,30 @@ danemsg_err danemsg_identity_authenticate_pkey(const danemsg_identity *id, EVP_P
 		return id->status;
 	return danemsg_tlsa_match_pkey(id->records, id->n_records, pkey, matched);
 }
+
+danemsg_err identity_verify_jws(const danemsg_identity *id, const jose_jws *jws, const char *x5t,
+				int own_key, EVP_PKEY **key, X509 **cert)
+{
+	int candidates = 0;
+
+	*key = NULL;
+	*cert = NULL;
+	for (size_t i = 0; i < id->n_records; i++) {
+		const danemsg_tlsa *rec = &id->records[i];
+		char rec_x5t[JOSE_THUMBPRINT_SIZE];
+		if (!rec->usable || !rec->pkey || jose_alg_check_key(jws->alg, rec->pkey))
+			continue;
+		if (own_key && (rec->usage != DANEMSG_TLSA_DANE_EE ||
+				jose_sig_alg_for_key(rec->pkey) != jws->alg))
+			continue;
+		if (x5t && rec->cert && (jose_x5t_s256(rec->cert, rec_x5t) || strcmp(rec_x5t, x5t)))
+			continue;
+		candidates++;
+		if (!jose_jws_verify(jws, rec->pkey)) {
+			*key = rec->pkey;
+			*cert = rec->cert;
+			return DANEMSG_OK;
+		}
+	}
+	return candidates ? DANEMSG_ERR_BAD_SIGNATURE : DANEMSG_ERR_UNKNOWN_SENDER;
+}

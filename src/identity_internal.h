@@ -4,6 +4,8 @@
 
 #include <danemsg.h>
 
+#include "jose.h"
+
 struct danemsg_identity {
 	int refs;                   /* atomic */
 	char *name;                 /* canonical: lower case, trailing dot */
@@ -28,5 +30,17 @@ void identity_set_why(danemsg_identity *id, const char *why);
 /* Canonical form of a DNS name (lower case, trailing dot) into buf; INVALID_ARG
  * when it is not a valid DNS name. */
 danemsg_err identity_canonical_name(const char *name, char *buf, size_t buflen);
+
+/*
+ * Verifies jws with the keys id publishes. With x5t (a certificate's x5t#S256; keys roll
+ * over) only that certificate's record and records of a bare key (3 1 0, which cannot be
+ * told apart); without it every usable record whose key fits the algorithm. own_key: only
+ * DANE-EE records (the identity's own key, not a CA's), and only if the key's own algorithm
+ * (jose_sig_alg_for_key) is jws->alg. DANEMSG_OK with *key and
+ * *cert (NULL for a bare key) borrowed from id; DANEMSG_ERR_UNKNOWN_SENDER when no record
+ * is a candidate, DANEMSG_ERR_BAD_SIGNATURE when none verifies.
+ */
+danemsg_err identity_verify_jws(const danemsg_identity *id, const jose_jws *jws, const char *x5t,
+				int own_key, EVP_PKEY **key, X509 **cert);
 
 #endif

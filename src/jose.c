@@ -4,6 +4,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "jose.h"
 
@@ -473,4 +474,13 @@ json_t *jose_json_load(const char *in, size_t len)
 	json_error_t jerr;
 	json_t *o = flat_object(in, len);
 	return o ? o : json_loadb(in, len, JSON_REJECT_DUPLICATES, &jerr);
+}
+
+danemsg_err jose_random_id(char *out, size_t len)
+{
+	uint8_t raw[16];
+	size_t n;
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return DANEMSG_ERR_CRYPTO;
+	return jose_b64url_encode(raw, sizeof(raw), out, len, &n);
 }

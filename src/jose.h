@@ -154,6 +154,11 @@ typedef struct jose_jws {
 danemsg_err jose_jws_sign(EVP_PKEY *key, jose_alg alg, const json_t *protected_header,
 			  const uint8_t *payload, size_t payload_len, char **out, size_t *out_len);
 
+/* The same in the compact serialization "H.P.S" (tokens that travel as one string). */
+danemsg_err jose_jws_sign_compact(EVP_PKEY *key, jose_alg alg, const json_t *protected_header,
+				  const uint8_t *payload, size_t payload_len, char **out,
+				  size_t *out_len);
+
 /*
  * Parses a JWS in flattened JSON, general JSON (exactly one signature) or compact form.
  * Checks the headers (see jose_header_parse; understood lists the crit names the caller
@@ -309,6 +314,8 @@ struct jose_text_member {
  * raw bytes nor text are left out. */
 danemsg_err jose_flat_text(const struct jose_text_member *m, size_t n, char **out,
 			   size_t *out_len);
+/* 128 random bits, base64url (22 characters): a jti. len at least 23. */
+danemsg_err jose_random_id(char *out, size_t len);
 /* Compact JSON text of json (free()), its length in *len (may be NULL). */
 char *jose_dump(const json_t *json, size_t *len);
 

@@ -155,8 +155,32 @@ static danemsg_err sign_header(const json_t *caller, jose_alg alg, json_t **out)
 	return err;
 }
 
-danemsg_err jose_jws_sign(EVP_PKEY *key, jose_alg alg, const json_t *protected_header,
-			  const uint8_t *payload, size_t payload_len, char **out, size_t *out_len)
+/* "H.P.S": the signing input, already in place, and the signature. Takes input. */
+static danemsg_err compact_text(char *input, size_t input_len, const uint8_t *sig,
+				size_t sig_len, char **out, size_t *out_len)
+{
+	size_t s64_len = jose_b64url_encoded_len(sig_len);
+	char *text = realloc(input, input_len + 1 + s64_len + 1);
+	danemsg_err err;
+
+	if (!text) {
+		free(input);
+		return DANEMSG_ERR_NOMEM;
+	}
+	text[input_len] = '.';
+	if ((err = jose_b64url_encode(sig, sig_len, text + input_len + 1, s64_len + 1, &s64_len))) {
+		free(text);
+		return err;
+	}
+	*out = text;
+	if (out_len)
+		*out_len = input_len + 1 + s64_len;
+	return DANEMSG_OK;
+}
+
+static danemsg_err jws_sign(EVP_PKEY *key, jose_alg alg, const json_t *protected_header,
+			    const uint8_t *payload, size_t payload_len, int compact, char **out,
+			    size_t *out_len)
 {
 	json_t *header = NULL;
 	char *header_text = NULL, *input = NULL;
@@ -202,6 +226,11 @@ danemsg_err jose_jws_sign(EVP_PKEY *key, jose_alg alg, const json_t *protected_h
 			    &sig_len)) != DANEMSG_OK)
 		goto done;
 
+	if (compact) {
+		err = compact_text(input, h64_len + 1 + p64_len, sig, sig_len, out, out_len);
+		input = NULL;   /* compact_text took it */
+		goto done;
+	}
 	{
 		const struct jose_text_member members[] = {
 			{"payload", NULL, 0, input + h64_len + 1, p64_len},
@@ -216,6 +245,19 @@ done:
 	free(header_text);
 	json_decref(header);
 	return err;
+}
+
+danemsg_err jose_jws_sign(EVP_PKEY *key, jose_alg alg, const json_t *protected_header,
+			  const uint8_t *payload, size_t payload_len, char **out, size_t *out_len)
+{
+	return jws_sign(key, alg, protected_header, payload, payload_len, 0, out, out_len);
+}
+
+danemsg_err jose_jws_sign_compact(EVP_PKEY *key, jose_alg alg, const json_t *protected_header,
+				  const uint8_t *payload, size_t payload_len, char **out,
+				  size_t *out_len)
+{
+	return jws_sign(key, alg, protected_header, payload, payload_len, 1, out, out_len);
 }
 
 /* ---- parsing ---- */

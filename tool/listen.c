@@ -668,6 +668,8 @@ static void sleep_unless_stopping(struct listener *L, unsigned seconds)
 static int broker_connect(struct listener *L)
 {
 	int keepalive = (int)L->a->keepalive;
+	if (cli_mqtt_login(L->mosq, &L->a->mqtt, &L->broker))   /* a fresh token each time */
+		return MOSQ_ERR_AUTH;
 	if (cli_mqtt_version(&L->a->mqtt) == MQTT_PROTOCOL_V5)   /* the properties every time */
 		return mosquitto_connect_bind_v5(L->mosq, L->broker.host, L->broker.port,
 						 keepalive, NULL, L->connect_props);
@@ -797,6 +799,7 @@ static int setup(struct listener *L, struct listen_args *a)
 						 (uint32_t)max_packet))
 			return EXIT_FAILURE_;
 	}
+	a->mqtt.login = L->keys[0];
 	L->mosq = cli_mqtt_new(&a->mqtt, &L->broker, L->client_id, 0, L);
 	if (!L->mosq)
 		return EXIT_FAILURE_;

@@ -23,7 +23,12 @@ const char cli_mqtt_help[] =
 	"                          broker credentials (env DANEMSG_MQTT_USERNAME,\n"
 	"                          DANEMSG_MQTT_PASSWORD)\n"
 	"  --mqtt auto|3.1.1|5     protocol version (default auto: 5, and 3.1.1 with a broker\n"
-	"                          that refuses 5); 3.1.1 or 5 never falls back\n";
+	"                          that refuses 5); 3.1.1 or 5 never falls back\n"
+	"  --auth dane|password    dane: log in as the identity with a fresh token signed by\n"
+	"                          its key on every connection (a broker with the danemsg\n"
+	"                          plugin); default password (--username, --password)\n"
+	"  --audience NAME         the broker's name in the token (env\n"
+	"                          DANEMSG_BROKER_AUDIENCE; default the broker's host)\n";
 
 int cli_mqtt_option(struct cli_mqtt_opts *o, int opt, const char *arg)
 {
@@ -47,6 +52,14 @@ int cli_mqtt_option(struct cli_mqtt_opts *o, int opt, const char *arg)
 			return -1;
 		}
 		return 1;
+	case CLI_OPT_AUTH:
+		if (strcmp(arg, "dane") && strcmp(arg, "password")) {
+			cli_error("--auth takes dane or password, not '%s'", arg);
+			return -1;
+		}
+		o->auth_dane = !strcmp(arg, "dane");
+		return 1;
+	case CLI_OPT_AUDIENCE: o->audience = arg; return 1;
 	default: return 0;
 	}
 }
@@ -180,6 +193,11 @@ struct mosquitto *cli_mqtt_new(const struct cli_mqtt_opts *o, const struct cli_b
 		return NULL;
 	}
 	rc = mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, cli_mqtt_version(o));
+	if (o->auth_dane && (user || pass)) {
+		cli_error("--auth dane logs in with a token: no --username or --password");
+		mosquitto_destroy(m);
+		return NULL;
+	}
 	if (!rc && (user || pass))
 		rc = mosquitto_username_pw_set(m, user, pass);
 	if (rc) {

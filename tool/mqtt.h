@@ -6,6 +6,8 @@
 
 #include <mosquitto.h>
 
+#include <danemsg.h>
+
 #define CLI_DEFAULT_BROKER "mqtt://localhost"
 
 struct cli_mqtt_opts {
@@ -15,6 +17,9 @@ struct cli_mqtt_opts {
 	int version;              /* --mqtt: MQTT_PROTOCOL_V311 or MQTT_PROTOCOL_V5; 0 (auto):
 				   * MQTT 5, or 3.1.1 once the broker refused 5 */
 	int fell_back;            /* auto, and the broker refused MQTT 5 */
+	int auth_dane;            /* --auth dane: log in with a fresh token (cli_mqtt_login) */
+	const char *audience;     /* --audience: the broker's name in the token */
+	const danemsg_credential *login;   /* whose token: set by the command */
 };
 
 /* Option codes (below CLI_OPT_CODES, above the DNS options). */
@@ -27,6 +32,8 @@ enum {
 	CLI_OPT_USERNAME,
 	CLI_OPT_PASSWORD,
 	CLI_OPT_MQTT_VERSION,
+	CLI_OPT_AUTH,
+	CLI_OPT_AUDIENCE,
 };
 
 #define CLI_MQTT_LONG_OPTIONS \
@@ -37,7 +44,9 @@ enum {
 	{"key", required_argument, NULL, CLI_OPT_KEY}, \
 	{"username", required_argument, NULL, CLI_OPT_USERNAME}, \
 	{"password", required_argument, NULL, CLI_OPT_PASSWORD}, \
-	{"mqtt", required_argument, NULL, CLI_OPT_MQTT_VERSION}
+	{"mqtt", required_argument, NULL, CLI_OPT_MQTT_VERSION}, \
+	{"auth", required_argument, NULL, CLI_OPT_AUTH}, \
+	{"audience", required_argument, NULL, CLI_OPT_AUDIENCE}
 
 /* The lines of --help that describe those options. */
 extern const char cli_mqtt_help[];
@@ -80,6 +89,11 @@ int cli_broker_resolve(const struct cli_mqtt_opts *o, struct cli_broker *out);
  */
 struct mosquitto *cli_mqtt_new(const struct cli_mqtt_opts *o, const struct cli_broker *b,
 			       const char *client_id, int clean_session, void *obj);
+
+/* With --auth dane: a fresh login token of o->login for the broker as the password, its
+ * name as the user name; call before every (re)connection. 0, or -1 (reported).
+ * (tool/token.c) */
+int cli_mqtt_login(struct mosquitto *m, const struct cli_mqtt_opts *o, const struct cli_broker *b);
 
 /* A readable message for a libmosquitto error (MOSQ_ERR_ERRNO: errno's). */
 const char *cli_mqtt_strerror(int rc);

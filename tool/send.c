@@ -238,6 +238,8 @@ static int publish_once(struct send_args *a, const struct cli_broker *b,
 	if (cli_mqtt_version(&a->mqtt) == MQTT_PROTOCOL_V5 && a->seal.expires_in)
 		mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL,
 					     a->seal.expires_in);
+	if (cli_mqtt_login(m, &a->mqtt, b))
+		goto out;
 	rc = mosquitto_connect_async(m, b->host, b->port, 60);
 	if (rc) {
 		cli_error("broker %s: cannot connect: %s", b->url, cli_mqtt_strerror(rc));
@@ -386,6 +388,7 @@ static int seal_and_send(struct send_args *a, char *to_list, const char *message
 	}
 	if (!rc) {
 		mosquitto_lib_init();
+		a->mqtt.login = cred;
 		rc = publish_all(a, &broker, topics, n, sealed, sealed_len);
 		mosquitto_lib_cleanup();
 	}
