@@ -51,6 +51,8 @@ static const char listen_usage[] =
 	"each in a durable spool before the broker's copy is acknowledged, opens it (sender\n"
 	"authenticated in DNS with DNSSEC, policy, replay) and delivers it exactly once. Runs\n"
 	"until SIGTERM or SIGINT (or --count); one log line per message on standard error.\n"
+	"Under systemd (Type=notify): READY once subscribed, STATUS, watchdog pings, and\n"
+	"journald levels instead of timestamps (docs/operations.md).\n"
 	"\n"
 	"  --as NAME            the recipient: an identity in the identity folder\n"
 	"                       (env IDENTITY_NAME)\n"
