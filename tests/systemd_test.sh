@@ -23,7 +23,11 @@ unset IDENTITY_NAME CRYPTO_PATH NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID JOURNAL
 passed=0 failed=0
 
 ok() { passed=$((passed + 1)); echo "ok    $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL  $1"; [ -z "${2-}" ] || tail -5 "$2" | sed 's/^/      /'; }
+bad() {   # bad WHAT [FILE]: the file's last lines explain
+	failed=$((failed + 1))
+	echo "FAIL  $1"
+	[ -z "${2-}" ] || tail -5 "$2" | sed 's/^/      /'
+}
 has() { grep -qE -- "$3" "$2" 2>/dev/null && ok "$1" || bad "$1: no /$3/" "$2"; }
 lacks() { grep -qE -- "$3" "$2" 2>/dev/null && bad "$1: /$3/ found" "$2" || ok "$1"; }
 # until FILE has a line matching PATTERN, at most S seconds (generous: a loaded machine)
