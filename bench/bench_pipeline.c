@@ -82,6 +82,7 @@ int main(int argc, char **argv)
 	BENCH_CHECK(danemsg_credential_load(argv[3], argv[5], &p.from) == DANEMSG_OK);
 	BENCH_CHECK(danemsg_credential_load(argv[3], argv[6], &p.to) == DANEMSG_OK);
 	BENCH_CHECK(danemsg_policy_new(&p.policy) == DANEMSG_OK);
+	BENCH_CHECK(danemsg_policy_set_accept_compat(p.policy, p.compat) == DANEMSG_OK);
 	BENCH_CHECK(RAND_bytes(p.msg, sizeof(p.msg)) == 1);
 
 	n = bench_calibrate(seal_and_open, &p, bench_seconds, 3);   /* also warms the cache */

@@ -138,13 +138,27 @@ static const char *const file_suffix[] = {
 };
 #define N_FILES (sizeof(file_suffix) / sizeof(file_suffix[0]))
 
+/*
+ * Longer names keep their files in a folder of their own, DIR/NAME/, because a file name
+ * has at most 255 octets: NAME.next.x25519.key.pem plus a temporary suffix (.tmpXXXXXX)
+ * must fit.
+ */
+#define CRED_FLAT_NAME_MAX 225
+
+/* What separates the name from the rest of its file names: "DIR/NAME." or "DIR/NAME/". */
+static char name_separator(const char *norm)
+{
+	return strlen(norm) > CRED_FLAT_NAME_MAX ? '/' : '.';
+}
+
 /* The path of a file of an already normalized name. */
 static danemsg_err cred_path(const char *dir, const char *norm, danemsg_credential_slot slot,
 			     danemsg_credential_file file, char *buf, size_t buflen)
 {
 	if ((unsigned)slot > DANEMSG_SLOT_OLD || (unsigned)file >= N_FILES)
 		return DANEMSG_ERR_INVALID_ARG;
-	int n = snprintf(buf, buflen, "%s/%s.%s%s", dir, norm, slot_infix[slot], file_suffix[file]);
+	int n = snprintf(buf, buflen, "%s/%s%c%s%s", dir, norm, name_separator(norm),
+			 slot_infix[slot], file_suffix[file]);
 	if (n < 0 || (size_t)n >= buflen)
 		return DANEMSG_ERR_BUFFER_TOO_SMALL;
 	return DANEMSG_OK;
@@ -182,6 +196,34 @@ static int path_exists(const char *path)
 {
 	struct stat st;
 	return lstat(path, &st) == 0;
+}
+
+/*
+ * While NAME.rollover exists, NAME.old.* is the complete previous set and loads as the
+ * current slot, so that readers see the previous key until the one atomic commit (the
+ * marker's removal) and the new one after it, never a mix of the two.
+ */
+static void marker_path(const char *dir, const char *norm, char *buf, size_t buflen)
+{
+	snprintf(buf, buflen, "%s/%s%crollover", dir, norm, name_separator(norm));
+}
+
+static int rollover_pending(const char *dir, const char *norm)
+{
+	char marker[CRED_PATH_MAX];
+	marker_path(dir, norm, marker, sizeof(marker));
+	return path_exists(marker);
+}
+
+/* new and import change files that an unfinished rollover is still copying. */
+static danemsg_err refuse_if_rollover_pending(const char *dir, const char *norm,
+					      char *errbuf, size_t errbuf_len)
+{
+	if (!rollover_pending(dir, norm))
+		return DANEMSG_OK;
+	return fail(DANEMSG_ERR_EXISTS, errbuf, errbuf_len,
+		    "a rollover of %s is unfinished: run 'danemsg id rollover %s' to finish it "
+		    "first", norm, norm);
 }
 
 /* Like `mkdir -p`, new folders 0700. */
@@ -458,11 +500,33 @@ static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 	return ok;
 }
 
-static X509_NAME *cn_name(const char *name)
+/* The longest commonName (RFC 5280 ub-common-name). */
+#define CN_MAX 64
+
+/*
+ * The subject: CN=name, which the reference system reads, when name fits in a CN; else
+ * the name's labels as domainComponents (RFC 4519; DC=net,DC=example,... in DER order),
+ * a non-empty name that a self-signed certificate's issuer needs. Either way the name that
+ * counts is the subjectAltName's dNSName.
+ */
+static X509_NAME *subject_name(const char *name)
 {
 	X509_NAME *n = X509_NAME_new();
-	if (n && !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)name,
-					     -1, -1, 0)) {
+	int ok = n != NULL;
+	size_t len = strlen(name);
+	if (ok && len <= CN_MAX)
+		ok = X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+						(const unsigned char *)name, -1, -1, 0);
+	for (size_t end = len; ok && len > CN_MAX && end > 0;) {
+		size_t start = end;
+		while (start > 0 && name[start - 1] != '.')
+			start--;
+		ok = X509_NAME_add_entry_by_txt(n, "DC", MBSTRING_ASC,
+						(const unsigned char *)name + start,
+						(int)(end - start), -1, 0);
+		end = start > 0 ? start - 1 : 0;
+	}
+	if (!ok) {
 		X509_NAME_free(n);
 		return NULL;
 	}
@@ -470,7 +534,7 @@ static X509_NAME *cn_name(const char *name)
 }
 
 /*
- * A certificate for subject_key, CN and SAN dNSName = name, end entity, valid
+ * A certificate for subject_key, subject_name(name), SAN dNSName = name, end entity, valid
  * from now-1h for days days, random positive 128-bit serial. Self-signed by
  * subject_key when issuer is NULL; else issued by issuer (cert + key) with an
  * authorityKeyIdentifier.
@@ -480,7 +544,7 @@ static X509 *make_cert(const char *name, EVP_PKEY *subject_key, const char *key_
 {
 	char san[DANEMSG_CREDENTIAL_NAME_MAX + 8];
 	X509 *x = X509_new();
-	X509_NAME *subject = cn_name(name);
+	X509_NAME *subject = subject_name(name);
 	BIGNUM *serial = BN_new();
 	X509V3_CTX ctx;
 	int ok = x && subject && serial;
@@ -513,12 +577,12 @@ static X509 *make_cert(const char *name, EVP_PKEY *subject_key, const char *key_
 	return x;
 }
 
-/* A CSR: subject CN=name, requested extension subjectAltName dNSName=name. */
+/* A CSR: subject_name(name), requested extension subjectAltName dNSName=name. */
 static X509_REQ *make_csr(const char *name, EVP_PKEY *key)
 {
 	char san[DANEMSG_CREDENTIAL_NAME_MAX + 8];
 	X509_REQ *req = X509_REQ_new();
-	X509_NAME *subject = cn_name(name);
+	X509_NAME *subject = subject_name(name);
 	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
 	X509_EXTENSION *ext = NULL;
 	int ok = req && subject && exts;
@@ -621,6 +685,8 @@ danemsg_err danemsg_credential_new(const char *dir, const char *name, danemsg_ke
 			    DANEMSG_CREDENTIAL_MAX_DAYS);
 	if (days == 0)
 		days = DANEMSG_CREDENTIAL_DEFAULT_DAYS;
+	if ((err = refuse_if_rollover_pending(dir, norm, errbuf, errbuf_len)))
+		return err;
 	danemsg_credential_slot slot = (flags & DANEMSG_CREDENTIAL_NEXT) ? DANEMSG_SLOT_NEXT :
 				       DANEMSG_SLOT_CURRENT;
 	for (size_t f = 0; f < N_FILES; f++)
@@ -643,6 +709,11 @@ danemsg_err danemsg_credential_new(const char *dir, const char *name, danemsg_ke
 				    "%s exists (use --force to replace it)", existing);
 	}
 	err = make_dir(dir, errbuf, errbuf_len);
+	if (!err && name_separator(norm) == '/') {
+		char own[CRED_PATH_MAX];
+		snprintf(own, sizeof(own), "%s/%s", dir, norm);
+		err = make_dir(own, errbuf, errbuf_len);
+	}
 	if (err)
 		return err;
 
@@ -760,6 +831,31 @@ static danemsg_err load_slot(danemsg_credential *c, const char *dir,
 	return DANEMSG_OK;
 }
 
+/*
+ * Loads what slot means now: during an unfinished rollover (pending) the previous set,
+ * NAME.old.*, is the current one, and there is no old one.
+ */
+static danemsg_err load_slot_view(const char *dir, const char *norm, danemsg_credential_slot slot,
+				  int pending, danemsg_credential **out,
+				  char *errbuf, size_t errbuf_len)
+{
+	if (pending && slot == DANEMSG_SLOT_OLD)
+		return fail(DANEMSG_ERR_NOT_FOUND, errbuf, errbuf_len,
+			    "%s: a rollover is unfinished, its old key is the current one", norm);
+	danemsg_credential *c = OPENSSL_zalloc(sizeof(*c));
+	if (!c)
+		return fail(DANEMSG_ERR_NOMEM, errbuf, errbuf_len, "out of memory");
+	memcpy(c->name, norm, sizeof(c->name));
+	danemsg_err err = load_slot(c, dir, pending && slot == DANEMSG_SLOT_CURRENT ?
+				    DANEMSG_SLOT_OLD : slot, errbuf, errbuf_len);
+	if (err) {
+		danemsg_credential_free(c);
+		return err;
+	}
+	*out = c;
+	return DANEMSG_OK;
+}
+
 danemsg_err danemsg_credential_load_slot(const char *dir, const char *name,
 					 danemsg_credential_slot slot, danemsg_credential **out,
 					 char *errbuf, size_t errbuf_len)
@@ -769,18 +865,16 @@ danemsg_err danemsg_credential_load_slot(const char *dir, const char *name,
 	*out = NULL;
 	if ((unsigned)slot > DANEMSG_SLOT_OLD)
 		return fail(DANEMSG_ERR_INVALID_ARG, errbuf, errbuf_len, "bad slot");
-	danemsg_credential *c = OPENSSL_zalloc(sizeof(*c));
-	if (!c)
-		return fail(DANEMSG_ERR_NOMEM, errbuf, errbuf_len, "out of memory");
-	danemsg_err err = check_dir_name(dir, name, c->name, errbuf, errbuf_len);
-	if (!err)
-		err = load_slot(c, dir, slot, errbuf, errbuf_len);
-	if (err) {
-		danemsg_credential_free(c);
-		return err;
+	char norm[DANEMSG_CREDENTIAL_NAME_MAX];
+	danemsg_err err = check_dir_name(dir, name, norm, errbuf, errbuf_len);
+	/* A rollover that commits while we read makes a mix: read again (it commits once). */
+	for (int attempt = 0; !err && attempt < 2; attempt++) {
+		int pending = rollover_pending(dir, norm);
+		err = load_slot_view(dir, norm, slot, pending, out, errbuf, errbuf_len);
+		if (!err || rollover_pending(dir, norm) == pending)
+			break;
 	}
-	*out = c;
-	return DANEMSG_OK;
+	return err;
 }
 
 danemsg_err danemsg_credential_load(const char *dir, const char *name,
@@ -1035,6 +1129,8 @@ danemsg_err danemsg_credential_import(const char *dir, const char *name, const c
 		return err;
 	if (!cert_file || (flags & ~(DANEMSG_CREDENTIAL_FORCE | DANEMSG_CREDENTIAL_NEXT)))
 		return fail(DANEMSG_ERR_INVALID_ARG, errbuf, errbuf_len, "no certificate file");
+	if ((err = refuse_if_rollover_pending(dir, norm, errbuf, errbuf_len)))
+		return err;
 	danemsg_credential_slot slot = (flags & DANEMSG_CREDENTIAL_NEXT) ? DANEMSG_SLOT_NEXT :
 				       DANEMSG_SLOT_CURRENT;
 	cred_path(dir, norm, slot, DANEMSG_FILE_KEY, key_path, sizeof(key_path));
@@ -1079,15 +1175,223 @@ danemsg_err danemsg_credential_import(const char *dir, const char *name, const c
 	return err;
 }
 
+/* --- rollover: a sequence of steps that each survive interruption (docs/identities.md) --- */
+
+/* Key files are read as secrets (and must be private). */
+static int file_is_key(size_t f)
+{
+	return f == DANEMSG_FILE_KEY || f == DANEMSG_FILE_ENC_KEY;
+}
+
+/* 1 when a and b both exist with the same content (the same inode, or equal bytes). */
+static int same_file(const char *a, const char *b, int secret)
+{
+	struct stat sa, sb;
+	if (stat(a, &sa) != 0 || stat(b, &sb) != 0)
+		return 0;
+	if (sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+		return 1;
+	if (sa.st_size != sb.st_size)
+		return 0;
+	BIO *ba = NULL, *bb = NULL;
+	int same = 0;
+	if (!read_file(a, secret, &ba, NULL, 0) && !read_file(b, secret, &bb, NULL, 0)) {
+		char *da, *db;
+		long la = BIO_get_mem_data(ba, &da), lb = BIO_get_mem_data(bb, &db);
+		same = la == lb && (la == 0 || CRYPTO_memcmp(da, db, (size_t)la) == 0);
+	}
+	BIO_free(ba);
+	BIO_free(bb);
+	return same;
+}
+
+/* Makes dst a copy of src: a hard link (where links work, else a copy), replacing dst or not. */
+static danemsg_err copy_file(const char *src, const char *dst, int secret, enum write_mode how,
+			     char *errbuf, size_t errbuf_len)
+{
+	char tmp[CRED_PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s.new", dst);
+	/* A stale tmp is an earlier run's link to the same source. */
+	if (how == WRITE_REPLACE && unlink(tmp) != 0 && errno != ENOENT)
+		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot remove %s: %s", tmp,
+			    strerror(errno));
+	if (link(src, how == WRITE_REPLACE ? tmp : dst) == 0) {
+		if (how == WRITE_EXCLUSIVE || rename(tmp, dst) == 0)
+			return DANEMSG_OK;
+		int e = errno;
+		unlink(tmp);
+		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot rename %s to %s: %s", tmp,
+			    dst, strerror(e));
+	}
+	if (errno == EEXIST)
+		return fail(DANEMSG_ERR_EXISTS, errbuf, errbuf_len, "%s exists", dst);
+	if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS && errno != EXDEV)
+		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot link %s to %s: %s", src,
+			    dst, strerror(errno));
+	BIO *bio;
+	struct stat st;
+	danemsg_err err = read_file(src, secret, &bio, errbuf, errbuf_len);
+	if (err)
+		return err;
+	if (stat(src, &st) != 0)
+		st.st_mode = secret ? 0600 : 0644;
+	err = write_bio(dst, bio, st.st_mode & 0777, how, errbuf, errbuf_len);
+	BIO_free(bio);
+	return err;
+}
+
+/* Removes path, but only when keep holds the same content: never the last copy of a key. */
+static danemsg_err remove_copy(const char *path, const char *keep, int secret,
+			       char *errbuf, size_t errbuf_len)
+{
+	if (!path_exists(path))
+		return DANEMSG_OK;
+	if (!same_file(path, keep, secret))
+		return fail(DANEMSG_ERR_EXISTS, errbuf, errbuf_len,
+			    "%s differs from %s: not removed (move it away by hand)", path, keep);
+	return remove_file(path, errbuf, errbuf_len);
+}
+
+/* Makes the renames and links so far durable before the next step depends on them. */
+static danemsg_err sync_dir(const char *dir, char *errbuf, size_t errbuf_len)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = fd >= 0 ? fsync(fd) : -1;
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0 && e != EINVAL)     /* EINVAL: the file system cannot sync folders */
+		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot sync %s: %s", dir,
+			    strerror(e));
+	return DANEMSG_OK;
+}
+
+/* The paths of one file in the three slots. */
+struct slot_paths {
+	char cur[CRED_PATH_MAX], next[CRED_PATH_MAX], old[CRED_PATH_MAX];
+};
+
+static void slot_paths(const char *dir, const char *norm, size_t f, struct slot_paths *p)
+{
+	danemsg_credential_file file = (danemsg_credential_file)f;
+	cred_path(dir, norm, DANEMSG_SLOT_CURRENT, file, p->cur, sizeof(p->cur));
+	cred_path(dir, norm, DANEMSG_SLOT_NEXT, file, p->next, sizeof(p->next));
+	cred_path(dir, norm, DANEMSG_SLOT_OLD, file, p->old, sizeof(p->old));
+}
+
+/* One step of a rollover for one file; secret: a key file. */
+typedef danemsg_err (*rollover_file_step)(const struct slot_paths *p, int secret,
+					  char *errbuf, size_t errbuf_len);
+
+static danemsg_err rollover_each_file(const char *dir, const char *norm,
+				      rollover_file_step step, char *errbuf, size_t errbuf_len)
+{
+	struct slot_paths p;
+	danemsg_err err = DANEMSG_OK;
+	for (size_t f = 0; f < N_FILES && !err; f++) {
+		slot_paths(dir, norm, f, &p);
+		err = step(&p, file_is_key(f), errbuf, errbuf_len);
+	}
+	return err;
+}
+
+/* Step 1 for one file. */
+static danemsg_err keep_current_file(const struct slot_paths *p, int secret,
+				     char *errbuf, size_t errbuf_len)
+{
+	if (!path_exists(p->cur) || path_exists(p->old))
+		return DANEMSG_OK;
+	return copy_file(p->cur, p->old, secret, WRITE_EXCLUSIVE, errbuf, errbuf_len);
+}
+
+/*
+ * Step 1: NAME.old.* becomes a copy of NAME.* (NAME.* unchanged). An old file that is
+ * not a copy of the current one is an earlier rollover's key: only --delete-old removes it.
+ */
+static danemsg_err rollover_keep_current(const char *dir, const char *norm,
+					 char *errbuf, size_t errbuf_len)
+{
+	struct slot_paths p;
+	for (size_t f = 0; f < N_FILES; f++) {
+		slot_paths(dir, norm, f, &p);
+		if (path_exists(p.old) && !same_file(p.old, p.cur, file_is_key(f)))
+			return fail(DANEMSG_ERR_EXISTS, errbuf, errbuf_len,
+				    "%s keeps the key an earlier rollover retired: once no message "
+				    "for it can arrive, delete it with 'danemsg id rollover %s "
+				    "--delete-old', then roll over", p.old, norm);
+	}
+	danemsg_err err = rollover_each_file(dir, norm, keep_current_file, errbuf, errbuf_len);
+	return err ? err : sync_dir(dir, errbuf, errbuf_len);
+}
+
+/* Step 3 (marker set): NAME.* becomes a copy of NAME.next.*; what next lacks goes (kept in old). */
+static danemsg_err install_next_file(const struct slot_paths *p, int secret,
+				     char *errbuf, size_t errbuf_len)
+{
+	if (!path_exists(p->next))
+		return remove_copy(p->cur, p->old, secret, errbuf, errbuf_len);
+	if (same_file(p->next, p->cur, secret))
+		return DANEMSG_OK;
+	return copy_file(p->next, p->cur, secret, WRITE_REPLACE, errbuf, errbuf_len);
+}
+
+/* Step 5 (committed): the next slot's files go, each only if NAME.* holds the same. */
+static danemsg_err drop_next_file(const struct slot_paths *p, int secret,
+				  char *errbuf, size_t errbuf_len)
+{
+	return remove_copy(p->next, p->cur, secret, errbuf, errbuf_len);
+}
+
+/* After a commit that was interrupted: every next file left is a copy of the current one. */
+static int next_is_leftover(const char *dir, const char *norm)
+{
+	struct slot_paths p;
+	int any = 0;
+	for (size_t f = 0; f < N_FILES; f++) {
+		slot_paths(dir, norm, f, &p);
+		if (!path_exists(p.next))
+			continue;
+		if (!same_file(p.next, p.cur, file_is_key(f)))
+			return 0;
+		any = 1;
+	}
+	return any;
+}
+
+static danemsg_err rollover_begin(const char *dir, const char *norm, const char *marker,
+				  char *errbuf, size_t errbuf_len)
+{
+	static const char note[] =
+		"A key rollover is in progress: NAME.old.* is current until it ends.\n"
+		"Run 'danemsg id rollover NAME' to finish it.\n";
+	danemsg_err err = rollover_keep_current(dir, norm, errbuf, errbuf_len);
+	if (err)
+		return err;
+	/* Only its existence counts: created in place, no temporary file to leave behind. */
+	int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || write_all(fd, note, sizeof(note) - 1) != 0 || fsync(fd) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot create %s: %s", marker,
+			    strerror(e));
+	}
+	close(fd);
+	return sync_dir(dir, errbuf, errbuf_len);
+}
+
 danemsg_err danemsg_credential_rollover(const char *dir, const char *name,
 					char *errbuf, size_t errbuf_len)
 {
-	char norm[DANEMSG_CREDENTIAL_NAME_MAX];
-	char cur[CRED_PATH_MAX], next[CRED_PATH_MAX], old[CRED_PATH_MAX];
+	char norm[DANEMSG_CREDENTIAL_NAME_MAX], next[CRED_PATH_MAX], marker[CRED_PATH_MAX];
 	danemsg_err err = check_dir_name(dir, name, norm, errbuf, errbuf_len);
 	if (err)
 		return err;
+	marker_path(dir, norm, marker, sizeof(marker));
 	cred_path(dir, norm, DANEMSG_SLOT_NEXT, DANEMSG_FILE_KEY, next, sizeof(next));
+	int pending = path_exists(marker);
+	if (!pending && next_is_leftover(dir, norm))
+		return rollover_each_file(dir, norm, drop_next_file, errbuf, errbuf_len);
 	if (!path_exists(next))
 		return fail(DANEMSG_ERR_NOT_FOUND, errbuf, errbuf_len,
 			    "%s has no next key (%s): create one with 'id new %s --next'", norm,
@@ -1095,32 +1399,35 @@ danemsg_err danemsg_credential_rollover(const char *dir, const char *name,
 	danemsg_credential *c;
 	err = danemsg_credential_load_slot(dir, norm, DANEMSG_SLOT_NEXT, &c, errbuf, errbuf_len);
 	danemsg_credential_free(c);
+	if (!err && !pending)
+		err = rollover_begin(dir, norm, marker, errbuf, errbuf_len);
+	if (!err)
+		err = rollover_each_file(dir, norm, install_next_file, errbuf, errbuf_len);
+	if (!err)
+		err = sync_dir(dir, errbuf, errbuf_len);
+	if (!err)
+		err = remove_file(marker, errbuf, errbuf_len);       /* the commit */
+	if (!err)
+		err = sync_dir(dir, errbuf, errbuf_len);
+	return err ? err : rollover_each_file(dir, norm, drop_next_file, errbuf, errbuf_len);
+}
+
+danemsg_err danemsg_credential_delete_old(const char *dir, const char *name,
+					  char *errbuf, size_t errbuf_len)
+{
+	char norm[DANEMSG_CREDENTIAL_NAME_MAX], path[CRED_PATH_MAX];
+	danemsg_err err = check_dir_name(dir, name, norm, errbuf, errbuf_len);
 	if (err)
 		return err;
-
-	/* Old files of an earlier rollover go, so that NAME.old.* is one consistent set. */
+	if (rollover_pending(dir, norm))
+		return fail(DANEMSG_ERR_EXISTS, errbuf, errbuf_len,
+			    "a rollover of %s is unfinished and its old key is still current: run "
+			    "'danemsg id rollover %s' first", norm, norm);
+	/* The key first: a set without its key no longer loads as a slot. */
 	for (size_t f = 0; f < N_FILES && !err; f++) {
-		cred_path(dir, norm, DANEMSG_SLOT_OLD, (danemsg_credential_file)f, old,
-			  sizeof(old));
-		err = remove_file(old, errbuf, errbuf_len);
+		cred_path(dir, norm, DANEMSG_SLOT_OLD, (danemsg_credential_file)f, path,
+			  sizeof(path));
+		err = remove_file(path, errbuf, errbuf_len);
 	}
-	for (size_t f = 0; f < N_FILES && !err; f++) {
-		cred_path(dir, norm, DANEMSG_SLOT_CURRENT, (danemsg_credential_file)f, cur,
-			  sizeof(cur));
-		cred_path(dir, norm, DANEMSG_SLOT_OLD, (danemsg_credential_file)f, old,
-			  sizeof(old));
-		if (rename(cur, old) != 0 && errno != ENOENT)
-			err = fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot rename %s to %s: %s",
-				   cur, old, strerror(errno));
-	}
-	for (size_t f = 0; f < N_FILES && !err; f++) {
-		cred_path(dir, norm, DANEMSG_SLOT_NEXT, (danemsg_credential_file)f, next,
-			  sizeof(next));
-		cred_path(dir, norm, DANEMSG_SLOT_CURRENT, (danemsg_credential_file)f, cur,
-			  sizeof(cur));
-		if (rename(next, cur) != 0 && errno != ENOENT)
-			err = fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot rename %s to %s: %s",
-				   next, cur, strerror(errno));
-	}
-	return err;
+	return err ? err : sync_dir(dir, errbuf, errbuf_len);
 }

@@ -427,7 +427,8 @@ static danemsg_err decrypt_for_me(struct open_state *s, const danemsg_credential
 		    danemsg_strerror(err));
 }
 
-/* Pins the algorithms to the format's profile. */
+/* Pins the algorithms to the format's profile: the reference format is RS256 only, as its
+ * sender writes it; PS256 belongs to the native format, which binds recipient and time. */
 static danemsg_err check_profile(struct open_state *s)
 {
 	int compat = s->format == DANEMSG_FORMAT_COMPAT;
@@ -469,7 +470,8 @@ static danemsg_err parse_inner(struct open_state *s)
 					    TYP_JWS);
 		if (!s->policy->accept_compat)
 			return fail(s->errbuf, s->errlen, DANEMSG_ERR_UNSUPPORTED,
-				    "reference-format messages are not accepted by policy");
+				    "a reference-format message (no recipient binding, time or "
+				    "id): refused unless accepted with --compat");
 	}
 	return check_profile(s);
 }

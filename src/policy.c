@@ -274,7 +274,8 @@ danemsg_err danemsg_policy_new(danemsg_policy **out)
 	p->max_size = 1u << 20;
 	p->max_age = 300;
 	p->max_skew = 60;
-	p->accept_compat = 1;
+	/* strict by default: the reference format binds no recipient, time or id */
+	p->accept_compat = 0;
 	err = danemsg_replay_cache_new(100000, &p->own_replay);
 	if (err) {
 		free(p);

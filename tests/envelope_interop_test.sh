@@ -8,7 +8,7 @@
 #            jwcrypto/jose-made messages -> danemsg open
 #   refusals aud naming someone else (21), a message re-encrypted by its recipient (21),
 #            a tampered signature (23), replay (25), too old (24), RS256 in native (28),
-#            unknown sender (22)
+#            unknown sender (22), the reference format without --compat (28)
 # A peer that lacks an algorithm (exit 3) or is not installed is skipped with its reason.
 # Run by CTest with the lab's environment and DANEMSG_TOOL (danemsg_lab_test).
 set -u
@@ -141,6 +141,7 @@ seal() {   # seal FROM TO[,TO...] [OPTIONS]: danemsg seal of $work/msg into $wor
 	"$tool" seal --from "$(name "$from")" --to "$names" "$@" <"$work/msg" >"$work/sealed" 2>"$work/err"
 }
 dm_open() { "$tool" open --as "$(name "$1")"; }   # danemsg open as WHO, stdin -> stdout
+dm_open_compat() { "$tool" open --compat --as "$(name "$1")"; }   # the same, reference format on
 peer_open() {   # peer_open PEER AS FROM: the peer decrypts and verifies, stdin -> stdout
 	peer "$1" open --as "$(name "$2")" --key "$(enc_file "$2" key)" \
 		--cert "$(enc_file "$2" crt)" --from "$(name "$3")" --sender-cert "$(sig_cert "$3")"
@@ -180,14 +181,23 @@ if has jwcrypto; then
 	message "reference -> danemsg"
 	if reference send --from "$(name srsa)" --key "$(sig_key srsa)" --to "$(name rrsa)" \
 		<"$work/msg" >"$work/ref1" 2>"$work/err"; then
-		same "compat: reference sender (recipient's cert from DNS) -> danemsg open" \
-			"$work/msg" "$work/ref1" dm_open rrsa
+		# strict by default: refused (28) unless --compat, and the refusal names the option
+		check "compat: reference message, open without --compat -> 28" 28 "$work/ref1" \
+			dm_open rrsa
+		grep -q -- '--compat' "$work/err" && pass "compat: the refusal names --compat" ||
+			fail "compat: the refusal names --compat"
+		check "compat: reference message, open --no-compat -> 28" 28 "$work/ref1" \
+			"$tool" open --no-compat --as "$(name rrsa)"
+		check "compat: --compat --no-compat, the last wins -> 28" 28 "$work/ref1" \
+			"$tool" open --compat --no-compat --as "$(name rrsa)"
+		same "compat: reference sender (recipient's cert from DNS) -> danemsg open --compat" \
+			"$work/msg" "$work/ref1" dm_open_compat rrsa
 		check "compat: the same message again -> 25 (replay: digest of the signature)" 25 \
-			"$work/ref1" dm_open rrsa
+			"$work/ref1" dm_open_compat rrsa
 		reference send --from "$(name srsa)" --key "$(sig_key srsa)" --to "$(name rrsa)" \
 			<"$work/msg" >"$work/ref2" 2>"$work/err"
 		check "compat: the same text sent again (RS256 is deterministic) -> 25" 25 \
-			"$work/ref2" dm_open rrsa
+			"$work/ref2" dm_open_compat rrsa
 	else
 		fail "compat: reference send"
 	fi
@@ -195,7 +205,7 @@ if has jwcrypto; then
 	if reference send --from "$(name srsa)" --key "$(sig_key srsa)" --to "$(name rrsa)" \
 		--cert-of-recipient "$(sig_cert rrsa)" --rfc4501 <"$work/msg" >"$work/ref3" 2>"$work/err"; then
 		same "compat: reference sender, x5u dns:NAME?type=TLSA (RFC 4501) -> danemsg open" \
-			"$work/msg" "$work/ref3" dm_open rrsa
+			"$work/msg" "$work/ref3" dm_open_compat rrsa
 	else
 		fail "compat: reference send --rfc4501"
 	fi

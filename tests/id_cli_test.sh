@@ -135,6 +135,24 @@ check "rollover: no next key left" test ! -e "$DIR/$name.next.key.pem"
 check "rollover: id tlsa prints one line" \
 	test "$("$TOOL" id tlsa "$name" --dir "$DIR" | wc -l)" = 1
 
+# Names over 64 octets (a CN's limit): no CN, the name in the SAN; over 225: a folder.
+name=0f8c2a34-5b6d-4e7f-8a9b-0c1d2e3f4a5b._device.sensors.acme-industries.com
+crt=$DIR/$name.crt.pem
+check "72 octets: id new" "$TOOL" id new "$name" --dir "$DIR"
+openssl x509 -in "$crt" -noout -subject -ext subjectAltName >"$WORK/x509" 2>&1
+check "72 octets: no CN" bash -c "! grep -q CN '$WORK/x509'"
+check "72 octets: subject of DCs" grep -q 'DC = com, DC = acme-industries' "$WORK/x509"
+check "72 octets: SAN names it" grep -q "DNS:$name\$" "$WORK/x509"
+"$TOOL" id csr "$name" --dir "$DIR" | openssl req -noout -text >"$WORK/csr.txt" 2>&1
+check "72 octets: CSR requests the SAN" grep -q "DNS:$name" "$WORK/csr.txt"
+l63=$(printf '%063d' 0 | tr 0 l)
+name=$l63.$l63.$l63.$(printf '%041d' 0)._device.example.net
+check "253 octets: id new" "$TOOL" id new "$name" --dir "$DIR"
+check "253 octets: files in DIR/NAME/" test -s "$DIR/$name/key.pem"
+"$TOOL" id tlsa "$name" --dir "$DIR" | tlsa_data >"$WORK/tlsa"
+check "253 octets: id tlsa = certificate DER" \
+	test "$(cat "$WORK/tlsa")" = "$(hex_der "$DIR/$name/crt.pem")"
+
 # Folder from the environment: DANEMSG_DIR, then CRYPTO_PATH, then $HOME/.danemsg.
 check "env: CRYPTO_PATH" env CRYPTO_PATH="$WORK/crypto" "$TOOL" id new env.example
 check "env: CRYPTO_PATH used" test -s "$WORK/crypto/env.example.key.pem"

@@ -14,10 +14,14 @@
 #            restarted mid-stream loses nothing and delivers nothing twice; with knot
 #            stopped, a message from an uncached sender waits (temporary) without holding
 #            up others, and is delivered once knot is back
+#   versions MQTT 5 by default: mosquitto never sends the listener a message over its
+#            Maximum-Packet-Size (with --mqtt 3.1.1 it does, and the listener refuses it);
+#            nats-server (JetStream on, MQTT 3.1.1 only): send and listen with the default
+#            settings fall back to 3.1.1 and deliver; send --mqtt 5 does not fall back (40)
 # Every listener is stopped with SIGTERM and must exit 0 (under ASan: without leaks).
 # Run by CTest with the lab's environment, DANEMSG_TOOL and DANEMSG_LAB.
 set -u
-part=${1:?usage: messaging_test.sh basic|durable|outage}
+part=${1:?usage: messaging_test.sh basic|durable|outage|versions}
 tool=${DANEMSG_TOOL:?the danemsg binary}
 lab=${DANEMSG_LAB:?the lab script}
 : "${DANEMSG_RESOLVER:?run with the lab environment}" "${DANEMSG_ZONE:?}" "${DANEMSG_BROKER:?}"
@@ -164,7 +168,9 @@ basic() {
 	fi
 
 	# ---- delivery, text ----
-	listen_start "$work/bob.out" "$work/bob.log" --as "$bob" || return
+	# MQTT 3.1.1: the broker then hands over the 2 MB message of the flood below, so that the
+	# listener's own limit is tested (with MQTT 5 the broker drops it: part versions)
+	listen_start "$work/bob.out" "$work/bob.log" --as "$bob" --mqtt 3.1.1 || return
 	check "send alice -> bob" 0 "$tool" send --from "$alice" --to "$bob" hello
 	wait_for "$work/bob.out" "says: hello" 1 15
 	expect "bob prints '<sender> says: hello'" "$work/bob.out" "^$alice says: hello\$"
@@ -279,13 +285,45 @@ EOF
 	# ---- --compat, for and from the reference system (RSA identities) ----
 	ra=$(name ra) rb=$(name rb)
 	new_id "$ra" rsa2048 && new_id "$rb" rsa2048 || return
-	listen_start "$work/rb.out" "$work/rb.log" --as "$rb" || return
+	# strict by default: a listener without --compat refuses the reference format
+	listen_start "$work/rb0.out" "$work/rb0.log" --as "$rb" || return
+	check "send --compat to a default listener" 0 \
+		"$tool" send --compat --from "$ra" --to "$rb" "compat refused"
+	wait_for "$work/rb0.log" "rejected: unsupported" 1 15
+	expect "without --compat: refused, and the log names the option" "$work/rb0.log" \
+		"rejected: unsupported: .*--compat"
+	expect_not "without --compat: not delivered" "$work/rb0.out" "compat refused"
+	listen_stop "default listener"
+	# a sealed message over 4096 bytes: the reference receiver would drop it silently
+	big=$(head -c 3000 /dev/zero | tr '\0' x)
+	check "send --compat, 3000 bytes" 0 "$tool" send --compat --from "$ra" --to "$rb" "$big"
+	expect "send --compat warns over the reference receiver's 4096 bytes" "$work/err" \
+		"WARNING: .*4096"
+	check "send --compat, 5 bytes" 0 "$tool" send --compat --from "$ra" --to "$rb" "small"
+	expect_not "send --compat: no warning under 4096 bytes" "$work/err" "WARNING"
+	listen_start "$work/rb.out" "$work/rb.log" --as "$rb" --compat || return
 	check "send --compat" 0 "$tool" send --compat --from "$ra" --to "$rb" "compat hello"
 	wait_for "$work/rb.out" "says: compat hello" 1 15
 	expect "--compat delivered" "$work/rb.out" "^$ra says: compat hello\$"
 	expect "--compat logged as compat" "$work/rb.log" \
 		"accepted from $ra \(dnssec secure, compat"
 	listen_stop "compat listener"
+	# the configuration file can accept it; either flag overrides the file
+	printf 'compat = yes\n' >"$work/compat.conf"
+	listen_start "$work/rb.out" "$work/rb.log" --as "$rb" --config "$work/compat.conf" ||
+		return
+	"$tool" send --compat --from "$ra" --to "$rb" "compat by config" 2>"$work/err" ||
+		fail "send --compat (config)" "$work/err"
+	wait_for "$work/rb.out" "says: compat by config" 1 15 ||
+		fail "compat = yes in the config file: not delivered" "$work/rb.log"
+	listen_stop "compat listener (config file)"
+	listen_start "$work/rb.out" "$work/rb1.log" --as "$rb" --config "$work/compat.conf" \
+		--no-compat || return
+	"$tool" send --compat --from "$ra" --to "$rb" "compat flag wins" 2>"$work/err" ||
+		fail "send --compat (flag over config)" "$work/err"
+	wait_for "$work/rb1.log" "rejected: unsupported" 1 15
+	expect_not "--no-compat beats compat = yes in the file" "$work/rb.out" "compat flag wins"
+	listen_stop "--no-compat listener (config file says yes)"
 
 	# ---- MQTT 5: the session (Session-Expiry-Interval) keeps messages while away ----
 	listen_start "$work/v5.out" "$work/v5.log" --as "$carol" --mqtt 5 || return
@@ -549,8 +587,73 @@ outage() {
 	listen_stop "listener after the outages"
 }
 
+# ---------------------------------------------------------------------------------------
+# The MQTT version: 5 by default, 3.1.1 with a broker that refuses 5 (docs/messaging.md).
+versions() {
+	local alice bob big v log nats_port mqtt_port npid broker topic opts
+	alice=$(name alice) bob=$(name bob)
+	new_id "$alice" && new_id "$bob" || return
+
+	# ---- mosquitto speaks 5: the broker bounds what it sends the listener ----
+	big=$work/big
+	head -c 200000 /dev/zero | tr '\0' x >"$big"
+	for v in default 3.1.1; do
+		log=$work/mosq-$v.log opts=()
+		[ "$v" = default ] || opts=(--mqtt "$v")
+		listen_start "$work/mosq-$v.out" "$log" --as "$bob" --max-size 4096 \
+			--client-id "$tag-$v" "${opts[@]}" || continue
+		pub "$bob" "$big"
+		"$tool" send --from "$alice" --to "$bob" "after the big one" 2>"$work/err" ||
+			fail "send ($v)" "$work/err"
+		wait_for "$work/mosq-$v.out" "says: after the big one" 1 20 ||
+			fail "($v) the message after the big one did not arrive" "$log"
+		if [ "$v" = default ]; then
+			expect_not "MQTT 5 (default): the broker never sends a message over the \
+announced Maximum-Packet-Size" "$log" "too-large"
+			expect_not "MQTT 5 (default): no fallback with mosquitto" "$log" "MQTT 5"
+		else
+			expect "--mqtt 3.1.1: the 200 kB message reaches the listener, which refuses it" \
+				"$log" "rejected: too-large: 200000 bytes"
+		fi
+		listen_stop "listener ($v MQTT version) on mosquitto"
+	done
+
+	# ---- nats-server speaks only 3.1.1: the default falls back, --mqtt 5 does not ----
+	command -v nats-server >/dev/null 2>&1 ||
+		{ fail "nats-server is not installed (scripts/deps installs it)"; return; }
+	nats_port=$(free_port) mqtt_port=$(free_port)
+	printf '%s\n' "server_name: danemsg-test" "listen: 127.0.0.1:$nats_port" \
+		"jetstream { store_dir: \"$work/jetstream\", max_memory_store: 64MB, \
+max_file_store: 256MB }" "mqtt { listen: 127.0.0.1:$mqtt_port }" >"$work/nats.conf"
+	nats-server -c "$work/nats.conf" >"$work/nats.log" 2>&1 &
+	npid=$!
+	pids="$pids $npid"
+	wait_for "$work/nats.log" "Server is ready" 1 20 ||
+		{ fail "nats-server did not start" "$work/nats.log"; return; }
+	broker=mqtt://127.0.0.1:$mqtt_port
+	topic=inbox/$tag   # NATS refuses '.' in topics: one without the names
+	if listen_start "$work/nats.out" "$work/nats-listen.log" --as "$bob" --broker "$broker" \
+		--topic "$topic" --client-id "$tag-nats"; then
+		expect "listen (default) with NATS: falls back to MQTT 3.1.1, and says so" \
+			"$work/nats-listen.log" "does not speak MQTT 5: using 3.1.1"
+		check "send (default) with NATS: falls back to 3.1.1, acknowledged" 0 \
+			"$tool" send --from "$alice" --to "$bob" --broker "$broker" --topic "$topic" \
+			"over nats"
+		wait_for "$work/nats.out" "says: over nats" 1 20
+		expect "received through NATS with MQTT 3.1.1" "$work/nats.out" \
+			"^$alice says: over nats\$"
+		listen_stop "listener on NATS"
+	fi
+	check "send --mqtt 5 with NATS: no fallback, exit 40" 40 "$tool" send --mqtt 5 \
+		--from "$alice" --to "$bob" --broker "$broker" --topic "$topic" x
+	expect "send --mqtt 5: says why" "$work/err" \
+		"refused the connection: [Uu]nsupported [Pp]rotocol [Vv]ersion"
+	kill -TERM "$npid"
+	wait "$npid" 2>/dev/null
+}
+
 case $part in
-basic | durable | outage) "$part" ;;
+basic | durable | outage | versions) "$part" ;;
 *) say "unknown part '$part'"; exit 2 ;;
 esac
 say "messaging $part: $passed passed, $failed failed ($(($(date +%s) - started)) s)"

@@ -132,5 +132,67 @@ check "publish into an unsigned zone: update ok, lookup insecure" 10 "$tool" id 
 expect "unsigned zone found" "$work/out" "zone unsigned.${DANEMSG_ZONE}"
 check "id check: insecure" 10 "$tool" id check "$uname"
 
+# id publish --remove (revocation): the retired key's records by default, or --record;
+# never the last usable record without --force; confirmed gone in DNS.
+rname="rm$$._device.${DANEMSG_ZONE%.}"
+check "remove: id new" 0 "$tool" id new "$rname"
+check "remove: publish" 0 "$tool" id publish "$rname" --ttl 60
+check "remove: no retired key yet" 1 "$tool" id publish "$rname" --remove
+expect "remove: says there is none" "$work/err" "no retired key"
+check "remove: id new --next" 0 "$tool" id new "$rname" --next
+check "remove: publish both" 0 "$tool" id publish "$rname" --ttl 60
+"$tool" id tlsa "$rname" --ttl 60 | sed -n 1p | awk '{print $NF}' >"$work/old.hex"
+check "remove: rollover" 0 "$tool" id rollover "$rname"
+check "remove: the retired key's record" 0 "$tool" id publish "$rname" --remove
+expect "remove: confirmed gone" "$work/out" "confirmed: the records are gone"
+tlsa "$rname"
+[ "$(count 'IN[[:space:]]*TLSA')" -eq 1 ] && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL: remove: one record should remain"; cat "$work/dig"; }
+tr -d ' \n' <"$work/dig" | tr A-F a-f | grep -q "$(cat "$work/old.hex")" &&
+	{ failed=$((failed + 1)); echo "FAIL: remove: the old record is still there"; } ||
+	passed=$((passed + 1))
+check "remove: the new key still authenticates" 0 "$tool" id check "$rname"
+check "remove: again: nothing to remove" 0 "$tool" id publish "$rname" --remove
+expect "remove: says so" "$work/out" "nothing to remove"
+current=$("$tool" id tlsa "$rname" | sed -n 1p | cut -d' ' -f5-)
+check "remove: the last usable record refused" 14 "$tool" id publish "$rname" --remove \
+	--record "$current"
+expect "remove: refusal says why" "$work/err" "would leave no usable TLSA record"
+tlsa "$rname"
+[ "$(count 'IN[[:space:]]*TLSA')" -eq 1 ] && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL: remove: a refusal changed it"; cat "$work/dig"; }
+check "remove: the last one with --force" 0 "$tool" id publish "$rname" --remove --force \
+	--record "$current"
+tlsa "$rname"
+[ "$(count 'IN[[:space:]]*TLSA')" -eq 0 ] && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL: remove --force: records remain"; cat "$work/dig"; }
+check "remove: --record not a record" 2 "$tool" id publish "$rname" --remove --record "3 1 1 xyz"
+check "remove: --record bad number" 2 "$tool" id publish "$rname" --remove --record "256 1 1 ab"
+check "remove: --record odd hex" 2 "$tool" id publish "$rname" --remove --record "3 1 1 abc"
+check "remove: --add with --remove" 2 "$tool" id publish "$rname" --remove --add
+check "remove: --force without --remove" 2 "$tool" id publish "$rname" --force
+
+# Names of any valid length: 72 octets (a UUID under a long organisation domain) and 253
+# (the most DNS allows) publish, confirm and carry a message both ways.
+zone=${DANEMSG_ZONE%.}
+uuid=0f8c2a34-5b6d-4e7f-8a9b-$(printf '%012d' $$)
+mid=$(printf '%0*d' $((72 - 46 - ${#zone})) 0 | tr 0 s)
+l63=$(printf '%063d' 0 | tr 0 l)
+long="$l63.$l63.$l63.$(printf '%0*d' $((253 - 3 * 64 - 9 - ${#zone})) $$)._device.$zone"
+n72=$uuid.$mid._device.$zone
+for n in "$n72" "$long"; do
+	check "${#n}-octet name: id new" 0 "$tool" id new "$n" --key ed25519
+	check "${#n}-octet name: publish, confirmed" 0 "$tool" id publish "$n"
+	expect "${#n}-octet name: both records live" "$work/out" "2 of 2 published records live"
+	check "${#n}-octet name: id check" 0 "$tool" id check "$n"
+	check "${#n}-octet name: seal" 0 sh -c "echo hello | '$tool' seal --from '$n' --to '$n' \
+		--out '$work/long.msg'"
+	check "${#n}-octet name: open" 0 "$tool" open --as "$n" --in "$work/long.msg" \
+		--replay-cache "$work/long.replay"
+	expect "${#n}-octet name: the message" "$work/out" "hello"
+done
+[ "${#long}" -eq 253 ] && [ "${#n72}" -eq 72 ] && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL: names of ${#n72} and ${#long} octets, not 72, 253"; }
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

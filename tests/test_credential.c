@@ -729,6 +729,137 @@ static void test_published_and_rollover(void **state)
 	danemsg_credential_free(cur);
 }
 
+/*
+ * The retired key is deleted only by danemsg_credential_delete_old: a second rollover
+ * refuses while it is there, and during an unfinished rollover (NAME.rollover) the old set
+ * is what loads as current, new and import refuse, delete_old refuses.
+ */
+static void test_rollover_keeps_old_keys(void **state)
+{
+	struct fixture *f = *state;
+	char old_key[4096], next_key[4096], marker[4096];
+	danemsg_credential *first, *c;
+	path_of(f, NAME, DANEMSG_SLOT_OLD, DANEMSG_FILE_KEY, old_key, sizeof(old_key));
+	path_of(f, NAME, DANEMSG_SLOT_NEXT, DANEMSG_FILE_KEY, next_key, sizeof(next_key));
+	snprintf(marker, sizeof(marker), "%s/%s.rollover", f->dir, NAME);
+
+	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0, 0, NULL, 0),
+			 DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &first), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0,
+						DANEMSG_CREDENTIAL_NEXT, NULL, 0), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_rollover(f->dir, NAME, NULL, 0), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0,
+						DANEMSG_CREDENTIAL_NEXT, NULL, 0), DANEMSG_OK);
+	char err[512] = "";
+	assert_int_equal(danemsg_credential_rollover(f->dir, NAME, err, sizeof(err)),
+			 DANEMSG_ERR_EXISTS);
+	assert_non_null(strstr(err, "--delete-old"));
+	assert_true(exists(next_key));
+	assert_int_equal(danemsg_credential_load_slot(f->dir, NAME, DANEMSG_SLOT_OLD, &c, NULL, 0),
+			 DANEMSG_OK);
+	assert_int_equal(EVP_PKEY_eq(danemsg_credential_sign_key(c),
+				     danemsg_credential_sign_key(first)), 1);
+	danemsg_credential_free(c);
+
+	/* An unfinished rollover: the old set is current until it is run again. */
+	FILE *m = fopen(marker, "w");
+	assert_non_null(m);
+	fclose(m);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c), DANEMSG_OK);
+	assert_int_equal(EVP_PKEY_eq(danemsg_credential_sign_key(c),
+				     danemsg_credential_sign_key(first)), 1);
+	danemsg_credential_free(c);
+	assert_int_equal(danemsg_credential_load_slot(f->dir, NAME, DANEMSG_SLOT_OLD, &c, NULL, 0),
+			 DANEMSG_ERR_NOT_FOUND);
+	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0,
+						DANEMSG_CREDENTIAL_FORCE, NULL, 0),
+			 DANEMSG_ERR_EXISTS);
+	assert_int_equal(danemsg_credential_delete_old(f->dir, NAME, NULL, 0), DANEMSG_ERR_EXISTS);
+	assert_true(exists(old_key));
+	assert_int_equal(unlink(marker), 0);
+
+	assert_int_equal(danemsg_credential_delete_old(f->dir, NAME, NULL, 0), DANEMSG_OK);
+	assert_false(exists(old_key));
+	assert_int_equal(danemsg_credential_delete_old(f->dir, NAME, NULL, 0), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_rollover(f->dir, NAME, NULL, 0), DANEMSG_OK);
+	assert_true(exists(old_key));
+	assert_false(exists(next_key));
+	assert_false(exists(marker));
+	assert_int_equal(danemsg_credential_delete_old(NULL, NAME, NULL, 0),
+			 DANEMSG_ERR_INVALID_ARG);
+	danemsg_credential_free(first);
+}
+
+/* Builds a valid name of exactly len octets ending in "._device.example.net". */
+static void name_of_length(size_t len, char *buf)
+{
+	static const char tail[] = "._device.example.net";
+	size_t body = len - (sizeof(tail) - 1), label = 0;
+	for (size_t i = 0; i < body; i++) {
+		/* A dot every 63 octets, never first or last. */
+		int dot = label == 63 && i + 1 < body;
+		buf[i] = dot ? '.' : (char)('a' + i % 26);
+		label = dot ? 0 : label + 1;
+	}
+	memcpy(buf + body, tail, sizeof(tail));
+}
+
+/*
+ * Names of any valid length: CN = name up to 64 octets (what the reference reads), else
+ * a subject of domainComponents; SAN dNSName = name always; names over 225 octets keep
+ * their files in DIR/NAME/ (a file name has at most 255 octets).
+ */
+static void test_names_of_any_length(void **state)
+{
+	static const struct {
+		size_t len;
+		int has_cn, own_folder;
+	} cases[] = {
+		{64, 1, 0}, {65, 0, 0}, {72, 0, 0}, {225, 0, 0}, {226, 0, 1}, {253, 0, 1},
+	};
+	struct fixture *f = *state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char name[300], cn[300], path[4096], folder[4096];
+		name_of_length(cases[i].len, name);
+		assert_int_equal(strlen(name), cases[i].len);
+		assert_int_equal(danemsg_credential_new(f->dir, name, DANEMSG_KEY_ED25519, 0, 0,
+							NULL, 0), DANEMSG_OK);
+		danemsg_credential *c;
+		assert_int_equal(danemsg_credential_load(f->dir, name, &c), DANEMSG_OK);
+		X509 *x = danemsg_credential_sign_cert(c), *enc = danemsg_credential_enc_cert(c);
+		int cn_len = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
+						       sizeof(cn));
+		if (cases[i].has_cn)
+			assert_string_equal(cn, name);
+		else
+			assert_int_equal(cn_len, -1);
+		assert_true(X509_NAME_entry_count(X509_get_subject_name(x)) > 0);
+		assert_int_equal(X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)),
+				 0);
+		assert_int_equal(X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(enc)),
+				 0);
+		assert_int_equal(X509_check_host(x, name, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
+						 NULL), 1);
+		assert_int_equal(X509_check_host(enc, name, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
+						 NULL), 1);
+		danemsg_credential_free(c);
+
+		path_of(f, name, DANEMSG_SLOT_CURRENT, DANEMSG_FILE_KEY, path, sizeof(path));
+		snprintf(folder, sizeof(folder), "%s/%s/key.pem", f->dir, name);
+		assert_int_equal(strcmp(path, folder) == 0, cases[i].own_folder);
+		assert_true(exists(path));
+		assert_int_equal(danemsg_credential_new(f->dir, name, DANEMSG_KEY_P256, 0,
+							DANEMSG_CREDENTIAL_NEXT, NULL, 0),
+				 DANEMSG_OK);
+		assert_int_equal(danemsg_credential_rollover(f->dir, name, NULL, 0), DANEMSG_OK);
+		X509_REQ *req;
+		assert_int_equal(danemsg_credential_csr(f->dir, name, DANEMSG_SLOT_OLD, &req, NULL,
+							0), DANEMSG_OK);
+		X509_REQ_free(req);
+	}
+}
+
 static void test_null_arguments(void **state)
 {
 	struct fixture *f = *state;
@@ -811,6 +942,8 @@ int main(void)
 		T(test_csr),
 		T(test_import),
 		T(test_published_and_rollover),
+		T(test_rollover_keeps_old_keys),
+		T(test_names_of_any_length),
 		T(test_null_arguments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

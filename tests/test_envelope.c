@@ -160,14 +160,23 @@ static void test_round_trips_every_suite(void **state)
 	round_trip(f, f->bob, f->alice, 0, "EdDSA", "A256GCM");
 	round_trip(f, f->carol, f->alice, 0, "PS256", "A256GCM");
 	round_trip(f, f->alice, f->carol, 0, "ES256", "A256GCM");    /* RSA-OAEP-256 */
+	assert_int_equal(danemsg_policy_set_accept_compat(f->policy, 1), DANEMSG_OK);
 	round_trip(f, f->carol, f->carol, 1, "RS256", "A256CBC-HS512");
 }
 
-static void test_compat_needs_rsa(void **state)
+/* Strict by default: the reference format is refused until the policy accepts it. */
+static void test_compat_refused_by_default(void **state)
 {
 	struct fixture *f = *state;
-	assert_null(seal(f, f->alice, NAME("carol"), 1, DANEMSG_ERR_ALGORITHM));
-	assert_null(seal(f, f->carol, NAME("alice"), 1, DANEMSG_ERR_NO_USABLE_RECORD));
+	char *sealed = seal(f, f->carol, NAME("carol"), 1, DANEMSG_OK);
+	assert_int_equal(open_as(f, f->carol, sealed, NULL), DANEMSG_ERR_UNSUPPORTED);
+	assert_int_equal(danemsg_policy_set_accept_compat(f->policy, 1), DANEMSG_OK);
+	assert_int_equal(open_as(f, f->carol, sealed, NULL), DANEMSG_OK);
+	assert_int_equal(danemsg_policy_set_accept_compat(f->policy, 0), DANEMSG_OK);
+	free(sealed);
+	sealed = seal(f, f->carol, NAME("carol"), 1, DANEMSG_OK);
+	assert_int_equal(open_as(f, f->carol, sealed, NULL), DANEMSG_ERR_UNSUPPORTED);
+	free(sealed);
 }
 
 static void test_several_recipients(void **state)
@@ -375,6 +384,38 @@ static void test_algorithms_pinned(void **state)
 	free(jws);
 }
 
+/* The reference format is RS256 only: PS256 (or anything else) without the native typ is
+ * refused, accepted compat or not. */
+static void test_compat_is_rs256_only(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const algs[] = {"PS256", "RS256"};
+	static const jose_alg alg_ids[] = {JOSE_ALG_PS256, JOSE_ALG_RS256};
+	static const danemsg_err expect[] = {DANEMSG_ERR_ALGORITHM, DANEMSG_OK};
+	assert_int_equal(danemsg_policy_set_accept_compat(f->policy, 1), DANEMSG_OK);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *h = json_pack("{s:s, s:s}", "alg", algs[i], "x5u",
+				      "dns://" NAME("carol") "?type=TLSA");
+		char *jws = NULL, *msg;
+		size_t len;
+		assert_int_equal(jose_jws_sign(danemsg_credential_sign_key(f->carol),
+					       alg_ids[i], h, (const uint8_t *)algs[i], 5,
+					       &jws, &len), DANEMSG_OK);
+		msg = encrypt_to(jws, f->alice, JOSE_ENC_A256CBC_HS512);
+		assert_int_equal(open_as(f, f->alice, msg, NULL), expect[i]);
+		free(msg);
+		free(jws);
+		json_decref(h);
+	}
+}
+
+static void test_compat_needs_rsa(void **state)
+{
+	struct fixture *f = *state;
+	assert_null(seal(f, f->alice, NAME("carol"), 1, DANEMSG_ERR_ALGORITHM));
+	assert_null(seal(f, f->carol, NAME("alice"), 1, DANEMSG_ERR_NO_USABLE_RECORD));
+}
+
 static void test_sender_not_allowed_before_any_dns(void **state)
 {
 	struct fixture *f = *state;
@@ -532,6 +573,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_round_trips_every_suite),
 		T(test_compat_needs_rsa),
+		T(test_compat_refused_by_default),
+		T(test_compat_is_rs256_only),
 		T(test_several_recipients),
 		T(test_unknown_recipient_and_sender),
 		T(test_certificate_carried_when_dns_has_digest),

@@ -261,6 +261,60 @@ static void test_server_format_short_buffer(void **state)
 
 /* NULL and bad arguments, one at a time. */
 
+/* TLSA records in presentation form ("3 1 1 HEX"), as --record takes them. */
+static void test_record_text_table(void **state)
+{
+	static const struct {
+		const char *text;
+		danemsg_err want;
+		const char *rdata_hex;  /* the RDATA when parsed */
+	} cases[] = {
+		{"3 1 1 abCD", DANEMSG_OK, "030101abcd"},
+		{"  3\t0 0 0a 0b  0c ", DANEMSG_OK, "0300000a0b0c"},
+		{"255 255 255 00", DANEMSG_OK, "ffffff00"},
+		{"0 0 0 0", DANEMSG_ERR_MALFORMED, NULL},        /* odd number of digits */
+		{"3 1 1", DANEMSG_ERR_MALFORMED, NULL},          /* no data */
+		{"3 1 1 ", DANEMSG_ERR_MALFORMED, NULL},
+		{"256 1 1 ab", DANEMSG_ERR_MALFORMED, NULL},
+		{"3 1 -1 ab", DANEMSG_ERR_MALFORMED, NULL},
+		{"3 1 1 xyz0", DANEMSG_ERR_MALFORMED, NULL},
+		{"3 1 1ab", DANEMSG_ERR_MALFORMED, NULL},
+		{"3 1 1 0x12", DANEMSG_ERR_MALFORMED, NULL},
+		{"", DANEMSG_ERR_MALFORMED, NULL},
+		{"99999999999999999999 1 1 ab", DANEMSG_ERR_MALFORMED, NULL},
+	};
+	uint8_t buf[16];
+	char hex[40];
+	size_t len;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		danemsg_err err = danemsg_tlsa_rdata_from_text(cases[i].text, buf, sizeof(buf),
+							       &len);
+		if (err != cases[i].want)
+			fail_msg("'%s': %s", cases[i].text, danemsg_strerror(err));
+		if (!cases[i].rdata_hex)
+			continue;
+		danemsg_hex_encode(buf, len, hex, sizeof(hex));
+		assert_string_equal(hex, cases[i].rdata_hex);
+	}
+	assert_int_equal(danemsg_tlsa_rdata_from_text("3 1 1 abcd", buf, 4, &len),
+			 DANEMSG_ERR_BUFFER_TOO_SMALL);
+	assert_int_equal(len, 5);
+	assert_int_equal(danemsg_tlsa_rdata_from_text(NULL, buf, 6, &len), DANEMSG_ERR_INVALID_ARG);
+	/* 65533 octets of data: one more than a record holds. */
+	size_t big = 6 + 2 * 65533 + 1;
+	char *text = malloc(big);
+	assert_non_null(text);
+	memcpy(text, "3 0 0 ", 6);
+	memset(text + 6, 'a', big - 7);
+	text[big - 1] = '\0';
+	assert_int_equal(danemsg_tlsa_rdata_from_text(text, NULL, 0, &len), DANEMSG_ERR_TOO_LARGE);
+	text[big - 3] = '\0';  /* 65532 octets: fits */
+	assert_int_equal(danemsg_tlsa_rdata_from_text(text, NULL, 0, &len),
+			 DANEMSG_ERR_BUFFER_TOO_SMALL);
+	assert_int_equal(len, 3 + 65532);
+	free(text);
+}
+
 static void test_null_arguments(void **state)
 {
 	danemsg_tsig_key *key = NULL;
@@ -874,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_key_file_errors),
 		cmocka_unit_test(test_server_table),
 		cmocka_unit_test(test_server_format_short_buffer),
+		cmocka_unit_test(test_record_text_table),
 		cmocka_unit_test(test_null_arguments),
 		cmocka_unit_test(test_nothing_listening_is_temporary),
 		cmocka_unit_test(test_forged_answer_is_not_success),

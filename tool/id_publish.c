@@ -13,6 +13,7 @@ static const char publish_usage[] =
 	"                               --tsig-file FILE] [--zone ZONE] [--add] [--ttl N]\n"
 	"                               [--usage U --selector S --matching M] [--no-confirm]\n"
 	"                               [--dir DIR] [DNS options]\n"
+	"       danemsg id publish NAME --remove [--record 'U S M HEX']... [--force] [...]\n"
 	"\n"
 	"Publishes one TLSA record per certificate NAME publishes (the current one, the\n"
 	"next one during a rollover, and for Ed25519 the X25519 certificate) with one DNS\n"
@@ -30,6 +31,13 @@ static const char publish_usage[] =
 	"  --zone ZONE             the zone to update (default: the owner of NAME's SOA,\n"
 	"                          asked of the server, as nsupdate does)\n"
 	"  --add                   add the records beside those already at NAME\n"
+	"  --remove                remove records instead (revocation): the retired key's\n"
+	"                          (NAME.old.*, from 'id rollover'), or those of --record;\n"
+	"                          refused when no usable record would remain at NAME\n"
+	"  --record 'U S M HEX'    with --remove: this record (a TLSA RDATA as 'id tlsa'\n"
+	"                          prints it); repeatable, at most 64\n"
+	"  --force                 with --remove: remove even the last usable record, and\n"
+	"                          without looking at what DNS holds first\n"
 	"  --ttl N                 TTL of the records, seconds (default 300)\n"
 	"  --usage U --selector S --matching M\n"
 	"                          the TLSA parameters (default 3 0 0: DANE-EE, the whole\n"
@@ -44,7 +52,10 @@ static const char publish_usage[] =
 	"Exit status: 0 published (and confirmed live and secure); 30 the server refused\n"
 	"the update (TSIG key, ACL, zone); 13 server unreachable or no answer; 23 the\n"
 	"answer's TSIG does not verify; 2 usage; with confirmation, the status of the\n"
-	"lookup: 10 insecure, 11 bogus, 12 not found, 16 the records are not (yet) there.\n";
+	"lookup: 10 insecure, 11 bogus, 12 not found, 16 the records are not (yet) there.\n"
+	"--remove: 0 removed and confirmed gone, or none of them was there; 14 refused:\n"
+	"no usable record would remain (--force); 16 a removed record still shows; the\n"
+	"lookup before it (without --force): 10, 11, 13 as above.\n";
 
 enum {
 	OPT_SERVER = 2000,
@@ -59,19 +70,27 @@ enum {
 	OPT_NO_CONFIRM,
 	OPT_CONFIRM_WAIT,
 	OPT_DIR,
+	OPT_REMOVE,
+	OPT_RECORD,
+	OPT_FORCE,
 };
+
+/* The records one update carries, at most (src/publish.c refuses more). */
+#define RECORDS_MAX 64
 
 struct publish_args {
 	const char *name, *server, *tsig, *tsig_file, *zone, *dir;
-	int add, confirm;
+	const char *record_text[RECORDS_MAX];
+	size_t n_record_text;
+	int add, confirm, remove, force;
 	unsigned long ttl, usage, selector, matching, confirm_wait;
 	struct cli_dns_opts dns;
 };
 
-/* The records to publish: one RDATA per certificate, owned by the caller. */
+/* The records of one update: RDATA owned here, recs[i] pointing into rdata[i]. */
 struct records {
-	danemsg_tlsa *recs;
-	uint8_t **rdata;
+	danemsg_tlsa recs[RECORDS_MAX];
+	uint8_t *rdata[RECORDS_MAX];
 	size_t n;
 };
 
@@ -79,55 +98,118 @@ static void records_free(struct records *r)
 {
 	for (size_t i = 0; i < r->n; i++)
 		free(r->rdata[i]);
-	free(r->rdata);
-	free(r->recs);
 	memset(r, 0, sizeof(*r));
 }
 
-static danemsg_err records_make(const struct publish_args *a, const char *dir,
-				struct records *out, char *errbuf, size_t errbuf_len)
+/* Takes rdata (malloc'ed, at least 4 octets) into r. */
+static danemsg_err records_add(struct records *r, uint8_t *rdata, size_t len)
 {
-	STACK_OF(X509) *certs = NULL;
-	danemsg_err err = danemsg_credential_published(dir, a->name, &certs, errbuf, errbuf_len);
-	size_t n;
+	if (r->n >= RECORDS_MAX || len < 4) {
+		free(rdata);
+		return DANEMSG_ERR_TOO_LARGE;
+	}
+	danemsg_tlsa *rec = &r->recs[r->n];
+	r->rdata[r->n++] = rdata;
+	rec->usage = rdata[0];
+	rec->selector = rdata[1];
+	rec->matching_type = rdata[2];
+	rec->data = rdata + 3;
+	rec->data_len = len - 3;
+	return DANEMSG_OK;
+}
 
-	memset(out, 0, sizeof(*out));
-	if (err)
+/* Parses --record 'U S M HEX' into out. */
+static danemsg_err record_parse(const char *text, struct records *out)
+{
+	size_t len = 0, size = 3 + strlen(text) / 2;
+	uint8_t *rdata = malloc(size);
+	if (!rdata)
+		return DANEMSG_ERR_NOMEM;
+	danemsg_err err = danemsg_tlsa_rdata_from_text(text, rdata, size, &len);
+	if (err) {
+		free(rdata);
 		return err;
-	n = (size_t)sk_X509_num(certs);
-	out->recs = calloc(n ? n : 1, sizeof(*out->recs));
-	out->rdata = calloc(n ? n : 1, sizeof(*out->rdata));
-	if (!out->recs || !out->rdata)
-		err = DANEMSG_ERR_NOMEM;
+	}
+	return records_add(out, rdata, len);
+}
+
+/* One record per certificate, with the --usage/--selector/--matching of a. */
+static danemsg_err records_of_certs(const struct publish_args *a, X509 *const *certs, size_t n,
+				    struct records *out)
+{
+	danemsg_err err = DANEMSG_OK;
 	for (size_t i = 0; i < n && !err; i++) {
-		X509 *cert = sk_X509_value(certs, (int)i);
 		size_t len = 0;
-		err = danemsg_tlsa_rdata(cert, (uint8_t)a->usage, (uint8_t)a->selector,
+		uint8_t *rdata;
+		err = danemsg_tlsa_rdata(certs[i], (uint8_t)a->usage, (uint8_t)a->selector,
 					 (uint8_t)a->matching, NULL, 0, &len);
 		if (err != DANEMSG_ERR_BUFFER_TOO_SMALL)
 			break;
-		if (!(out->rdata[i] = malloc(len))) {
-			err = DANEMSG_ERR_NOMEM;
-			break;
-		}
-		out->n = i + 1;
-		err = danemsg_tlsa_rdata(cert, (uint8_t)a->usage, (uint8_t)a->selector,
-					 (uint8_t)a->matching, out->rdata[i], len, &len);
-		if (!err && len < 4)
-			err = DANEMSG_ERR_MALFORMED;
-		if (!err) {
-			out->recs[i].usage = out->rdata[i][0];
-			out->recs[i].selector = out->rdata[i][1];
-			out->recs[i].matching_type = out->rdata[i][2];
-			out->recs[i].data = out->rdata[i] + 3;
-			out->recs[i].data_len = len - 3;
-		}
+		if (!(rdata = malloc(len)))
+			return DANEMSG_ERR_NOMEM;
+		err = danemsg_tlsa_rdata(certs[i], (uint8_t)a->usage, (uint8_t)a->selector,
+					 (uint8_t)a->matching, rdata, len, &len);
+		if (err)
+			free(rdata);
+		else
+			err = records_add(out, rdata, len);
 	}
+	return err;
+}
+
+/* The records of the certificates NAME publishes: current, next, X25519. */
+static danemsg_err records_published(const struct publish_args *a, const char *dir,
+				     struct records *out, char *errbuf, size_t errbuf_len)
+{
+	STACK_OF(X509) *certs = NULL;
+	danemsg_err err = danemsg_credential_published(dir, a->name, &certs, errbuf, errbuf_len);
+	X509 *list[RECORDS_MAX];
+	size_t n = 0;
+	for (int i = 0; !err && i < sk_X509_num(certs) && n < RECORDS_MAX; i++)
+		list[n++] = sk_X509_value(certs, i);
+	if (!err)
+		err = records_of_certs(a, list, n, out);
 	sk_X509_pop_free(certs, X509_free);
-	if (err) {
-		snprintf(errbuf, errbuf_len, "cannot make the TLSA records of its certificates");
-		records_free(out);
+	return err;
+}
+
+/* The records of the retired key (NAME.old.*): signing, and X25519 for Ed25519. */
+static danemsg_err records_retired(const struct publish_args *a, const char *dir,
+				   struct records *out, char *errbuf, size_t errbuf_len)
+{
+	danemsg_credential *c;
+	danemsg_err err = danemsg_credential_load_slot(dir, a->name, DANEMSG_SLOT_OLD, &c, errbuf,
+						       errbuf_len);
+	if (err == DANEMSG_ERR_NOT_FOUND)
+		snprintf(errbuf, errbuf_len, "there is no retired key (NAME.old.*, kept by 'id "
+			 "rollover') whose records to remove: name them with --record");
+	if (err)
+		return err;
+	X509 *certs[2] = {danemsg_credential_sign_cert(c), danemsg_credential_enc_cert(c)};
+	err = records_of_certs(a, certs, certs[1] == certs[0] ? 1 : 2, out);
+	danemsg_credential_free(c);
+	return err;
+}
+
+/* What the update carries: --record's records, the retired key's, or the published ones. */
+static danemsg_err records_make(const struct publish_args *a, const char *dir,
+				struct records *out, char *errbuf, size_t errbuf_len)
+{
+	danemsg_err err = DANEMSG_OK;
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < a->n_record_text && !err; i++)
+		if ((err = record_parse(a->record_text[i], out)))
+			snprintf(errbuf, errbuf_len, "--record '%.80s' is not 'USAGE SELECTOR "
+				 "MATCHING HEX' (numbers 0-255, hex data)", a->record_text[i]);
+	if (!a->n_record_text) {
+		err = a->remove ? records_retired(a, dir, out, errbuf, errbuf_len) :
+		      records_published(a, dir, out, errbuf, errbuf_len);
+		if (err && !errbuf[0])
+			snprintf(errbuf, errbuf_len, "cannot make the TLSA records of its "
+				 "certificates");
 	}
+	if (err)
+		records_free(out);
 	return err;
 }
 
@@ -191,9 +273,30 @@ static size_t records_live(const danemsg_identity *id, const struct records *r)
 	return live;
 }
 
+/* A validated lookup of name with a resolver of its own (its cache would keep old answers). */
+static danemsg_err lookup(struct publish_args *a, const char *name, danemsg_identity **id)
+{
+	danemsg_resolver *res = NULL;
+	*id = NULL;
+	if (cli_resolver_new(&a->dns, &res))
+		return DANEMSG_ERR_DNS_CONFIG;
+	danemsg_err err = danemsg_resolver_lookup(res, name, id);
+	danemsg_resolver_free(res);
+	return err;
+}
+
+/* Is the answer final for confirm: the records all show (publish) or none does (remove)? */
+static int confirmed(const struct publish_args *a, danemsg_err err, size_t live, size_t n)
+{
+	if (a->remove)
+		return live == 0 && (!err || err == DANEMSG_ERR_NO_USABLE_RECORD ||
+				     err == DANEMSG_ERR_DNS_NOT_FOUND);
+	return !err && live == n;
+}
+
 /*
- * Looks NAME up with DNSSEC validation until every published record shows or the
- * wait is over. A new resolver each time: its cache would keep the first answer.
+ * Looks NAME up with DNSSEC validation until every published record shows (with
+ * --remove: until none of the removed ones does) or the wait is over.
  */
 static int confirm(struct publish_args *a, const char *name, const struct records *r)
 {
@@ -201,34 +304,41 @@ static int confirm(struct publish_args *a, const char *name, const struct record
 	size_t live = 0;
 
 	for (unsigned long waited = 0;; waited++) {
-		danemsg_resolver *res = NULL;
 		danemsg_identity *id = NULL;
-		if (cli_resolver_new(&a->dns, &res)) {
+		err = lookup(a, name, &id);
+		if (err == DANEMSG_ERR_DNS_CONFIG && !id) {
 			cli_error("the update was accepted, but the records cannot be confirmed: "
 				  "DNS configuration");
 			return EXIT_DNS_CONFIG;
 		}
-		err = danemsg_resolver_lookup(res, name, &id);
 		live = id ? records_live(id, r) : 0;
-		if (!err && live < r->n)
+		int done = confirmed(a, err, live, r->n);
+		if (!done && (!err || err == DANEMSG_ERR_NO_USABLE_RECORD ||
+			      err == DANEMSG_ERR_DNS_NOT_FOUND))
 			err = DANEMSG_ERR_NO_MATCH;
 		/* Only an answer that may still change is worth waiting for. */
-		int last = !err || waited >= a->confirm_wait ||
+		int last = done || waited >= a->confirm_wait ||
 			   (err != DANEMSG_ERR_DNS_NOT_FOUND && err != DANEMSG_ERR_NO_MATCH &&
 			    err != DANEMSG_ERR_DNS_TEMPORARY);
 		if (last && id) {
 			printf("DNSSEC-validated lookup: %s, %zu TLSA record%s at %s, "
-			       "%zu of %zu published record%s live, TTL %u s\n",
+			       "%zu of %zu %s record%s live, TTL %u s\n",
 			       danemsg_dnssec_name(danemsg_identity_dnssec(id)),
 			       danemsg_identity_record_count(id),
 			       danemsg_identity_record_count(id) == 1 ? "" : "s",
-			       danemsg_identity_name(id), live, r->n, r->n == 1 ? "" : "s",
+			       danemsg_identity_name(id), live, r->n,
+			       a->remove ? "removed" : "published", r->n == 1 ? "" : "s",
 			       danemsg_identity_ttl(id));
-			if (err && danemsg_identity_why(id))
+			if (!done && err != DANEMSG_ERR_NO_MATCH && danemsg_identity_why(id))
 				printf("  reason: %s\n", danemsg_identity_why(id));
 		}
 		danemsg_identity_unref(id);
-		danemsg_resolver_free(res);
+		if (done) {
+			printf("confirmed: the records are %s\n",
+			       a->remove ? "gone (DNSSEC-validated answer)" :
+			       "live and DNSSEC-secure");
+			return EXIT_OK_;
+		}
 		if (last)
 			break;
 		sleep(1);
@@ -239,13 +349,50 @@ static int confirm(struct publish_args *a, const char *name, const struct record
 			  r->n);
 		return EXIT_NO_MATCH;
 	}
-	if (err) {
-		cli_error("the update was accepted, but the lookup of %s says: %s", name,
-			  danemsg_strerror(err));
+	cli_error("the update was accepted, but the lookup of %s says: %s", name,
+		  danemsg_strerror(err));
+	return cli_exit_code(err);
+}
+
+/*
+ * Before --remove (unless --force): what DNS holds now. 0 to go on; -1 when none of the
+ * records is there (nothing to do); else the exit code of a refusal.
+ */
+static int check_removal(struct publish_args *a, const char *name, const struct records *r)
+{
+	danemsg_identity *id = NULL;
+	danemsg_err err = lookup(a, name, &id);
+	size_t live = id ? records_live(id, r) : 0, usable_left = 0, usable = 0;
+	for (size_t j = 0; id && j < danemsg_identity_record_count(id); j++) {
+		const danemsg_tlsa *rec = danemsg_identity_record(id, j);
+		int removed = 0;
+		for (size_t i = 0; i < r->n && !removed; i++)
+			removed = same_record(&r->recs[i], rec);
+		usable += rec->usable != 0;
+		usable_left += rec->usable && !removed;
+	}
+	danemsg_identity_unref(id);
+	if (err == DANEMSG_ERR_DNS_NOT_FOUND || (live == 0 && (!err ||
+						 err == DANEMSG_ERR_NO_USABLE_RECORD))) {
+		printf("none of the %zu record%s is published at %s: nothing to remove\n", r->n,
+		       r->n == 1 ? "" : "s", name);
+		return -1;
+	}
+	if (err && err != DANEMSG_ERR_NO_USABLE_RECORD) {
+		cli_error("%s: cannot tell what would remain (%s): nothing removed; --force "
+			  "removes without looking", name, danemsg_strerror(err));
 		return cli_exit_code(err);
 	}
-	printf("confirmed: the records are live and DNSSEC-secure\n");
-	return EXIT_OK_;
+	if (usable > 0 && usable_left == 0 && !a->force) {
+		cli_error("%s: removing %s would leave no usable TLSA record: no one could "
+			  "authenticate %s or encrypt to it; nothing removed (--force to do it)",
+			  name, live == 1 ? "this record" : "these records", name);
+		return EXIT_NO_USABLE_RECORD;
+	}
+	printf("%zu of the %zu record%s to remove published at %s; %zu usable record%s will "
+	       "remain\n", live, r->n, r->n == 1 ? "" : "s", name, usable_left,
+	       usable_left == 1 ? "" : "s");
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct publish_args *a)
@@ -263,6 +410,9 @@ static int parse_args(int argc, char **argv, struct publish_args *a)
 		{"no-confirm", no_argument, NULL, OPT_NO_CONFIRM},
 		{"confirm-wait", required_argument, NULL, OPT_CONFIRM_WAIT},
 		{"dir", required_argument, NULL, OPT_DIR},
+		{"remove", no_argument, NULL, OPT_REMOVE},
+		{"record", required_argument, NULL, OPT_RECORD},
+		{"force", no_argument, NULL, OPT_FORCE},
 		{"help", no_argument, NULL, 'h'},
 		CLI_DNS_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
@@ -299,6 +449,13 @@ static int parse_args(int argc, char **argv, struct publish_args *a)
 			bad = cli_parse_uint(optarg, "--confirm-wait", 0, 3600, &a->confirm_wait);
 			break;
 		case OPT_DIR: a->dir = optarg; break;
+		case OPT_REMOVE: a->remove = 1; break;
+		case OPT_FORCE: a->force = 1; break;
+		case OPT_RECORD:
+			bad = a->n_record_text >= RECORDS_MAX;
+			if (!bad)
+				a->record_text[a->n_record_text++] = optarg;
+			break;
 		case 'h': printf(publish_usage, cli_dns_help); return -1;
 		default: bad = 1; break;
 		}
@@ -310,6 +467,11 @@ static int parse_args(int argc, char **argv, struct publish_args *a)
 	if (optind != argc - 1) {
 		cli_error("id publish: expected one NAME");
 		fprintf(stderr, publish_usage, cli_dns_help);
+		return EXIT_USAGE;
+	}
+	if ((a->remove && a->add) || (!a->remove && (a->force || a->n_record_text))) {
+		cli_error("id publish: --record and --force go with --remove, which excludes "
+			  "--add");
 		return EXIT_USAGE;
 	}
 	a->name = argv[optind];
@@ -358,10 +520,17 @@ int id_publish(int argc, char **argv)
 	if (err) {
 		cli_error("%s: %s (%s)", a.name, danemsg_strerror(err), errbuf);
 		danemsg_tsig_key_free(key);
-		return cli_exit_code(err);
+		return a.n_record_text && (err == DANEMSG_ERR_MALFORMED ||
+					   err == DANEMSG_ERR_TOO_LARGE) ? EXIT_USAGE :
+		       cli_exit_code(err);
+	}
+	if (a.remove && !a.force && (rc = check_removal(&a, name, &recs))) {
+		rc = rc < 0 ? EXIT_OK_ : rc;
+		goto out;
 	}
 	opt.key = key;
-	opt.mode = a.add ? DANEMSG_PUBLISH_ADD : DANEMSG_PUBLISH_REPLACE;
+	opt.mode = a.remove ? DANEMSG_PUBLISH_REMOVE :
+		   a.add ? DANEMSG_PUBLISH_ADD : DANEMSG_PUBLISH_REPLACE;
 	opt.ttl = (uint32_t)a.ttl;
 	if (a.dns.timeout_ms)
 		opt.timeout_ms = (uint32_t)a.dns.timeout_ms;
@@ -382,8 +551,8 @@ int id_publish(int argc, char **argv)
 		goto out;
 	}
 	printf("%s %zu TLSA record%s at %s (zone %s, server %s, key %s):\n",
-	       a.add ? "added" : "published", recs.n, recs.n == 1 ? "" : "s", name, zone, server,
-	       danemsg_tsig_key_name(key));
+	       a.remove ? "removed" : a.add ? "added" : "published", recs.n,
+	       recs.n == 1 ? "" : "s", name, zone, server, danemsg_tsig_key_name(key));
 	for (size_t i = 0; i < recs.n; i++)
 		print_record(name, opt.ttl, &recs.recs[i]);
 	fflush(stdout);

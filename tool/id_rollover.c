@@ -6,24 +6,46 @@
 
 static const char id_rollover_usage[] =
 	"usage: danemsg id rollover NAME [--dir DIR]\n"
+	"       danemsg id rollover NAME --delete-old [--dir DIR]\n"
 	"Makes NAME's next key and certificates (from 'id new NAME --next') the current\n"
 	"ones; the replaced files are kept as NAME.old.*. Publish the next key's TLSA\n"
-	"record and wait one TTL before, remove the old record after.\n";
+	"record and wait one TTL before, remove the old record after. An interrupted\n"
+	"rollover is finished by running the command again; until then the previous\n"
+	"key stays current. A rollover refuses (exit 31) while NAME.old.* holds the key\n"
+	"an earlier rollover retired.\n"
+	"  --delete-old   only delete NAME.old.* (the retired key), once no message\n"
+	"                 sealed to or signed with it can still arrive; nothing else\n"
+	"                 deletes a key\n";
+
+static int delete_old(const char *dir, const char *name)
+{
+	char errbuf[512] = "";
+	danemsg_err err = danemsg_credential_delete_old(dir, name, errbuf, sizeof(errbuf));
+	if (err) {
+		cli_error("cannot delete the old key of %s: %s (%s)", name, danemsg_strerror(err),
+			  errbuf);
+		return cli_exit_code(err);
+	}
+	printf("%s: the retired key (%s/<name>.old.*) is deleted\n", name, dir);
+	return EXIT_OK_;
+}
 
 int id_rollover(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{"dir", required_argument, NULL, 'd'},
+		{"delete-old", no_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *dir_option = NULL;
-	int opt;
+	int opt, only_delete = 0;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'd': dir_option = optarg; break;
+		case 'D': only_delete = 1; break;
 		case 'h': fputs(id_rollover_usage, stdout); return EXIT_OK_;
 		default: fputs(id_rollover_usage, stderr); return EXIT_USAGE;
 		}
@@ -32,6 +54,8 @@ int id_rollover(int argc, char **argv)
 						  dir_option, &dir);
 	if (!name)
 		return EXIT_USAGE;
+	if (only_delete)
+		return delete_old(dir, name);
 
 	char errbuf[512] = "";
 	danemsg_err err = danemsg_credential_rollover(dir, name, errbuf, sizeof(errbuf));

@@ -66,14 +66,17 @@ static const char listen_usage[] =
 	"  --max-size BYTES     refuse larger messages without storing them (default 1048576)\n"
 	"  --max-age S          refuse messages issued more than S seconds before they\n"
 	"                       arrived (default 604800: as long as the session lasts)\n"
-	"  --no-compat          refuse reference-format messages\n"
+	"  --compat             also accept the reference system's format, which binds no\n"
+	"                       recipient, time or id (identical texts: the second is a\n"
+	"                       replay within --max-age); default: refused (unsupported)\n"
+	"  --no-compat          refuse it (the default)\n"
 	"  --workers N          open and deliver N messages at once (default 1: in order)\n"
 	"  --state DIR          spool, quarantine and journal (default DIR/NAME.listen)\n"
 	"  --quarantine-max N   keep at most N refused messages (default 10000)\n"
 	"  --topic TEMPLATE     the topic, {to} replaced by NAME, {from} by + (any sender;\n"
 	"                       default {to})\n"
 	"  --client-id ID       the MQTT client id of the session (default danemsg-NAME)\n"
-	"  --session-expiry S   with --mqtt 5: how long the broker keeps the session while we\n"
+	"  --session-expiry S   with MQTT 5: how long the broker keeps the session while we\n"
 	"                       are away (default 604800, 7 days)\n"
 	"  --keepalive S        MQTT keepalive (default 30)\n"
 	"  --count N, --once    exit 0 after N messages (1) have been delivered\n"
@@ -89,7 +92,7 @@ static const char listen_usage[] =
 
 enum {
 	OPT_AS = 'a', OPT_FORMAT = 'F', OPT_EXEC = 'x', OPT_EXEC_TIMEOUT = 'X', OPT_ALLOW = 'A',
-	OPT_MAX_SIZE = 'm', OPT_MAX_AGE = 'g', OPT_NO_COMPAT = 'N', OPT_WORKERS = 'w',
+	OPT_MAX_SIZE = 'm', OPT_MAX_AGE = 'g', OPT_COMPAT = 'c', OPT_NO_COMPAT = 'N', OPT_WORKERS = 'w',
 	OPT_STATE = 's', OPT_QUARANTINE_MAX = 'Q', OPT_TOPIC = 'T', OPT_CLIENT_ID = 'i',
 	OPT_SESSION_EXPIRY = 'E', OPT_KEEPALIVE = 'k', OPT_COUNT = 'n', OPT_ONCE = '1',
 	OPT_READY_FILE = 'r', OPT_DIR = 'd', OPT_CONFIG = 'C', OPT_HELP = 'h',
@@ -103,6 +106,7 @@ static const struct option listen_longopts[] = {
 	{"allow", required_argument, NULL, OPT_ALLOW},
 	{"max-size", required_argument, NULL, OPT_MAX_SIZE},
 	{"max-age", required_argument, NULL, OPT_MAX_AGE},
+	{"compat", no_argument, NULL, OPT_COMPAT},
 	{"no-compat", no_argument, NULL, OPT_NO_COMPAT},
 	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"state", required_argument, NULL, OPT_STATE},
@@ -126,7 +130,7 @@ struct listen_args {
 	const char *as, *exec, *state, *dir_opt, *config, *client_id, *topic, *ready_file;
 	const char *allow[MAX_ALLOW];
 	size_t n_allow;
-	int json, no_compat;
+	int json, compat;
 	unsigned long workers, max_size, max_age, exec_timeout, session_expiry, keepalive;
 	unsigned long count, quarantine_max;
 	struct cli_dns_opts dns;
@@ -168,7 +172,8 @@ static int listen_option(void *ctx, int code, const char *arg)
 	case OPT_MAX_AGE:
 		return cli_parse_uint(arg, "--max-age", 1, 366ul * 86400, &a->max_age)
 			       ? EXIT_USAGE : EXIT_OK_;
-	case OPT_NO_COMPAT: a->no_compat = 1; return EXIT_OK_;
+	case OPT_COMPAT: a->compat = 1; return EXIT_OK_;
+	case OPT_NO_COMPAT: a->compat = 0; return EXIT_OK_;
 	case OPT_WORKERS:
 		return cli_parse_uint(arg, "--workers", 1, MAX_WORKERS, &a->workers)
 			       ? EXIT_USAGE : EXIT_OK_;
@@ -219,6 +224,9 @@ static int parse_args(int argc, char **argv, struct listen_args *a)
 	}
 	if (!a->as)
 		a->as = cli_env(identity_vars);
+	/* either flag settles the question: the file's compat or no-compat gives way to it */
+	seen.flag[OPT_COMPAT] |= seen.flag[OPT_NO_COMPAT];
+	seen.flag[OPT_NO_COMPAT] = seen.flag[OPT_COMPAT];
 	if ((rc = cli_config_load(a->config, &a->cfg)) ||
 	    (rc = cli_config_apply(a->cfg, listen_longopts, &seen, listen_option, a)))
 		return rc;
@@ -621,7 +629,13 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 		       const mosquitto_property *props)
 {
 	struct listener *L = obj;
-	int v5 = L->a->mqtt.version == MQTT_PROTOCOL_V5;
+	int v5 = cli_mqtt_version(&L->a->mqtt) == MQTT_PROTOCOL_V5;
+	if (rc && cli_mqtt_fall_back(&L->a->mqtt, m, rc)) {
+		listen_log("the broker %s does not speak MQTT 5: using 3.1.1, with which a message "
+			   "is read whole before --max-size can refuse it (bound the size on the "
+			   "broker)", L->broker.url);
+		return;
+	}
 	if (rc) {
 		listen_log("the broker %s refused the connection: %s", L->broker.url,
 			   rc <= 5 ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc));
@@ -657,7 +671,7 @@ static void sleep_unless_stopping(struct listener *L, unsigned seconds)
 static int broker_connect(struct listener *L)
 {
 	int keepalive = (int)L->a->keepalive;
-	if (L->a->mqtt.version == MQTT_PROTOCOL_V5)   /* the properties again every time */
+	if (cli_mqtt_version(&L->a->mqtt) == MQTT_PROTOCOL_V5)   /* the properties every time */
 		return mosquitto_connect_bind_v5(L->mosq, L->broker.host, L->broker.port,
 						 keepalive, NULL, L->connect_props);
 	return mosquitto_connect(L->mosq, L->broker.host, L->broker.port, keepalive);
@@ -726,7 +740,7 @@ static int make_policy(const struct listen_args *a, struct listener *L, danemsg_
 		}
 	danemsg_policy_set_max_size(p, a->max_size);
 	danemsg_policy_set_freshness(p, (uint32_t)a->max_age, 60);
-	danemsg_policy_set_accept_compat(p, !a->no_compat);
+	danemsg_policy_set_accept_compat(p, a->compat);
 	danemsg_policy_set_replay(p, hook);
 	*out = p;
 	return EXIT_OK_;
@@ -774,7 +788,7 @@ static int setup(struct listener *L, struct listen_args *a)
 	L->deliver.exec = a->exec;
 	L->deliver.exec_timeout = (unsigned)a->exec_timeout;
 	L->deliver.me = L->name;
-	if (a->mqtt.version == MQTT_PROTOCOL_V5) {
+	if (cli_mqtt_version(&a->mqtt) == MQTT_PROTOCOL_V5) {
 		/* the broker keeps the session while we are away, and sends us nothing larger
 		 * than we accept (room for the topic and headers) */
 		unsigned long max_packet = a->max_size + 65536;

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 
 #include "cli.h"
 #include "mqtt.h"
@@ -21,7 +22,8 @@ const char cli_mqtt_help[] =
 	"  --username U, --password P\n"
 	"                          broker credentials (env DANEMSG_MQTT_USERNAME,\n"
 	"                          DANEMSG_MQTT_PASSWORD)\n"
-	"  --mqtt 3.1.1|5          protocol version (default 3.1.1)\n";
+	"  --mqtt auto|3.1.1|5     protocol version (default auto: 5, and 3.1.1 with a broker\n"
+	"                          that refuses 5); 3.1.1 or 5 never falls back\n";
 
 int cli_mqtt_option(struct cli_mqtt_opts *o, int opt, const char *arg)
 {
@@ -34,17 +36,38 @@ int cli_mqtt_option(struct cli_mqtt_opts *o, int opt, const char *arg)
 	case CLI_OPT_USERNAME: o->username = arg; return 1;
 	case CLI_OPT_PASSWORD: o->password = arg; return 1;
 	case CLI_OPT_MQTT_VERSION:
-		if (!strcmp(arg, "3.1.1") || !strcmp(arg, "311") || !strcmp(arg, "3")) {
+		if (!strcmp(arg, "auto")) {
+			o->version = 0;
+		} else if (!strcmp(arg, "3.1.1") || !strcmp(arg, "311") || !strcmp(arg, "3")) {
 			o->version = MQTT_PROTOCOL_V311;
 		} else if (!strcmp(arg, "5") || !strcmp(arg, "5.0")) {
 			o->version = MQTT_PROTOCOL_V5;
 		} else {
-			cli_error("--mqtt takes 3.1.1 or 5, not '%s'", arg);
+			cli_error("--mqtt takes auto, 3.1.1 or 5, not '%s'", arg);
 			return -1;
 		}
 		return 1;
 	default: return 0;
 	}
+}
+
+int cli_mqtt_version(const struct cli_mqtt_opts *o)
+{
+	if (o->version)
+		return o->version;
+	return o->fell_back ? MQTT_PROTOCOL_V311 : MQTT_PROTOCOL_V5;
+}
+
+int cli_mqtt_fall_back(struct cli_mqtt_opts *o, struct mosquitto *m, int rc)
+{
+	/* a 3.1.1 broker answers CONNACK 1; libmosquitto reports it as the MQTT 5 code */
+	if (o->version || o->fell_back ||
+	    (rc != MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION && rc != CONNACK_REFUSED_PROTOCOL_VERSION))
+		return 0;
+	o->fell_back = 1;
+	if (m)
+		mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	return 1;
 }
 
 static int parse_port(const char *s, const char *url, int *port)
@@ -156,8 +179,7 @@ struct mosquitto *cli_mqtt_new(const struct cli_mqtt_opts *o, const struct cli_b
 		cli_error("cannot create an MQTT client: %s", strerror(errno));
 		return NULL;
 	}
-	rc = mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION,
-				  o->version ? o->version : MQTT_PROTOCOL_V311);
+	rc = mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, cli_mqtt_version(o));
 	if (!rc && (user || pass))
 		rc = mosquitto_username_pw_set(m, user, pass);
 	if (rc) {

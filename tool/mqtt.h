@@ -12,7 +12,9 @@ struct cli_mqtt_opts {
 	const char *broker;       /* --broker URL */
 	const char *cafile, *capath, *certfile, *keyfile;
 	const char *username, *password;
-	int version;              /* MQTT_PROTOCOL_V311 (default) or MQTT_PROTOCOL_V5 */
+	int version;              /* --mqtt: MQTT_PROTOCOL_V311 or MQTT_PROTOCOL_V5; 0 (auto):
+				   * MQTT 5, or 3.1.1 once the broker refused 5 */
+	int fell_back;            /* auto, and the broker refused MQTT 5 */
 };
 
 /* Option codes (below CLI_OPT_CODES, above the DNS options). */
@@ -42,6 +44,17 @@ extern const char cli_mqtt_help[];
 
 /* Takes option opt if it is one of ours: 1 taken, 0 not ours, -1 bad value (reported). */
 int cli_mqtt_option(struct cli_mqtt_opts *o, int opt, const char *arg);
+
+/* The protocol version to connect with now (MQTT_PROTOCOL_V5 or MQTT_PROTOCOL_V311). */
+int cli_mqtt_version(const struct cli_mqtt_opts *o);
+
+/*
+ * After a CONNACK that refused us (rc as on_connect gets it): when --mqtt left the version
+ * to us and the broker said "unsupported protocol version" to MQTT 5 (NATS, RabbitMQ),
+ * switches to 3.1.1 for this client (m, may be NULL) and every later one, and returns 1:
+ * connect again. 0 otherwise (the refusal stands).
+ */
+int cli_mqtt_fall_back(struct cli_mqtt_opts *o, struct mosquitto *m, int rc);
 
 /* Where the broker is. */
 struct cli_broker {

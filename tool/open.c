@@ -25,7 +25,10 @@ static const char open_usage[] =
 	"                      repeatable; checked before any DNS lookup\n"
 	"  --max-size BYTES    refuse larger input before parsing (default 1048576)\n"
 	"  --max-age S         refuse messages issued more than S seconds ago (default 300)\n"
-	"  --no-compat         refuse reference-format messages\n"
+	"  --compat            also accept the reference system's format, which binds no\n"
+	"                      recipient, time or id (identical texts: the second is a\n"
+	"                      replay within --max-age); default: refused (exit 28)\n"
+	"  --no-compat         refuse it (the default)\n"
 	"  --replay-cache FILE remember message ids here (default DIR/NAME.replay)\n"
 	"  --no-replay-cache   do not remember message ids (replays are not detected)\n"
 	"  --in FILE, --out FILE\n"
@@ -36,7 +39,8 @@ static const char open_usage[] =
 	"Exit status: 0 opened; 2 usage; 10 sender's DNS insecure; 11 bogus; 13 temporary\n"
 	"DNS failure (retry later); 20 malformed; 21 not for me; 22 unknown sender;\n"
 	"23 bad signature; 24 expired; 25 replayed; 26 sender not allowed; 27 too large;\n"
-	"28 algorithm not allowed; 29 cannot decrypt; 1 other errors.\n";
+	"28 algorithm or format not allowed (also: a reference-format message without\n"
+	"--compat); 29 cannot decrypt; 1 other errors.\n";
 
 struct open_args {
 	const char *as, *in, *out, *dir_opt, *replay_file;
@@ -93,6 +97,7 @@ static int parse_args(int argc, char **argv, struct open_args *a, struct cli_dns
 		{"allow", required_argument, NULL, 'A'},
 		{"max-size", required_argument, NULL, 's'},
 		{"max-age", required_argument, NULL, 'g'},
+		{"compat", no_argument, NULL, 'c'},
 		{"no-compat", no_argument, NULL, 'C'},
 		{"replay-cache", required_argument, NULL, 'r'},
 		{"no-replay-cache", no_argument, NULL, 'R'},
@@ -129,6 +134,7 @@ static int parse_args(int argc, char **argv, struct open_args *a, struct cli_dns
 				return EXIT_USAGE;
 			danemsg_policy_set_freshness(a->policy, (uint32_t)v, 60);
 			break;
+		case 'c': danemsg_policy_set_accept_compat(a->policy, 1); break;
 		case 'C': danemsg_policy_set_accept_compat(a->policy, 0); break;
 		case 'r': a->replay_file = optarg; break;
 		case 'R': a->no_replay = 1; break;

@@ -18,6 +18,8 @@
 #define MAX_MESSAGE (512u * 1024u)
 #define MAX_RECIPIENTS 16
 #define TOPIC_MAX 1024
+/* The reference receiver drops larger payloads without a word. */
+#define REFERENCE_RECEIVER_MAX 4096
 
 static const char send_usage[] =
 	"usage: danemsg send --from NAME --to NAME[,NAME...] [MESSAGE | -] [options]\n"
@@ -29,8 +31,9 @@ static const char send_usage[] =
 	"  --from NAME         the sender: an identity in the identity folder\n"
 	"                      (env IDENTITY_NAME)\n"
 	"  --to NAMES          recipients, separated by commas (at most 16)\n"
-	"  --compat            the reference system's format, for its receivers\n"
-	"  --expires S         the message expires S seconds after sealing (with --mqtt 5\n"
+	"  --compat            the reference system's format, for its receivers (warns when\n"
+	"                      the sealed message is over their limit of 4096 bytes)\n"
+	"  --expires S         the message expires S seconds after sealing (with MQTT 5\n"
 	"                      the broker also drops it then)\n"
 	"  --topic TEMPLATE    the topic; {to} and {from} are replaced by the names\n"
 	"                      (default {to}: the recipient's name, as the reference does)\n"
@@ -138,8 +141,12 @@ static int parse_args(int argc, char **argv, struct send_args *a, const char **m
 
 /* ---- publishing ---- */
 
+/* publish_once's "connect again": the broker refused MQTT 5, 3.1.1 is next */
+#define PUBLISH_AGAIN (-1)
+
 struct publish_state {
 	int connected, refused, lost, failed;
+	int connack;                  /* the refusal's code */
 	size_t n;
 	int mids[MAX_RECIPIENTS];     /* of the PUBLISH in flight per topic, -1 none */
 	int *acked;                   /* per topic, across attempts */
@@ -152,6 +159,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 	struct publish_state *st = obj;
 	if (rc) {
 		st->refused = 1;
+		st->connack = rc;
 		snprintf(st->why, sizeof(st->why), "the broker refused the connection: %s",
 			 rc <= 5 ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc));
 		return;
@@ -202,7 +210,7 @@ static size_t count_acked(const struct publish_state *st)
 }
 
 /* Publishes the copies not acknowledged yet, over one connection. */
-static int publish_once(const struct send_args *a, const struct cli_broker *b,
+static int publish_once(struct send_args *a, const struct cli_broker *b,
 			char topics[][TOPIC_MAX], size_t n, int *acked, const char *payload,
 			size_t len)
 {
@@ -222,7 +230,7 @@ static int publish_once(const struct send_args *a, const struct cli_broker *b,
 	mosquitto_connect_v5_callback_set(m, on_connect);
 	mosquitto_publish_v5_callback_set(m, on_publish);
 	mosquitto_disconnect_v5_callback_set(m, on_disconnect);
-	if (a->mqtt.version == MQTT_PROTOCOL_V5 && a->seal.expires_in)
+	if (cli_mqtt_version(&a->mqtt) == MQTT_PROTOCOL_V5 && a->seal.expires_in)
 		mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL,
 					     a->seal.expires_in);
 	rc = mosquitto_connect_async(m, b->host, b->port, 60);
@@ -239,7 +247,7 @@ static int publish_once(const struct send_args *a, const struct cli_broker *b,
 			goto out;
 		}
 		rc = mosquitto_loop(m, left > 0.2 ? 200 : (int)(left * 1000) + 1, 1);
-		if (rc || st.lost) {
+		if ((rc || st.lost) && !st.refused) {   /* a refusal: below */
 			cli_error("broker %s: %s", b->url, st.why[0] ? st.why :
 				  st.connected ? "connection lost before the acknowledgement"
 					       : cli_mqtt_strerror(rc));
@@ -258,6 +266,10 @@ static int publish_once(const struct send_args *a, const struct cli_broker *b,
 		}
 		published = st.connected;
 	}
+	if (st.refused && cli_mqtt_fall_back(&a->mqtt, NULL, st.connack)) {
+		result = PUBLISH_AGAIN;
+		goto out;
+	}
 	if (st.refused || st.failed) {
 		cli_error("broker %s: %s", b->url, st.why);
 		goto out;
@@ -274,7 +286,7 @@ out:
 
 /* With --retry, the same sealed bytes again (a listener refuses a second copy that gets
  * through as a replay; it never delivers it twice). */
-static int publish_all(const struct send_args *a, const struct cli_broker *b,
+static int publish_all(struct send_args *a, const struct cli_broker *b,
 		       char topics[][TOPIC_MAX], size_t n, const char *payload, size_t len)
 {
 	double until = now_s() + (double)a->retry;
@@ -283,6 +295,8 @@ static int publish_all(const struct send_args *a, const struct cli_broker *b,
 	for (;;) {
 		int rc = publish_once(a, b, topics, n, acked, payload, len);
 		struct timespec pause = {delay, 0};
+		if (rc == PUBLISH_AGAIN)   /* at most once: the version is 3.1.1 from now on */
+			continue;
 		if (rc != EXIT_BROKER || now_s() + delay > until)
 			return rc;
 		fprintf(stderr, "danemsg: trying again in %u s (--retry)\n", delay);
@@ -359,6 +373,10 @@ static int seal_and_send(struct send_args *a, char *to_list, const char *message
 		if (err) {
 			cli_error("seal: %s", errbuf[0] ? errbuf : danemsg_strerror(err));
 			rc = cli_exit_code(err);
+		} else if (a->seal.compat && sealed_len > REFERENCE_RECEIVER_MAX) {
+			cli_error("WARNING: the sealed message is %zu bytes: a reference receiver "
+				  "drops messages over %d bytes without a word", sealed_len,
+				  REFERENCE_RECEIVER_MAX);
 		}
 	}
 	if (!rc) {

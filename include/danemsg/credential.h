@@ -25,7 +25,8 @@ extern "C" {
  *   NAME.x25519.crt.pem  Ed25519 identities only: its certificate, issued by the
  *                        Ed25519 key (keyUsage keyAgreement only)
  * The next key of a rollover uses "NAME.next.*" for the same files, and a
- * rollover keeps the replaced ones as "NAME.old.*".
+ * rollover keeps the replaced ones as "NAME.old.*"; "NAME.rollover" exists while a
+ * rollover is unfinished (see danemsg_credential_rollover).
  */
 
 /* Longest identity name in presentation form, without trailing dot, plus NUL. */
@@ -64,6 +65,7 @@ typedef enum danemsg_credential_slot {
 	DANEMSG_SLOT_CURRENT = 0,  /* NAME.*      */
 	DANEMSG_SLOT_NEXT,         /* NAME.next.* (rollover, from danemsg_credential_new) */
 	DANEMSG_SLOT_OLD,          /* NAME.old.*  (kept by danemsg_credential_rollover) */
+	/* During an unfinished rollover, loading CURRENT reads NAME.old.* and OLD is NOT_FOUND. */
 } danemsg_credential_slot;
 
 /* Which file of a slot. */
@@ -76,7 +78,11 @@ typedef enum danemsg_credential_file {
 	DANEMSG_FILE_ENC_CERT,     /* .x25519.crt.pem */
 } danemsg_credential_file;
 
-/* The path "DIR/NAME[.next|.old].SUFFIX" of one file (name is normalized first). */
+/*
+ * The path "DIR/NAME[.next|.old].SUFFIX" of one file (name is normalized first); for
+ * names over 225 octets, whose file names would not fit in 255 octets,
+ * "DIR/NAME/[next.|old.]SUFFIX" (the folder DIR/NAME is made by danemsg_credential_new).
+ */
 danemsg_err danemsg_credential_path(const char *dir, const char *name,
 				    danemsg_credential_slot slot, danemsg_credential_file file,
 				    char *buf, size_t buflen);
@@ -90,7 +96,8 @@ danemsg_err danemsg_credential_path(const char *dir, const char *name,
  * a new private key of the given type (written with O_EXCL semantics: an
  * existing key file is never replaced unless DANEMSG_CREDENTIAL_FORCE, else
  * DANEMSG_ERR_EXISTS and nothing is touched), a self-signed certificate valid
- * from now-1h for days days (0: DANEMSG_CREDENTIAL_DEFAULT_DAYS), a CSR and, for
+ * from now-1h for days days (0: DANEMSG_CREDENTIAL_DEFAULT_DAYS; subject CN=name, or
+ * for names over 64 octets the labels as domainComponents; SAN dNSName=name), a CSR and, for
  * Ed25519, the X25519 key and certificate. With DANEMSG_CREDENTIAL_NEXT the
  * files are the next slot's (the current identity must exist: NOT_FOUND else).
  * Replacing an identity removes its stale chain (and X25519 files if the new
@@ -162,8 +169,9 @@ danemsg_err danemsg_tlsa_format_line(const char *name, uint32_t ttl, const uint8
 				     size_t rdata_len, char *buf, size_t buflen, size_t *outlen);
 
 /*
- * A CSR for identity name's existing key (slot current or next): subject
- * CN=NAME, extension request subjectAltName dNSName=NAME, signed by the key.
+ * A CSR for identity name's existing key (any slot): subject CN=NAME (over 64
+ * octets: domainComponents), extension request subjectAltName dNSName=NAME, signed
+ * by the key.
  * *out is the caller's (X509_REQ_free).
  */
 danemsg_err danemsg_credential_csr(const char *dir, const char *name,
@@ -185,12 +193,31 @@ danemsg_err danemsg_credential_import(const char *dir, const char *name, const c
 				      char *errbuf, size_t errbuf_len);
 
 /*
- * Promotes identity name's next slot to current: each current file is renamed
- * to NAME.old.*, then each next file to NAME.*. The next slot is loaded and
- * checked first; without one: DANEMSG_ERR_NOT_FOUND and nothing changes.
+ * Promotes identity name's next slot to current, in steps that each survive an
+ * interruption (crash, full disk, I/O error) and that a second call resumes:
+ *   1. NAME.old.* becomes a copy of NAME.* (hard links where the file system has them);
+ *   2. the file NAME.rollover is created: from now on, and until step 4, loading the
+ *      current slot reads NAME.old.* (the complete previous set) and there is no old slot;
+ *   3. NAME.* becomes a copy of NAME.next.*;
+ *   4. NAME.rollover is removed: the commit; the current slot is now the new key;
+ *   5. NAME.next.* is removed (each file only where NAME.* holds the same).
+ * Readers thus see the previous key or the new one, never a mix, and no file is removed
+ * unless another copy of it remains. The next slot is loaded and checked first; without
+ * one: DANEMSG_ERR_NOT_FOUND and nothing changes. An old slot that is not a copy of the
+ * current one (kept by an earlier rollover): DANEMSG_ERR_EXISTS and nothing changes;
+ * delete it first with danemsg_credential_delete_old().
  */
 danemsg_err danemsg_credential_rollover(const char *dir, const char *name,
 					char *errbuf, size_t errbuf_len);
+
+/*
+ * Deletes the old slot (NAME.old.*, the key a rollover retired): the only call apart from
+ * danemsg_credential_new with DANEMSG_CREDENTIAL_FORCE that deletes a key. Nothing to
+ * delete is success; during an unfinished rollover (whose old slot is the current key):
+ * DANEMSG_ERR_EXISTS and nothing changes.
+ */
+danemsg_err danemsg_credential_delete_old(const char *dir, const char *name,
+					  char *errbuf, size_t errbuf_len);
 
 #ifdef __cplusplus
 }

@@ -53,9 +53,10 @@ size_t danemsg_replay_cache_count(danemsg_replay_cache *cache);
 danemsg_err danemsg_replay_cache_save(danemsg_replay_cache *cache, const char *path);
 danemsg_err danemsg_replay_cache_load(danemsg_replay_cache *cache, const char *path);
 
-/* Defaults: 1 MiB size limit; iat at most 300 s old and 60 s in the future; compatible
- * (reference) messages accepted; no allow-list (any authenticated sender); a private
- * in-memory replay cache of 100,000 entries. */
+/* Defaults: 1 MiB size limit; iat at most 300 s old and 60 s in the future; reference-
+ * format (compat) messages refused (DANEMSG_ERR_UNSUPPORTED) until
+ * danemsg_policy_set_accept_compat(p, 1); no allow-list (any authenticated sender); a
+ * private in-memory replay cache of 100,000 entries. */
 danemsg_err danemsg_policy_new(danemsg_policy **out);
 void danemsg_policy_free(danemsg_policy *policy);
 /* Adds an allowed sender: an exact name, or "*.SUFFIX" for any name below SUFFIX.
@@ -64,7 +65,10 @@ danemsg_err danemsg_policy_allow_sender(danemsg_policy *policy, const char *patt
 danemsg_err danemsg_policy_set_max_size(danemsg_policy *policy, size_t bytes);
 danemsg_err danemsg_policy_set_freshness(danemsg_policy *policy, uint32_t max_age_s,
 					 uint32_t max_skew_s);
-/* Whether reference-format messages (no recipient binding, no time, no id) are opened. */
+/* Whether reference-format messages are opened (default: no). They bind no recipient (a
+ * recipient can re-encrypt one to a third party), carry no time and no id: replays are
+ * told by a digest of the signature, remembered for max_age after opening, so the same
+ * text signed twice (RS256 is deterministic) is refused as a replay within that time. */
 danemsg_err danemsg_policy_set_accept_compat(danemsg_policy *policy, int accept);
 /* Replaces the replay cache; ops.check_and_add NULL disables replay detection. */
 danemsg_err danemsg_policy_set_replay(danemsg_policy *policy, danemsg_replay_ops ops);
