@@ -16,6 +16,11 @@ check "headers" '[ -f "$prefix/include/danemsg.h" ] && [ -f "$prefix/include/dan
 check "tool" '"$prefix/bin/danemsg" version | grep -q "^danemsg "'
 check "lab" '[ -x "$prefix/bin/danemsg-lab" ]'
 check "man page" '[ -f "$prefix/share/man/man1/danemsg.1" ]'
+check "service unit, its tool path" 'grep -qx "ExecStart=$prefix/bin/danemsg listen .*" \
+	"$prefix/lib/systemd/system/danemsg-listen@.service"'
+check "system user" '[ -f "$prefix/lib/sysusers.d/danemsg.conf" ]'
+check "bash completion" '[ -f "$prefix/share/bash-completion/completions/danemsg" ] &&
+	[ -f "$prefix/share/bash-completion/completions/danemsg-lab" ]'
 cat >"$prefix/use.c" <<'C'
 #include <danemsg.h>
 #include <stdio.h>

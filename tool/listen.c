@@ -29,6 +29,7 @@
 #include "journal.h"
 #include "message_io.h"
 #include "mqtt.h"
+#include "notify.h"
 #include "spool.h"
 
 #define DEFAULT_MAX_SIZE (1ul << 20)
@@ -50,6 +51,8 @@ static const char listen_usage[] =
 	"each in a durable spool before the broker's copy is acknowledged, opens it (sender\n"
 	"authenticated in DNS with DNSSEC, policy, replay) and delivers it exactly once. Runs\n"
 	"until SIGTERM or SIGINT (or --count); one log line per message on standard error.\n"
+	"Under systemd (Type=notify): READY once subscribed, STATUS, watchdog pings, and\n"
+	"journald levels instead of timestamps (docs/operations.md).\n"
 	"\n"
 	"  --as NAME            the recipient: an identity in the identity folder\n"
 	"                       (env IDENTITY_NAME)\n"
@@ -275,26 +278,28 @@ struct worker {
 
 static void listen_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* One line on standard error: the UTC time, then the message (controls made visible). */
+/* One line on standard error: the UTC time (under systemd, journald's level instead: it
+ * stamps lines itself), then the message (controls made visible). */
 static void listen_log(const char *fmt, ...)
 {
-	char line[2048];
+	char msg[2000], stamp[32] = "", line[2048];
 	time_t now = time(NULL);
+	const char *level;
 	struct tm tm;
-	size_t n;
 	va_list ap;
+	int n;
 
-	gmtime_r(&now, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	for (char *p = line + n; *p; p++)
+	for (char *p = msg; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	n = strlen(line);
-	line[n] = '\n';
-	fwrite(line, 1, n + 1, stderr);
+	level = notify_log_prefix(msg);
+	if (!*level && gmtime_r(&now, &tm))
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ ", &tm);
+	n = snprintf(line, sizeof(line), "%s%s%s\n", level, stamp, msg);
+	fwrite(line, 1, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1, stderr);
 }
 
 /* "3a7b1c2d9e0f.17": enough of an entry's name for the logs. */
@@ -619,6 +624,8 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const i
 		   "may be lost" : "");
 	if (!L->ready && L->a->ready_file)
 		write_ready_file(L->a->ready_file);
+	if (!L->ready)
+		notify_ready();
 	L->ready = 1;
 }
 
@@ -837,7 +844,9 @@ static void wait_for_stop(struct listener *L, const sigset_t *stop_signals)
 			listen_log("%s: stopping after the message in hand", strsignal(sig));
 			atomic_store(&L->stopping, 1);
 		}
+		notify_tick(atomic_load(&L->delivered));
 	}
+	notify_stopping();
 	spool_queue_wake(L->queue);
 }
 
