@@ -89,6 +89,7 @@ int cmd_seal(int argc, char **argv);
 int cmd_open(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
+int cmd_quarantine(int argc, char **argv);
 int id_show(int argc, char **argv);
 int id_new(int argc, char **argv);
 int id_csr(int argc, char **argv);
