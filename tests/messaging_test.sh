@@ -17,7 +17,7 @@
 # Every listener is stopped with SIGTERM and must exit 0 (under ASan: without leaks).
 # Run by CTest with the lab's environment, DANEMSG_TOOL and DANEMSG_LAB.
 set -u
-part=${1:?usage: messaging_test.sh basic|durable|outage}
+part=${1:?usage: messaging_test.sh basic|durable|outage|poison|quarantine}
 tool=${DANEMSG_TOOL:?the danemsg binary}
 lab=${DANEMSG_LAB:?the lab script}
 : "${DANEMSG_RESOLVER:?run with the lab environment}" "${DANEMSG_ZONE:?}" "${DANEMSG_BROKER:?}"
@@ -27,11 +27,12 @@ started=$(date +%s)
 work=$(mktemp -d)
 pids=""
 private_lab=""
+shm=""
 cleanup() {
 	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	[ -z "$private_lab" ] || "$lab" down "$private_lab" >/dev/null 2>&1
-	rm -rf "$work"
+	rm -rf "$work" ${shm:+"$shm"}
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -549,8 +550,97 @@ outage() {
 	listen_stop "listener after the outages"
 }
 
+# ---------------------------------------------------------------------------------------
+# dns_proxy: the lab's knot behind tests/dns_fault_proxy.py, as $proxy (ADDR@PORT). Names
+# with the label $tag-hang never get an answer; answers for $tag-flaky are corrupted
+# (bogus) while $work/corrupt exists.
+dns_proxy() {
+	local deadline=$(($(date +%s) + 10))
+	/usr/bin/python3 "$(dirname "$0")/dns_fault_proxy.py" "$work/proxy.port" \
+		"$DANEMSG_DNS_PORT" "$tag-hang" "$tag-flaky" "$work/corrupt" &
+	pids="$pids $!"
+	while [ ! -s "$work/proxy.port" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.05; done
+	proxy=127.0.0.1@$(cat "$work/proxy.port")
+}
+
+# Bounds this test states (a loaded 2-core machine, ASan): the 100 legitimate messages
+# are all delivered within POISON_DELIVER_S of their publication, and the listener's peak
+# memory (VmHWM, with ASan's quarantine of freed memory cut to 16 MB) stays under
+# POISON_HWM_MB. The state folder is on tmpfs: on a disk, storing each message durably
+# (two fsyncs) bounds how fast any listener takes 20,000 messages in, whatever they are.
+POISON_COPIES=200          # 100 poison messages x 200 copies = 20,000
+POISON_DELIVER_S=60
+POISON_HWM_MB=200
+poison() {
+	local alice bob flaky p i t0 t1=0 tc hwm dir=$work/poison
+	alice=$(name alice) bob=$(name bob) flaky=$tag-flaky._device.$zone
+	new_id "$alice" && new_id "$bob" && new_id "$flaky" || return
+	shm=$(mktemp -d -p /dev/shm) || { fail "a folder on /dev/shm"; return; }
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=16"
+	dns_proxy
+	mkdir -p "$dir"
+	# 50 senders under a zone the server refuses (SERVFAIL), 50 under one that never
+	# answers (timeouts); none needs a key in DNS: nothing can be checked before the lookup
+	for i in $(seq 50); do
+		for p in "p$i._device.$tag-refused.example.org" "p$i._device.$tag-hang.$zone"; do
+			"$tool" id new "$p" >/dev/null 2>&1 &&
+				printf 'poison' | "$tool" seal --from "$p" --to "$bob" \
+					>>"$dir/one-each" 2>/dev/null || fail "seal from $p"
+		done
+	done
+	for i in $(seq 100); do
+		printf 'legit-%d' "$i" | "$tool" seal --from "$alice" --to "$bob" >>"$dir/legit" ||
+			fail "seal legit-$i"
+	done
+	printf 'flaky' | "$tool" seal --from "$flaky" --to "$bob" >"$dir/flaky" ||
+		fail "seal from $flaky"
+	for i in $(seq "$POISON_COPIES"); do cat "$dir/one-each"; done >"$dir/poison"
+	[ "$(wc -l <"$dir/poison")" -eq 20000 ] && pass "20,000 poison messages" ||
+		fail "$(wc -l <"$dir/poison") poison messages, not 20,000"
+
+	# the path corrupts flaky's answers for 15 s: bogus, retried, then delivered
+	: >"$work/corrupt"
+	tc=$(date +%s)
+	listen_start "$work/p.out" "$work/p.log" --as "$bob" --resolver "$proxy" \
+		--state "$shm/state" --retry-max 3 --quarantine-max 30000 \
+		--quarantine-max-bytes 200000000 || return
+	pub "$bob" "$dir/flaky"
+	mosquitto_pub -h 127.0.0.1 -p "$DANEMSG_MQTT_PORT" -q 1 -t "$bob" -l <"$dir/poison" ||
+		fail "publish the poison"
+	t0=$(date +%s)
+	mosquitto_pub -h 127.0.0.1 -p "$DANEMSG_MQTT_PORT" -q 1 -t "$bob" -l <"$dir/legit" ||
+		fail "publish the legitimate messages"
+	if wait_for "$work/p.out" "says: legit-" 100 "$POISON_DELIVER_S"; then
+		t1=$(date +%s)
+		pass "behind 20,000 poison messages, 100 legitimate delivered in $((t1 - t0)) s \
+(bound $POISON_DELIVER_S s)"
+	else
+		fail "behind the poison, $(count "$work/p.out" "says: legit-") of 100 delivered \
+in $POISON_DELIVER_S s" "$work/p.log"
+	fi
+	[ "$(exactly_once "$work/p.out" legit 100)" = "0 0" ] && pass "each exactly once" ||
+		fail "legit: $(exactly_once "$work/p.out" legit 100) (missing, duplicated)"
+	hwm=$(awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$lpid/status")
+	[ "${hwm:-999999}" -lt "$POISON_HWM_MB" ] &&
+		pass "listener's peak memory ${hwm} MB (bound $POISON_HWM_MB MB)" ||
+		fail "listener's peak memory ${hwm} MB over $POISON_HWM_MB MB"
+	while [ "$(date +%s)" -lt $((tc + 15)) ]; do sleep 0.5; done
+	rm -f "$work/corrupt"
+	expect "the corrupted answer is retried" "$work/p.log" "retry in [0-9]+ s: dns-bogus: .*$flaky"
+	if wait_for "$work/p.out" "says: flaky" 1 40; then
+		pass "bogus for 15 s, then delivered"; else
+		fail "not delivered after a transient bogus answer" "$work/p.log"; fi
+	expect "the retry queue is bounded: beyond, quarantined" "$work/p.log" \
+		"rejected: dns-temporary: the retry queue is full \(16384\)"
+	expect "the hanging zone is not asked while it fails" "$work/p.log" \
+		"dns-temporary: .*$tag-hang.*not asked again yet"
+	echo "figures: delivered in $((t1 - t0)) s; peak memory $hwm MB; $(count "$work/p.log" \
+"rejected: dns-temporary") poison quarantined so far" >&2
+	listen_stop "listener behind the poison"
+}
+
 case $part in
-basic | durable | outage) "$part" ;;
+basic | durable | outage | poison) "$part" ;;
 *) say "unknown part '$part'"; exit 2 ;;
 esac
 say "messaging $part: $passed passed, $failed failed ($(($(date +%s) - started)) s)"

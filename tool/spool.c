@@ -555,6 +555,9 @@ struct spool_queue {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct slot *slots;        /* cap + retry_cap */
+	int32_t *fresh, *retries;  /* heaps of slots ready to take: new by arrival, retries
+				    * by when they are due */
+	size_t n_fresh, n_retries;
 	size_t cap, retry_cap, n_slots;
 	size_t count, retrying;    /* count: new entries; retrying: waiting for a retry */
 	int32_t *heads, free_head;
@@ -579,6 +582,11 @@ int spool_queue_new(struct spool *s, size_t cap, size_t retry_cap, struct spool_
 	*out = NULL;
 	if (!q)
 		return -1;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cond, &attr);
+	pthread_condattr_destroy(&attr);
 	q->s = s;
 	q->cap = cap;
 	q->retry_cap = retry_cap;
@@ -588,10 +596,10 @@ int spool_queue_new(struct spool *s, size_t cap, size_t retry_cap, struct spool_
 		q->n_buckets <<= 1;
 	q->slots = calloc(q->n_slots, sizeof(*q->slots));
 	q->heads = malloc(q->n_buckets * sizeof(*q->heads));
-	if (!q->slots || !q->heads) {
-		free(q->slots);
-		free(q->heads);
-		free(q);
+	q->fresh = malloc(q->n_slots * sizeof(*q->fresh));
+	q->retries = malloc(q->n_slots * sizeof(*q->retries));
+	if (!q->slots || !q->heads || !q->fresh || !q->retries) {
+		spool_queue_free(q);
 		return -1;
 	}
 	for (size_t i = 0; i < q->n_buckets; i++)
@@ -600,11 +608,6 @@ int spool_queue_new(struct spool *s, size_t cap, size_t retry_cap, struct spool_
 		q->slots[i].next = i + 1 < q->n_slots ? (int32_t)(i + 1) : -1;
 	q->free_head = 0;
 	q->overflow = 1;   /* the spool may hold entries from before: scan first */
-	pthread_mutex_init(&q->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->cond, &attr);
-	pthread_condattr_destroy(&attr);
 	*out = q;
 	return 0;
 }
@@ -617,7 +620,102 @@ void spool_queue_free(struct spool_queue *q)
 	pthread_cond_destroy(&q->cond);
 	free(q->slots);
 	free(q->heads);
+	free(q->fresh);
+	free(q->retries);
 	free(q);
+}
+
+/* A file a scan found: when it arrived. */
+struct candidate {
+	int64_t t;
+	char name[SPOOL_NAME_MAX];
+};
+
+/* A binary heap of n elements of size bytes (at most sizeof(struct candidate)): less(ctx,
+ * a, b) puts a nearer the top. */
+typedef int (*heap_less)(const void *ctx, const void *a, const void *b);
+
+static void heap_swap(void *a, void *b, size_t size)
+{
+	unsigned char tmp[sizeof(struct candidate)];
+	memcpy(tmp, a, size);
+	memcpy(a, b, size);
+	memcpy(b, tmp, size);
+}
+
+static void heap_down(void *base, size_t n, size_t size, size_t i, heap_less less,
+		      const void *ctx)
+{
+	unsigned char *h = base;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < n && less(ctx, h + l * size, h + m * size))
+			m = l;
+		if (r < n && less(ctx, h + r * size, h + m * size))
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(h + i * size, h + m * size, size);
+		i = m;
+	}
+}
+
+static void heap_up(void *base, size_t size, size_t i, heap_less less, const void *ctx)
+{
+	unsigned char *h = base;
+	while (i > 0 && less(ctx, h + i * size, h + (i - 1) / 2 * size)) {
+		heap_swap(h + i * size, h + (i - 1) / 2 * size, size);
+		i = (i - 1) / 2;
+	}
+}
+
+/* The scan keeps the oldest files: the newest of them on top, to be replaced. */
+static int newer(const void *ctx, const void *a, const void *b)
+{
+	(void)ctx;
+	return ((const struct candidate *)a)->t > ((const struct candidate *)b)->t;
+}
+
+/* New entries: oldest first (then by name, for a stable order). */
+static int arrived_first(const void *ctx, const void *a, const void *b)
+{
+	const struct spool_queue *q = ctx;
+	const struct spool_item *x = &q->slots[*(const int32_t *)a].item;
+	const struct spool_item *y = &q->slots[*(const int32_t *)b].item;
+	if (x->received_ns != y->received_ns)
+		return x->received_ns < y->received_ns;
+	return strcmp(x->name, y->name) < 0;
+}
+
+/* Retries: the one due first. */
+static int due_first(const void *ctx, const void *a, const void *b)
+{
+	const struct spool_queue *q = ctx;
+	const struct spool_item *x = &q->slots[*(const int32_t *)a].item;
+	const struct spool_item *y = &q->slots[*(const int32_t *)b].item;
+	if (x->not_before_ns != y->not_before_ns)
+		return x->not_before_ns < y->not_before_ns;
+	return x->received_ns < y->received_ns;
+}
+
+/* Slot i is ready to be taken (again): into the heap of its kind. Lock held. */
+static void push_ready_locked(struct spool_queue *q, int32_t i)
+{
+	if (q->slots[i].item.attempts) {
+		q->retries[q->n_retries] = i;
+		heap_up(q->retries, sizeof(int32_t), q->n_retries++, due_first, q);
+	} else {
+		q->fresh[q->n_fresh] = i;
+		heap_up(q->fresh, sizeof(int32_t), q->n_fresh++, arrived_first, q);
+	}
+}
+
+static int32_t pop_locked(struct spool_queue *q, int32_t *heap, size_t *n, heap_less less)
+{
+	int32_t top = heap[0];
+	heap[0] = heap[--*n];
+	heap_down(heap, *n, sizeof(int32_t), 0, less, q);
+	return top;
 }
 
 static int32_t find_locked(struct spool_queue *q, const char *name)
@@ -640,6 +738,7 @@ static void insert_locked(struct spool_queue *q, const char *name, int64_t recei
 	sl->next = *head;
 	*head = i;
 	q->count++;
+	push_ready_locked(q, i);
 }
 
 static void remove_locked(struct spool_queue *q, int32_t i)
@@ -672,39 +771,6 @@ int spool_queue_add(struct spool_queue *q, const char *name, int64_t received_ns
 	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
-}
-
-/* A max-heap of the oldest files seen by a scan, by time. */
-struct candidate {
-	int64_t t;
-	char name[SPOOL_NAME_MAX];
-};
-
-static void sift_down(struct candidate *h, size_t n, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < n && h[l].t > h[m].t)
-			m = l;
-		if (r < n && h[r].t > h[m].t)
-			m = r;
-		if (m == i)
-			return;
-		struct candidate tmp = h[i];
-		h[i] = h[m];
-		h[m] = tmp;
-		i = m;
-	}
-}
-
-static void sift_up(struct candidate *h, size_t i)
-{
-	while (i > 0 && h[(i - 1) / 2].t < h[i].t) {
-		struct candidate tmp = h[i];
-		h[i] = h[(i - 1) / 2];
-		h[(i - 1) / 2] = tmp;
-		i = (i - 1) / 2;
-	}
 }
 
 /* Indexes the oldest files on disk that are not indexed yet, as many as there is room;
@@ -747,13 +813,13 @@ static size_t scan_locked(struct spool_queue *q)
 		if (n < room) {
 			heap[n].t = t;
 			snprintf(heap[n].name, sizeof(heap[n].name), "%s", base);
-			sift_up(heap, n++);
+			heap_up(heap, sizeof(*heap), n++, newer, NULL);
 		} else {
 			more = 1;
 			if (n && t < heap[0].t) {
 				heap[0].t = t;
 				snprintf(heap[0].name, sizeof(heap[0].name), "%s", base);
-				sift_down(heap, n, 0);
+				heap_down(heap, n, sizeof(*heap), 0, newer, NULL);
 			}
 		}
 	}
@@ -766,66 +832,37 @@ static size_t scan_locked(struct spool_queue *q)
 	return n;
 }
 
-/* Whether slot a should be served before slot b (b < 0: none yet): new entries oldest
- * first, then retries in the order they are due. */
-static int serve_before(const struct spool_queue *q, int32_t a, int32_t b)
-{
-	const struct spool_item *x = &q->slots[a].item, *y;
-	if (b < 0)
-		return 1;
-	y = &q->slots[b].item;
-	if (!x->attempts != !y->attempts)
-		return !x->attempts;
-	if (x->attempts && x->not_before_ns != y->not_before_ns)
-		return x->not_before_ns < y->not_before_ns;
-	if (x->received_ns != y->received_ns)
-		return x->received_ns < y->received_ns;
-	return strcmp(x->name, y->name) < 0;
-}
-
-/* The next entry to serve, or -1; *wait: how long until a retry is due. */
-static int32_t pick_locked(struct spool_queue *q, int64_t now, int64_t *wait)
-{
-	int32_t best = -1;
-	for (size_t i = 0; i < q->n_slots; i++) {
-		const struct slot *sl = &q->slots[i];
-		if (!sl->used || sl->busy)
-			continue;
-		if (sl->item.not_before_ns > now) {
-			if (sl->item.not_before_ns - now < *wait)
-				*wait = sl->item.not_before_ns - now;
-		} else if (serve_before(q, (int32_t)i, best)) {
-			best = (int32_t)i;
-		}
-	}
-	return best;
-}
-
 int spool_queue_take(struct spool_queue *q, struct spool_item *item, atomic_int *stop)
 {
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		int64_t now = spool_mono_ns(), wait = 1000000000;
-		int32_t best;
+		int32_t best = -1;
 		struct timespec until;
 
 		if (atomic_load(stop)) {
 			pthread_mutex_unlock(&q->lock);
 			return 0;
 		}
-		best = pick_locked(q, now, &wait);
-		/* new entries on disk come before retries in memory */
 		if (!q->overflow && now - q->scanned_ns > RESCAN_NS)
 			q->overflow = 1;
-		if ((best < 0 || q->slots[best].item.attempts) && q->overflow &&
-		    q->count < q->cap && scan_locked(q) > 0)
+		/* new entries on disk come before retries in memory */
+		if (!q->n_fresh && q->overflow && q->count < q->cap && scan_locked(q) > 0)
 			continue;
+		if (q->n_fresh)
+			best = pop_locked(q, q->fresh, &q->n_fresh, arrived_first);
+		else if (q->n_retries && q->slots[q->retries[0]].item.not_before_ns <= now)
+			best = pop_locked(q, q->retries, &q->n_retries, due_first);
+		else if (q->n_retries)
+			wait = q->slots[q->retries[0]].item.not_before_ns - now;
 		if (best >= 0) {
 			q->slots[best].busy = 1;
 			*item = q->slots[best].item;
 			pthread_mutex_unlock(&q->lock);
 			return 1;
 		}
+		if (wait > 1000000000)
+			wait = 1000000000;
 		now += wait;
 		until.tv_sec = now / 1000000000;
 		until.tv_nsec = now % 1000000000;
@@ -863,6 +900,7 @@ int spool_queue_retry(struct spool_queue *q, const struct spool_item *item, int6
 			sl->item = *item;   /* attempts, claim, last error */
 			sl->item.not_before_ns = spool_mono_ns() + delay_ns;
 			sl->busy = 0;
+			push_ready_locked(q, i);
 		}
 	}
 	pthread_cond_broadcast(&q->cond);
