@@ -398,8 +398,7 @@ static int64_t retry_delay_ns(unsigned attempts)
 static unsigned retry_limit(const struct listener *L, danemsg_err err)
 {
 	if (err == DANEMSG_ERR_DNS_BOGUS)
-		return L->a->retry_max < BOGUS_RETRY_MAX ? (unsigned)L->a->retry_max
-							  : BOGUS_RETRY_MAX;
+		return BOGUS_RETRY_MAX;
 	if (danemsg_err_is_temporary(err) || err == DANEMSG_ERR_NOMEM ||
 	    err == DANEMSG_ERR_IO || err == DANEMSG_ERR_DNS_CONFIG)
 		return (unsigned)L->a->retry_max;
