@@ -639,8 +639,84 @@ in $POISON_DELIVER_S s" "$work/p.log"
 	listen_stop "listener behind the poison"
 }
 
+# ---------------------------------------------------------------------------------------
+quarantine() {
+	local alice bob p entry n q=("$tool" quarantine) state
+	alice=$(name alice) bob=$(name bob) p=p1._device.$tag-refused.example.org
+	new_id "$alice" && new_id "$bob" || return
+	"$tool" id new "$p" >/dev/null 2>&1 || fail "id new $p"
+	state=$DANEMSG_DIR/$bob.listen
+	dns_proxy
+
+	check "quarantine without an action: usage" 2 "${q[@]}" --as "$bob"
+	check "quarantine --help" 0 "${q[@]}" --help
+	expect "--help names retry" "$work/out" "quarantine retry ENTRY"
+	# ---- bounded retries; the quarantine bounded in bytes; refused senders ----
+	printf 'from a zone that fails' | "$tool" seal --from "$p" --to "$bob" >"$work/q-dns" ||
+		fail "seal from $p"
+	printf 'held back' | "$tool" seal --from "$alice" --to "$bob" >"$work/q-held" ||
+		fail "seal from alice"
+	{ printf '\033]0;owned\007\033[2J'; head -c 3000 /dev/zero; } >"$work/q-esc"
+	head -c 3000 /dev/urandom >"$work/q-big"
+	listen_start "$work/q.out" "$work/q.log" --as "$bob" --resolver "$proxy" \
+		--retry-max 1 --allow "$p" --quarantine-max-bytes 6000 || return
+	pub "$bob" "$work/q-dns"
+	pub "$bob" "$work/q-held"
+	pub "$bob" "$work/q-esc"
+	wait_for "$work/q.log" "rejected: " 2 15
+	pub "$bob" "$work/q-big"
+	wait_for "$work/q.log" "rejected: dns-temporary: gave up after 2 attempts" 1 20
+	expect "a temporary DNS failure: retried, then quarantined (--retry-max 1)" \
+		"$work/q.log" "rejected: dns-temporary: gave up after 2 attempts over [0-9]+ s: "
+	expect "over --quarantine-max-bytes: the payload dropped, logged" "$work/q.log" \
+		"quarantine is full \(--quarantine-max-bytes 6000\): the payload of [0-9a-f]{12}"
+	entry=$(sha256sum <"$work/q-big" | cut -c1-64)
+	expect "its reason and first bytes are kept" <(cat "$state"/quarantine/"$entry".*.reason) \
+		"^head: .+"
+	[ ! -e "$(echo "$state"/quarantine/"$entry".*.msg)" ] &&
+		pass "and not its payload" || fail "payload kept over --quarantine-max-bytes"
+
+	check "quarantine list" 0 "${q[@]}" list --as "$bob"
+	expect "list: entry, reason, size, time, payload" "$work/out" \
+		"^[0-9a-f]{64}\.[0-9]+  dns-temporary  [0-9]+  20[0-9-]+T[0-9:]+Z  (kept|dropped)$"
+	expect "list: dropped payloads say so" "$work/out" "  dropped$"
+	check "quarantine list --json" 0 "${q[@]}" list --json --state "$state"
+	if /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 4, rows
+assert {r["reason"] for r in rows} >= {"dns-temporary", "sender-not-allowed"}, rows
+assert all(set(r) >= {"entry", "reason", "detail", "size", "received", "payload_kept"}
+           for r in rows), rows' "$work/out"; then pass "list --json: one object per entry"
+	else fail "list --json" "$work/out"; fi
+	entry=$(sha256sum <"$work/q-esc" | cut -c1-12)
+	check "quarantine show --payload" 0 "${q[@]}" show --payload --as "$bob" "$entry"
+	expect "show: the payload, escaped" "$work/out" '^payload: \\x1b\]0;owned\\x07'
+	if ! grep -q $'\033' "$work/out"; then pass "show prints no raw control byte"; else
+		fail "show printed a raw escape"; fi
+	check "show an unknown entry: 1" 1 "${q[@]}" show --as "$bob" 0123456789ab
+	check "retry without ENTRY, --all or --reason: usage" 2 "${q[@]}" retry --as "$bob"
+	listen_stop "listener that quarantines"
+
+	# ---- retry: back to the listener, judged as of when it first arrived ----
+	sleep 3
+	listen_start "$work/q2.out" "$work/q2.log" --as "$bob" --max-age 2 || return
+	check "quarantine retry --reason sender-not-allowed, with the listener running" 0 \
+		"${q[@]}" retry --as "$bob" --reason sender-not-allowed
+	if wait_for "$work/q2.out" "says: held back" 1 20; then
+		pass "retried: delivered, its age taken from its first arrival (--max-age 2)"
+	else fail "retried message not delivered" "$work/q2.log"; fi
+	n=$("${q[@]}" list --as "$bob" | wc -l)
+	[ "$n" -eq 3 ] && pass "it left the quarantine" || fail "$n entries left, not 3"
+	check "purge --reason dns-temporary" 0 "${q[@]}" purge --as "$bob" --reason dns-temporary
+	check "purge --all" 0 "${q[@]}" purge --all --as "$bob"
+	[ -z "$(ls "$state/quarantine")" ] && pass "the quarantine is empty" ||
+		fail "files left in quarantine: $(ls "$state/quarantine")"
+	listen_stop "listener after retry"
+}
+
 case $part in
-basic | durable | outage | poison) "$part" ;;
+basic | durable | outage | poison | quarantine) "$part" ;;
 *) say "unknown part '$part'"; exit 2 ;;
 esac
 say "messaging $part: $passed passed, $failed failed ($(($(date +%s) - started)) s)"

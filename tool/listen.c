@@ -464,8 +464,9 @@ static void quarantine(struct listener *L, struct spool_item *item, const void *
 		spool_escape(data, size < SPOOL_HEAD_BYTES ? size : SPOOL_HEAD_BYTES, head,
 			     sizeof(head));
 	if (rc == SPOOL_Q_FULL)
-		listen_log("quarantine is full (--quarantine-max %lu): %s dropped (%zu bytes, "
-			   "%s, first bytes: %s)", L->a->quarantine_max, sn, size, reason, head);
+		listen_log("quarantine is full (--quarantine-max %lu, --quarantine-max-bytes %lu): "
+			   "%s dropped (%zu bytes, %s, first bytes: %s)", L->a->quarantine_max,
+			   L->a->quarantine_bytes, sn, size, reason, head);
 	else if (rc == SPOOL_Q_HEAD_ONLY)
 		listen_log("quarantine is full (--quarantine-max-bytes %lu): the payload of %s "
 			   "dropped (%zu bytes), its reason and first bytes kept",

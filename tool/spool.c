@@ -466,16 +466,19 @@ int spool_quarantine(struct spool *s, const char *name, int from_spool, const vo
 	char file[SPOOL_NAME_MAX + 16], text[2048];
 	int n, rc = -1, keep, result;
 
+	if (!received_ns)
+		received_ns = spool_real_ns();
+	n = reason_text(text, sizeof(text), reason, detail, size, received_ns, data, 1);
 	pthread_mutex_lock(&s->qlock);
-	if (!quarantine_fits_locked(s, sizeof(text), 1)) {
+	if (!quarantine_fits_locked(s, (uint64_t)n, 1)) {
 		if (from_spool)
 			spool_remove(s, name);
 		pthread_mutex_unlock(&s->qlock);
 		return SPOOL_Q_FULL;
 	}
-	keep = (from_spool || data) && quarantine_fits_locked(s, sizeof(text) + size, 1);
-	n = reason_text(text, sizeof(text), reason, detail, size,
-			received_ns ? received_ns : spool_real_ns(), data, keep);
+	keep = (from_spool || data) && quarantine_fits_locked(s, (uint64_t)n + size, 1);
+	if (!keep)
+		n = reason_text(text, sizeof(text), reason, detail, size, received_ns, data, 0);
 	/* the reason first: a crash leaves at worst a reason without its message, never a
 	 * message that nobody can tell the story of */
 	file_name(file, sizeof(file), name, REASON_SUFFIX);
