@@ -254,6 +254,16 @@ static int cmd_show(struct spool *s, struct q_list *l, const struct q_args *a, i
 	return a->payload ? print_payload(spool_quarantine_fd(s), q->name) : EXIT_OK_;
 }
 
+/* The entry's payload is gone (back to the spool, or deleted): its reason goes too. */
+static int forget_entry(struct spool *s, const struct q_entry *q, const char *done)
+{
+	char file[SPOOL_NAME_MAX + 16];
+	snprintf(file, sizeof(file), "%s.reason", q->name);
+	unlinkat(spool_quarantine_fd(s), file, 0);
+	printf("%s %s (%s)\n", done, q->name, q->why.reason);
+	return EXIT_OK_;
+}
+
 /* Back to the spool: the payload keeps its file time, the time it arrived, which the
  * listener judges its freshness by. The reason goes last, so that a crash in between
  * leaves the message in the spool and a stale reason (listed), never neither. */
@@ -271,10 +281,7 @@ static int retry_entry(struct spool *s, const struct q_entry *q)
 		cli_error("%s: cannot move it to the spool: %s", q->name, strerror(errno));
 		return EXIT_FAILURE_;
 	}
-	snprintf(file, sizeof(file), "%s.reason", q->name);
-	unlinkat(spool_quarantine_fd(s), file, 0);
-	printf("retry %s (%s)\n", q->name, q->why.reason);
-	return EXIT_OK_;
+	return forget_entry(s, q, "retry");
 }
 
 static int purge_entry(struct spool *s, const struct q_entry *q)
@@ -285,10 +292,7 @@ static int purge_entry(struct spool *s, const struct q_entry *q)
 		cli_error("%s: %s", q->name, strerror(errno));
 		return EXIT_FAILURE_;
 	}
-	snprintf(file, sizeof(file), "%s.reason", q->name);
-	unlinkat(spool_quarantine_fd(s), file, 0);
-	printf("purged %s (%s)\n", q->name, q->why.reason);
-	return EXIT_OK_;
+	return forget_entry(s, q, "purged");
 }
 
 static int cmd_each(struct spool *s, struct q_list *l, const struct q_args *a, int argc,
