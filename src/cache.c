@@ -29,7 +29,37 @@ danemsg_err cache_init(struct cache *c, size_t max_entries)
 	while (c->n_buckets < c->max_entries && c->n_buckets < (1u << 20))
 		c->n_buckets <<= 1;
 	c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
-	return c->buckets ? DANEMSG_OK : DANEMSG_ERR_NOMEM;
+	c->zones = calloc(CACHE_ZONES, sizeof(*c->zones));
+	if (!c->buckets || !c->zones) {
+		free(c->buckets);
+		free(c->zones);
+		return DANEMSG_ERR_NOMEM;
+	}
+	return DANEMSG_OK;
+}
+
+const char *cache_zone_of(const char *name)
+{
+	const char *zone = strchr(name, '.');   /* after the first label */
+	for (const char *p = zone; p && p[1]; p = strchr(p + 1, '.'))
+		if (p[1] == '_')
+			zone = strchr(p + 1, '.');
+	return zone && zone[1] ? zone + 1 : ".";
+}
+
+struct cache_zone *cache_zone_get(struct cache *c, const char *zone)
+{
+	struct cache_zone *z = &c->zones[name_hash(zone) % CACHE_ZONES];
+	size_t len = strlen(zone);
+	if (len >= CACHE_ZONE_NAME)
+		return NULL;
+	if (!strcmp(z->name, zone))
+		return z;
+	if (z->inflight || z->quiet_until_ms > cache_now_ms())
+		return NULL;
+	memset(z, 0, sizeof(*z));
+	memcpy(z->name, zone, len + 1);
+	return z;
 }
 
 static void lru_unlink(struct cache *c, struct cache_entry *e)
@@ -89,6 +119,7 @@ void cache_destroy(struct cache *c)
 		e = next;
 	}
 	free(c->buckets);
+	free(c->zones);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -147,6 +178,7 @@ void cache_set_pending(struct cache *c, struct cache_entry *e, int pending)
 	if (e->pending == pending)
 		return;
 	e->pending = pending;
+	c->n_pending += pending ? 1 : (size_t)-1;
 	if (pending) {
 		e->pend_prev = NULL;
 		e->pend_next = c->pending;

@@ -22,10 +22,24 @@ struct cache_entry {
 	int async_id;                  /* libunbound's id of that query, 0 if unknown */
 	void *query;                   /* the resolver's data for that query */
 	uint64_t deadline_ms;          /* when that query times out */
+	struct cache_zone *zone;       /* counts that query in flight, or NULL */
 	struct cache_waiter *waiters;  /* lookups waiting for it */
 	struct cache_entry *hash_next;
 	struct cache_entry *lru_prev, *lru_next;    /* most recent first */
 	struct cache_entry *pend_prev, *pend_next;  /* entries with a query in flight */
+};
+
+struct cache_zone;
+
+/* What the resolver remembers of a zone (see cache_zone_of): its lookups in flight and
+ * its recent temporary failures, so that one failing zone gets a bounded share. */
+#define CACHE_ZONES 512
+#define CACHE_ZONE_NAME 256
+struct cache_zone {
+	char name[CACHE_ZONE_NAME];
+	uint32_t inflight;             /* lookups of names under it in flight */
+	uint32_t failures;             /* consecutive temporary failures */
+	uint64_t quiet_until_ms;       /* no new lookups under it before this */
 };
 
 struct cache {
@@ -35,7 +49,9 @@ struct cache {
 	size_t max_entries;
 	struct cache_entry *lru_head, *lru_tail;
 	struct cache_entry *pending;
+	size_t n_pending;
 	uint64_t evictions;
+	struct cache_zone *zones;      /* CACHE_ZONES slots, by hash */
 };
 
 /* Monotonic clock in milliseconds. */
@@ -56,5 +72,14 @@ void cache_touch(struct cache *c, struct cache_entry *e);
 
 /* Tracks whether e has a query in flight (pending entries are never evicted). */
 void cache_set_pending(struct cache *c, struct cache_entry *e, int pending);
+
+/* The zone a canonical name is judged by, a suffix of name: what follows the last label
+ * that starts with '_' ("alice._device.example.net." -> "example.net."), else what follows
+ * the first label; the root for a single label. */
+const char *cache_zone_of(const char *name);
+
+/* The slot of zone (a canonical name): the one it has, else a free or idle one taken
+ * over; NULL when its slot is busy with another zone (then no share applies). */
+struct cache_zone *cache_zone_get(struct cache *c, const char *zone);
 
 #endif

@@ -19,6 +19,7 @@
 #define CLASS_IN 1
 #define ROOT_ANCHOR_DEFAULT "/usr/share/dns/root.key"
 #define NAME_MAX_TEXT 256
+#define ZONE_QUIET_MAX_MS 60000
 
 struct danemsg_resolver {
 	struct ub_ctx *ub;
@@ -27,7 +28,7 @@ struct danemsg_resolver {
 	struct cache cache;
 	danemsg_trust_anchor anchors;   /* what ub was given, for DNSSEC chains */
 	uint64_t next_generation;
-	uint64_t hits, misses, queries;
+	uint64_t hits, misses, queries, refused;
 };
 
 /* What libunbound hands back to us for one query. */
@@ -46,6 +47,8 @@ void danemsg_resolver_config_init(danemsg_resolver_config *cfg)
 	cfg->cache_failure_ttl = 5;
 	cfg->cache_max_entries = 10000;
 	cfg->timeout_ms = 5000;
+	cfg->max_inflight = 64;
+	cfg->max_inflight_per_zone = 4;
 }
 
 static void set_err(char *errbuf, size_t len, const char *fmt, ...)
@@ -133,7 +136,10 @@ static danemsg_err configure(danemsg_resolver *r, const danemsg_resolver_config 
 		return DANEMSG_ERR_DNS_CONFIG;
 	/* Bound how long unbound's own cache keeps a removed record. */
 	if ((err = set_option(r->ub, "cache-max-ttl:", cfg->cache_max_ttl)) ||
-	    (err = set_option(r->ub, "cache-max-negative-ttl:", cfg->cache_negative_ttl)))
+	    (err = set_option(r->ub, "cache-max-negative-ttl:", cfg->cache_negative_ttl)) ||
+	    /* unbound keeps a bogus answer 60 s: an attack on the path that has stopped would
+	     * outlast the retries of the messages it hit */
+	    (err = set_option(r->ub, "val-bogus-ttl:", cfg->cache_failure_ttl)))
 		return err;
 	if (cfg->offline_zone_file) {
 		err = add_offline_zone(r->ub, cfg->offline_zone, cfg->offline_zone_file, errbuf,
@@ -187,6 +193,10 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_res
 	r->cfg.offline_zone_file = r->cfg.offline_zone = NULL;
 	if (!r->cfg.timeout_ms)
 		r->cfg.timeout_ms = 5000;
+	if (!r->cfg.max_inflight)
+		r->cfg.max_inflight = 64;
+	if (!r->cfg.max_inflight_per_zone)
+		r->cfg.max_inflight_per_zone = 4;
 	err = cache_init(&r->cache, cfg->cache_max_entries);
 	if (err) {
 		free(r);
@@ -284,11 +294,61 @@ static danemsg_identity *identity_from_result(const danemsg_resolver *r, const c
 	return id;
 }
 
+/* A query of a name under zone z ended with status: a temporary failure keeps the zone
+ * quiet for a while, doubling with each in a row; anything else (an answer) ends that. */
+static void zone_done_locked(danemsg_resolver *r, struct cache_zone *z, danemsg_err status)
+{
+	uint64_t quiet_ms;
+	if (!z)
+		return;
+	z->inflight--;
+	if (status != DANEMSG_ERR_DNS_TEMPORARY) {
+		z->failures = 0;
+		z->quiet_until_ms = 0;
+		return;
+	}
+	quiet_ms = (uint64_t)r->cfg.cache_failure_ttl * 1000u << (z->failures < 8 ? z->failures : 8);
+	if (quiet_ms > ZONE_QUIET_MAX_MS)
+		quiet_ms = ZONE_QUIET_MAX_MS;
+	z->failures++;
+	z->quiet_until_ms = cache_now_ms() + quiet_ms;
+}
+
+/* Why a new query for canon may not be sent now (lock held), or NULL. */
+static const char *refuse_query_locked(danemsg_resolver *r, const char *canon,
+				       struct cache_zone **zone)
+{
+	struct cache_zone *z = cache_zone_get(&r->cache, cache_zone_of(canon));
+	*zone = z;
+	if (r->cache.n_pending >= r->cfg.max_inflight)
+		return "too many DNS lookups in flight";
+	if (z && z->quiet_until_ms > cache_now_ms())
+		return "lookups under this zone failed just before: not asked again yet";
+	if (z && z->failures && z->inflight >= r->cfg.max_inflight_per_zone)
+		return "too many DNS lookups in flight under this failing zone";
+	return NULL;
+}
+
+/* Answers cb at once with a temporary failure that is not cached. */
+static danemsg_err refuse_now(const char *name, const char *why, danemsg_lookup_cb cb,
+			      void *arg)
+{
+	danemsg_identity *id = identity_new(name);
+	if (!id)
+		return DANEMSG_ERR_NOMEM;
+	id->status = DANEMSG_ERR_DNS_TEMPORARY;
+	identity_set_why(id, why);
+	cb(arg, id->status, id);
+	return DANEMSG_OK;
+}
+
 /* Stores the answer for entry e (lock held) and detaches its waiters. */
 static struct cache_waiter *complete_locked(danemsg_resolver *r, struct cache_entry *e,
 					    danemsg_identity *id)
 {
 	struct cache_waiter *w = e->waiters;
+	zone_done_locked(r, e->zone, id ? id->status : DANEMSG_ERR_DNS_TEMPORARY);
+	e->zone = NULL;
 	e->waiters = NULL;
 	cache_set_pending(&r->cache, e, 0);
 	e->async_id = 0;
@@ -405,6 +465,7 @@ danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
 	struct cache_entry *e;
 	struct cache_waiter *w;
 	struct pending_query *pq;
+	struct cache_zone *zone = NULL;
 	danemsg_err err;
 
 	if (!r || !name || !cb)
@@ -424,6 +485,14 @@ danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
 		return DANEMSG_OK;
 	}
 	r->misses++;
+	if (!e || !e->pending) {
+		const char *why = refuse_query_locked(r, canon, &zone);
+		if (why) {
+			r->refused++;
+			pthread_mutex_unlock(&r->lock);
+			return refuse_now(canon, why, cb, arg);
+		}
+	}
 	w = calloc(1, sizeof(*w));
 	if (!w || (!e && !(e = cache_insert(&r->cache, canon)))) {
 		pthread_mutex_unlock(&r->lock);
@@ -447,6 +516,8 @@ danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
 		return DANEMSG_ERR_NOMEM;
 	}
 	cache_set_pending(&r->cache, e, 1);
+	if ((e->zone = zone))
+		zone->inflight++;
 	e->generation = pq->generation = ++r->next_generation;
 	e->deadline_ms = cache_now_ms() + r->cfg.timeout_ms;
 	e->async_id = 0;

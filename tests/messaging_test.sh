@@ -23,10 +23,16 @@
 #            Maximum-Packet-Size (with --mqtt 3.1.1 it does, and the listener refuses it);
 #            nats-server (JetStream on, MQTT 3.1.1 only): send and listen with the default
 #            settings fall back to 3.1.1 and deliver; send --mqtt 5 does not fall back (40)
+#   poison   20,000 messages from senders whose DNS fails (SERVFAIL, or never answers:
+#            tests/dns_fault_proxy.py) ahead of 100 legitimate ones: all 100 delivered in a
+#            bound the test states, memory bounded; a 15 s bogus answer is retried and the
+#            message delivered; retries are bounded, the retry queue too
+#   quarantine  bounded retries; the quarantine bounded in bytes; danemsg quarantine
+#            list, show (escaped), retry (judged as of the first arrival), purge
 # Every listener is stopped with SIGTERM and must exit 0 (under ASan: without leaks).
 # Run by CTest with the lab's environment, DANEMSG_TOOL and DANEMSG_LAB.
 set -u
-part=${1:?usage: messaging_test.sh basic|durable|outage|versions|state}
+part=${1:?usage: messaging_test.sh basic|durable|outage|versions|state|poison|quarantine}
 tool=${DANEMSG_TOOL:?the danemsg binary}
 lab=${DANEMSG_LAB:?the lab script}
 : "${DANEMSG_RESOLVER:?run with the lab environment}" "${DANEMSG_ZONE:?}" "${DANEMSG_BROKER:?}"
@@ -37,12 +43,13 @@ work=$(mktemp -d)
 pids=""
 private_lab=""
 mounted=""
+shm=""
 cleanup() {
 	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	[ -z "$mounted" ] || umount "$mounted"
 	[ -z "$private_lab" ] || "$lab" down "$private_lab" >/dev/null 2>&1
-	rm -rf "$work"
+	rm -rf "$work" ${shm:+"$shm"}
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -763,8 +770,173 @@ state() {
 	listen_stop "listener after the restart"
 }
 
+# ---------------------------------------------------------------------------------------
+# dns_proxy: the lab's knot behind tests/dns_fault_proxy.py, as $proxy (ADDR@PORT). Names
+# with the label $tag-hang never get an answer; answers for $tag-flaky are corrupted
+# (bogus) while $work/corrupt exists.
+dns_proxy() {
+	local deadline=$(($(date +%s) + 10))
+	/usr/bin/python3 "$(dirname "$0")/dns_fault_proxy.py" "$work/proxy.port" \
+		"$DANEMSG_DNS_PORT" "$tag-hang" "$tag-flaky" "$work/corrupt" &
+	pids="$pids $!"
+	while [ ! -s "$work/proxy.port" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.05; done
+	proxy=127.0.0.1@$(cat "$work/proxy.port")
+}
+
+# Bounds this test states (a loaded 2-core machine, ASan): the 100 legitimate messages
+# are all delivered within POISON_DELIVER_S of their publication, and the listener's peak
+# memory (VmHWM, with ASan's quarantine of freed memory cut to 16 MB) stays under
+# POISON_HWM_MB. The state folder is on tmpfs: on a disk, storing each message durably
+# (two fsyncs) bounds how fast any listener takes 20,000 messages in, whatever they are.
+POISON_COPIES=200          # 100 poison messages x 200 copies = 20,000
+POISON_DELIVER_S=60
+POISON_HWM_MB=200
+poison() {
+	local alice bob flaky p i t0 t1=0 tc hwm dir=$work/poison
+	alice=$(name alice) bob=$(name bob) flaky=$tag-flaky._device.$zone
+	new_id "$alice" && new_id "$bob" && new_id "$flaky" || return
+	shm=$(mktemp -d -p /dev/shm) || { fail "a folder on /dev/shm"; return; }
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=16"
+	dns_proxy
+	mkdir -p "$dir"
+	# 50 senders under a zone the server refuses (SERVFAIL), 50 under one that never
+	# answers (timeouts); none needs a key in DNS: nothing can be checked before the lookup
+	for i in $(seq 50); do
+		for p in "p$i._device.$tag-refused.example.org" "p$i._device.$tag-hang.$zone"; do
+			"$tool" id new "$p" >/dev/null 2>&1 &&
+				printf 'poison' | "$tool" seal --from "$p" --to "$bob" \
+					>>"$dir/one-each" 2>/dev/null || fail "seal from $p"
+		done
+	done
+	for i in $(seq 100); do
+		printf 'legit-%d' "$i" | "$tool" seal --from "$alice" --to "$bob" >>"$dir/legit" ||
+			fail "seal legit-$i"
+	done
+	printf 'flaky' | "$tool" seal --from "$flaky" --to "$bob" >"$dir/flaky" ||
+		fail "seal from $flaky"
+	for i in $(seq "$POISON_COPIES"); do cat "$dir/one-each"; done >"$dir/poison"
+	[ "$(wc -l <"$dir/poison")" -eq 20000 ] && pass "20,000 poison messages" ||
+		fail "$(wc -l <"$dir/poison") poison messages, not 20,000"
+
+	# the path corrupts flaky's answers for 15 s: bogus, retried, then delivered
+	: >"$work/corrupt"
+	tc=$(date +%s)
+	listen_start "$work/p.out" "$work/p.log" --as "$bob" --resolver "$proxy" \
+		--state "$shm/state" --retry-max 3 --quarantine-max 30000 \
+		--quarantine-max-bytes 200000000 || return
+	pub "$bob" "$dir/flaky"
+	mosquitto_pub -h 127.0.0.1 -p "$DANEMSG_MQTT_PORT" -q 1 -t "$bob" -l <"$dir/poison" ||
+		fail "publish the poison"
+	t0=$(date +%s)
+	mosquitto_pub -h 127.0.0.1 -p "$DANEMSG_MQTT_PORT" -q 1 -t "$bob" -l <"$dir/legit" ||
+		fail "publish the legitimate messages"
+	if wait_for "$work/p.out" "says: legit-" 100 "$POISON_DELIVER_S"; then
+		t1=$(date +%s)
+		pass "behind 20,000 poison messages, 100 legitimate delivered in $((t1 - t0)) s \
+(bound $POISON_DELIVER_S s)"
+	else
+		fail "behind the poison, $(count "$work/p.out" "says: legit-") of 100 delivered \
+in $POISON_DELIVER_S s" "$work/p.log"
+	fi
+	[ "$(exactly_once "$work/p.out" legit 100)" = "0 0" ] && pass "each exactly once" ||
+		fail "legit: $(exactly_once "$work/p.out" legit 100) (missing, duplicated)"
+	hwm=$(awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$lpid/status")
+	[ "${hwm:-999999}" -lt "$POISON_HWM_MB" ] &&
+		pass "listener's peak memory ${hwm} MB (bound $POISON_HWM_MB MB)" ||
+		fail "listener's peak memory ${hwm} MB over $POISON_HWM_MB MB"
+	while [ "$(date +%s)" -lt $((tc + 15)) ]; do sleep 0.5; done
+	rm -f "$work/corrupt"
+	expect "the corrupted answer is retried" "$work/p.log" "retry in [0-9]+ s: dns-bogus: .*$flaky"
+	if wait_for "$work/p.out" "says: flaky" 1 40; then
+		pass "bogus for 15 s, then delivered"; else
+		fail "not delivered after a transient bogus answer" "$work/p.log"; fi
+	expect "the retry queue is bounded: beyond, quarantined" "$work/p.log" \
+		"rejected: dns-temporary: the retry queue is full \(16384\)"
+	expect "the hanging zone is not asked while it fails" "$work/p.log" \
+		"dns-temporary: .*$tag-hang.*not asked again yet"
+	[ "$t1" -eq 0 ] || say "figures: 100 delivered $((t1 - t0)) s after publication; peak \
+memory $hwm MB; $(count "$work/p.log" "rejected: dns-temporary") poison quarantined so far"
+	listen_stop "listener behind the poison"
+}
+
+# ---------------------------------------------------------------------------------------
+quarantine() {
+	local alice bob p entry n q=("$tool" quarantine) state
+	alice=$(name alice) bob=$(name bob) p=p1._device.$tag-refused.example.org
+	new_id "$alice" && new_id "$bob" || return
+	"$tool" id new "$p" >/dev/null 2>&1 || fail "id new $p"
+	state=$DANEMSG_DIR/$bob.listen
+	dns_proxy
+
+	check "quarantine without an action: usage" 2 "${q[@]}" --as "$bob"
+	check "quarantine --help" 0 "${q[@]}" --help
+	expect "--help names retry" "$work/out" "quarantine retry ENTRY"
+	# ---- bounded retries; the quarantine bounded in bytes; refused senders ----
+	printf 'from a zone that fails' | "$tool" seal --from "$p" --to "$bob" >"$work/q-dns" ||
+		fail "seal from $p"
+	printf 'held back' | "$tool" seal --from "$alice" --to "$bob" >"$work/q-held" ||
+		fail "seal from alice"
+	{ printf '\033]0;owned\007\033[2J'; head -c 3000 /dev/zero; } >"$work/q-esc"
+	head -c 3000 /dev/urandom >"$work/q-big"
+	listen_start "$work/q.out" "$work/q.log" --as "$bob" --resolver "$proxy" \
+		--retry-max 1 --allow "$p" --quarantine-max-bytes 6000 || return
+	pub "$bob" "$work/q-dns"
+	pub "$bob" "$work/q-held"
+	pub "$bob" "$work/q-esc"
+	wait_for "$work/q.log" "rejected: " 2 15
+	pub "$bob" "$work/q-big"
+	wait_for "$work/q.log" "rejected: dns-temporary: gave up after 2 attempts" 1 20
+	expect "a temporary DNS failure: retried, then quarantined (--retry-max 1)" \
+		"$work/q.log" "rejected: dns-temporary: gave up after 2 attempts over [0-9]+ s: "
+	expect "over --quarantine-max-bytes: the payload dropped, logged" "$work/q.log" \
+		"quarantine is full \(--quarantine-max-bytes 6000\): the payload of [0-9a-f]{12}"
+	entry=$(sha256sum <"$work/q-big" | cut -c1-64)
+	expect "its reason and first bytes are kept" <(cat "$state"/quarantine/"$entry".*.reason) \
+		"^head: .+"
+	[ ! -e "$(echo "$state"/quarantine/"$entry".*.msg)" ] &&
+		pass "and not its payload" || fail "payload kept over --quarantine-max-bytes"
+
+	check "quarantine list" 0 "${q[@]}" list --as "$bob"
+	expect "list: entry, reason, size, time, payload" "$work/out" \
+		"^[0-9a-f]{64}\.[0-9]+  dns-temporary  [0-9]+  20[0-9-]+T[0-9:]+Z  (kept|dropped)$"
+	expect "list: dropped payloads say so" "$work/out" "  dropped$"
+	check "quarantine list --json" 0 "${q[@]}" list --json --state "$state"
+	if /usr/bin/python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 4, rows
+assert {r["reason"] for r in rows} >= {"dns-temporary", "sender-not-allowed"}, rows
+assert all(set(r) >= {"entry", "reason", "detail", "size", "received", "payload_kept"}
+           for r in rows), rows' "$work/out"; then pass "list --json: one object per entry"
+	else fail "list --json" "$work/out"; fi
+	entry=$(sha256sum <"$work/q-esc" | cut -c1-12)
+	check "quarantine show --payload" 0 "${q[@]}" show --payload --as "$bob" "$entry"
+	expect "show: the payload, escaped" "$work/out" '^payload: \\x1b\]0;owned\\x07'
+	if ! grep -q $'\033' "$work/out"; then pass "show prints no raw control byte"; else
+		fail "show printed a raw escape"; fi
+	check "show an unknown entry: 1" 1 "${q[@]}" show --as "$bob" 0123456789ab
+	check "retry without ENTRY, --all or --reason: usage" 2 "${q[@]}" retry --as "$bob"
+	listen_stop "listener that quarantines"
+
+	# ---- retry: back to the listener, judged as of when it first arrived ----
+	sleep 3
+	listen_start "$work/q2.out" "$work/q2.log" --as "$bob" --max-age 2 || return
+	check "quarantine retry --reason sender-not-allowed, with the listener running" 0 \
+		"${q[@]}" retry --as "$bob" --reason sender-not-allowed
+	if wait_for "$work/q2.out" "says: held back" 1 20; then
+		pass "retried: delivered, its age taken from its first arrival (--max-age 2)"
+	else fail "retried message not delivered" "$work/q2.log"; fi
+	n=$("${q[@]}" list --as "$bob" | wc -l)
+	[ "$n" -eq 3 ] && pass "it left the quarantine" || fail "$n entries left, not 3"
+	check "purge --reason dns-temporary" 0 "${q[@]}" purge --as "$bob" --reason dns-temporary
+	check "purge --all" 0 "${q[@]}" purge --all --as "$bob"
+	[ -z "$(ls "$state/quarantine")" ] && pass "the quarantine is empty" ||
+		fail "files left in quarantine: $(ls "$state/quarantine")"
+	listen_stop "listener after retry"
+}
+
 case $part in
-basic | durable | outage | versions | state) "$part" ;;
+basic | durable | outage | versions | state | poison | quarantine) "$part" ;;
 *) say "unknown part '$part'"; exit 2 ;;
 esac
 say "messaging $part: $passed passed, $failed failed ($(($(date +%s) - started)) s)"

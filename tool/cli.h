@@ -90,6 +90,7 @@ int cmd_open(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_quarantine(int argc, char **argv);
 int id_show(int argc, char **argv);
 int id_new(int argc, char **argv);
 int id_csr(int argc, char **argv);

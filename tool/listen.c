@@ -20,6 +20,7 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "cli.h"
@@ -33,10 +34,16 @@
 #include "spool.h"
 
 #define DEFAULT_MAX_SIZE (1ul << 20)
-#define QUEUE_CAP 16384               /* spool entries indexed in memory; more wait on disk */
+#define QUEUE_CAP 16384               /* new spool entries indexed in memory; more wait on disk */
+#define RETRY_CAP 16384               /* entries waiting for a retry; beyond: quarantined */
 #define DELIVERED_HASHES 200000       /* delivered payloads remembered (7 days, at most) */
 #define KEEP_HASH_S (7 * 86400)
 #define BACKOFF_MAX_S 60
+#define RETRY_BACKOFF_MAX_S 300       /* a message's retries: 1 s doubling to 5 min, +-25% */
+#define DEFAULT_RETRY_MAX 10
+#define DEFAULT_RETRY_AGE 3600
+#define BOGUS_RETRY_MAX 5             /* a bogus answer: retried over ~30 s, then final */
+#define DEFAULT_QUARANTINE_BYTES (64ul << 20)
 #define MAX_ALLOW 64
 #define MAX_WORKERS 64
 #define DEFAULT_SESSION_EXPIRY (7 * 86400)
@@ -75,6 +82,13 @@ static const char listen_usage[] =
 	"  --state DIR          spool, quarantine and journal (default DIR/NAME.listen); ours\n"
 	"                       alone: refused if others can write it\n"
 	"  --quarantine-max N   keep at most N refused messages (default 10000)\n"
+	"  --quarantine-max-bytes BYTES\n"
+	"                       and at most BYTES of them (default 67108864, 64 MiB); beyond,\n"
+	"                       only why and the first 64 bytes are kept\n"
+	"  --retry-max N        retry a message that fails for a temporary reason (DNS,\n"
+	"                       --exec) at most N times (default 10), then quarantine it;\n"
+	"                       new messages always go first\n"
+	"  --retry-age S        nor later than S seconds after it arrived (default 3600)\n"
 	"  --topic TEMPLATE     the topic, {to} replaced by NAME, {from} by + (any sender;\n"
 	"                       default {to})\n"
 	"  --client-id ID       the MQTT client id of the session (default danemsg-NAME)\n"
@@ -98,6 +112,7 @@ enum {
 	OPT_STATE = 's', OPT_QUARANTINE_MAX = 'Q', OPT_TOPIC = 'T', OPT_CLIENT_ID = 'i',
 	OPT_SESSION_EXPIRY = 'E', OPT_KEEPALIVE = 'k', OPT_COUNT = 'n', OPT_ONCE = '1',
 	OPT_READY_FILE = 'r', OPT_DIR = 'd', OPT_CONFIG = 'C', OPT_HELP = 'h',
+	OPT_QUARANTINE_BYTES = 'B', OPT_RETRY_MAX = 'R', OPT_RETRY_AGE = 'G',
 };
 
 static const struct option listen_longopts[] = {
@@ -113,6 +128,9 @@ static const struct option listen_longopts[] = {
 	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"state", required_argument, NULL, OPT_STATE},
 	{"quarantine-max", required_argument, NULL, OPT_QUARANTINE_MAX},
+	{"quarantine-max-bytes", required_argument, NULL, OPT_QUARANTINE_BYTES},
+	{"retry-max", required_argument, NULL, OPT_RETRY_MAX},
+	{"retry-age", required_argument, NULL, OPT_RETRY_AGE},
 	{"topic", required_argument, NULL, OPT_TOPIC},
 	{"client-id", required_argument, NULL, OPT_CLIENT_ID},
 	{"session-expiry", required_argument, NULL, OPT_SESSION_EXPIRY},
@@ -135,7 +153,7 @@ struct listen_args {
 	size_t n_allow;
 	int json, compat;
 	unsigned long workers, max_size, max_age, exec_timeout, session_expiry, keepalive;
-	unsigned long count, quarantine_max;
+	unsigned long count, quarantine_max, quarantine_bytes, retry_max, retry_age;
 	struct cli_dns_opts dns;
 	struct cli_mqtt_opts mqtt;
 	struct cli_config *cfg;
@@ -183,6 +201,15 @@ static int listen_option(void *ctx, int code, const char *arg)
 	case OPT_STATE: a->state = arg; return EXIT_OK_;
 	case OPT_QUARANTINE_MAX:
 		return cli_parse_uint(arg, "--quarantine-max", 0, 10000000, &a->quarantine_max)
+			       ? EXIT_USAGE : EXIT_OK_;
+	case OPT_QUARANTINE_BYTES:
+		return cli_parse_uint(arg, "--quarantine-max-bytes", 0, 1ul << 40,
+				      &a->quarantine_bytes) ? EXIT_USAGE : EXIT_OK_;
+	case OPT_RETRY_MAX:
+		return cli_parse_uint(arg, "--retry-max", 0, 1000, &a->retry_max)
+			       ? EXIT_USAGE : EXIT_OK_;
+	case OPT_RETRY_AGE:
+		return cli_parse_uint(arg, "--retry-age", 1, 366ul * 86400, &a->retry_age)
 			       ? EXIT_USAGE : EXIT_OK_;
 	case OPT_TOPIC: a->topic = arg; return EXIT_OK_;
 	case OPT_CLIENT_ID:
@@ -374,43 +401,94 @@ static danemsg_err replay_hook(void *ctx, const char *sender, const char *id,
 
 /* ---- workers ---- */
 
-static unsigned backoff_s(unsigned attempts)
+/* 1, 2, 4 ... 300 s, times 0.75 to 1.25 so that messages that failed together are not
+ * all retried in the same instant. */
+static int64_t retry_delay_ns(unsigned attempts)
 {
-	return attempts >= 6 ? BACKOFF_MAX_S : 1u << attempts;   /* 1, 2, 4 ... 60 */
+	int64_t base = attempts >= 9 ? RETRY_BACKOFF_MAX_S : 1 << attempts;
+	uint16_t r = 0;
+	RAND_bytes((unsigned char *)&r, sizeof(r));
+	return base * 1000000000 / 4 * 3 + base * 1000000000 / 2 * r / 65536;
 }
 
-/* Errors that are not the message's fault: try it again later. */
-static int retryable(danemsg_err err)
+/* Errors that are not the message's fault: try it again later. A bogus answer may be an
+ * attack on the path that stops: a few tries, then final. */
+static unsigned retry_limit(const struct listener *L, danemsg_err err)
 {
-	return danemsg_err_is_temporary(err) || err == DANEMSG_ERR_NOMEM ||
-	       err == DANEMSG_ERR_IO || err == DANEMSG_ERR_DNS_CONFIG;
+	if (err == DANEMSG_ERR_DNS_BOGUS)
+		return BOGUS_RETRY_MAX;
+	if (danemsg_err_is_temporary(err) || err == DANEMSG_ERR_NOMEM ||
+	    err == DANEMSG_ERR_IO || err == DANEMSG_ERR_DNS_CONFIG)
+		return (unsigned)L->a->retry_max;
+	return 0;
 }
 
-static void retry_later(struct listener *L, struct spool_item *item, const char *what,
-			const char *why)
+static void quarantine(struct listener *L, struct spool_item *item, const void *data,
+		       size_t size, const char *reason, const char *detail);
+
+/* Puts item back in the queue, due after delay_ns; false when the retry queue is full. */
+static int requeue(struct listener *L, struct spool_item *item, int64_t delay_ns,
+		   const char *what, const char *why)
 {
 	char sn[SPOOL_NAME_MAX];
-	unsigned delay = backoff_s(item->attempts);
 	item->attempts++;
-	listen_log("retry in %u s: %s: %s (%s)", delay, what, why,
+	snprintf(item->last_error, sizeof(item->last_error), "%s", what);
+	if (spool_queue_retry(L->queue, item, delay_ns))
+		return 0;
+	listen_log("retry in %lld s: %s: %s (%s)",
+		   (long long)((delay_ns + 500000000) / 1000000000), what, why,
 		   short_name(item->name, sn, sizeof(sn)));
-	spool_queue_retry(L->queue, item, (int64_t)delay * 1000000000);
+	return 1;
 }
 
-static void quarantine(struct listener *L, struct spool_item *item, size_t size,
-		       const char *reason, const char *detail)
+/* Tries item again later, unless it has had its attempts or waited long enough: then it
+ * goes to quarantine with why, and the operator can put it back (danemsg quarantine). */
+static void retry_later(struct listener *L, struct spool_item *item, unsigned limit,
+			const char *what, const char *why, const void *data, size_t size)
 {
-	char sn[SPOOL_NAME_MAX];
-	int rc = spool_quarantine(L->spool, item->name, 1, NULL, size, reason, detail);
+	char sn[SPOOL_NAME_MAX], detail[600];
+	int64_t age_s = (spool_real_ns() - item->received_ns) / 1000000000;
+
 	short_name(item->name, sn, sizeof(sn));
-	if (rc < 0) {
-		retry_later(L, item, "cannot quarantine", strerror(errno));
+	if (item->attempts >= limit || age_s >= (int64_t)L->a->retry_age) {
+		snprintf(detail, sizeof(detail), "gave up after %u attempts over %lld s: %s",
+			 item->attempts + 1, (long long)age_s, why);
+		quarantine(L, item, data, size, what, detail);
 		return;
 	}
-	listen_log("rejected: %s: %s (%s%s)", reason, detail, rc ? "quarantine/" : "", sn);
-	if (!rc)
-		listen_log("quarantine is full (--quarantine-max %lu): %s dropped",
-			   L->a->quarantine_max, sn);
+	if (!requeue(L, item, retry_delay_ns(item->attempts), what, why)) {
+		snprintf(detail, sizeof(detail), "the retry queue is full (%d): %s", RETRY_CAP,
+			 why);
+		quarantine(L, item, data, size, what, detail);
+	}
+}
+
+static void quarantine(struct listener *L, struct spool_item *item, const void *data,
+		       size_t size, const char *reason, const char *detail)
+{
+	char sn[SPOOL_NAME_MAX], head[4 * SPOOL_HEAD_BYTES + 1] = "";
+	int rc = spool_quarantine(L->spool, item->name, 1, data, size, item->received_ns,
+				  reason, detail);
+	short_name(item->name, sn, sizeof(sn));
+	if (rc < 0) {   /* the disk is full: try again, unbounded; or find it in a scan */
+		if (!requeue(L, item, retry_delay_ns(item->attempts), "cannot quarantine",
+			     strerror(errno)))
+			spool_queue_done(L->queue, item->name);
+		return;
+	}
+	listen_log("rejected: %s: %s (%s%s)", reason, detail,
+		   rc != SPOOL_Q_FULL ? "quarantine/" : "", sn);
+	if (data)
+		spool_escape(data, size < SPOOL_HEAD_BYTES ? size : SPOOL_HEAD_BYTES, head,
+			     sizeof(head));
+	if (rc == SPOOL_Q_FULL)
+		listen_log("quarantine is full (--quarantine-max %lu, --quarantine-max-bytes %lu): "
+			   "%s dropped (%zu bytes, %s, first bytes: %s)", L->a->quarantine_max,
+			   L->a->quarantine_bytes, sn, size, reason, head);
+	else if (rc == SPOOL_Q_HEAD_ONLY)
+		listen_log("quarantine is full (--quarantine-max-bytes %lu): the payload of %s "
+			   "dropped (%zu bytes), its reason and first bytes kept",
+			   L->a->quarantine_bytes, sn, size);
 	spool_queue_done(L->queue, item->name);
 }
 
@@ -459,7 +537,7 @@ static void output_gone(struct listener *L, struct spool_item *item, const char 
 
 /* The same bytes were delivered before: the broker's redelivery, or a replay. */
 static int already_delivered(struct listener *L, struct spool_item *item,
-			     const uint8_t sha[32], int mid, size_t len)
+			     const uint8_t sha[32], int mid, const uint8_t *data, size_t len)
 {
 	char sn[SPOOL_NAME_MAX], detail[200];
 	int dmid;
@@ -474,7 +552,7 @@ static int already_delivered(struct listener *L, struct spool_item *item,
 	} else {
 		snprintf(detail, sizeof(detail), "the same message was delivered before (as "
 			 "packet %d; this copy came as packet %d)", dmid, mid);
-		quarantine(L, item, len, "replayed", detail);
+		quarantine(L, item, data, len, "replayed", detail);
 	}
 	return 1;
 }
@@ -499,31 +577,33 @@ static void process(struct worker *w, struct spool_item *item)
 		if (errno == ENOENT)
 			spool_queue_done(L->queue, item->name);
 		else if (errno == E2BIG)
-			quarantine(L, item, 0, "too-large", "over --max-size");
+			quarantine(L, item, NULL, 0, "too-large", "over --max-size");
 		else
-			retry_later(L, item, "cannot read the spool", strerror(errno));
+			retry_later(L, item, (unsigned)L->a->retry_max, "cannot read the spool",
+				    strerror(errno), NULL, 0);
 		return;
 	}
 	SHA256(data, len, actual);
 	if (memcmp(actual, sha, sizeof(sha))) {
-		quarantine(L, item, len, "damaged", "the spool file does not match its name");
-	} else if (!already_delivered(L, item, sha, mid, len)) {
+		quarantine(L, item, data, len, "damaged", "the spool file does not match its name");
+	} else if (!already_delivered(L, item, sha, mid, data, len)) {
 		/* judged as of its arrival: a message that waited here for DNS is still fresh */
 		current_attempt = &at;
 		err = danemsg_open_at(L->r, (const danemsg_credential *const *)L->keys, L->n_keys,
 				      w->policy, (int64_t)(received_ns / 1000000000), data, len,
 				      &m, errbuf, sizeof(errbuf));
 		current_attempt = NULL;
-		if (err && retryable(err))
-			retry_later(L, item, danemsg_err_name(err),
-				    errbuf[0] ? errbuf : danemsg_strerror(err));
+		if (err && retry_limit(L, err))
+			retry_later(L, item, retry_limit(L, err), danemsg_err_name(err),
+				    errbuf[0] ? errbuf : danemsg_strerror(err), data, len);
 		else if (err)
-			quarantine(L, item, len, danemsg_err_name(err),
+			quarantine(L, item, data, len, danemsg_err_name(err),
 				   errbuf[0] ? errbuf : danemsg_strerror(err));
 		else if ((rc = deliver_message(&L->deliver, m, why, sizeof(why))) == DELIVER_GONE)
 			output_gone(L, item, why);
 		else if (rc)
-			retry_later(L, item, "not delivered", why);
+			retry_later(L, item, (unsigned)L->a->retry_max, "not delivered", why,
+				    data, len);
 		else
 			delivered(L, item, &at, m, sha, mid);
 	}
@@ -557,7 +637,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		snprintf(detail, sizeof(detail), "%zu bytes, over the limit of %lu (not stored)",
 			 len, L->a->max_size);
 		if (!spool_in_quarantine(L->spool, name))
-			spool_quarantine(L->spool, name, 0, NULL, len, "too-large", detail);
+			spool_quarantine(L->spool, name, 0, NULL, len, 0, "too-large", detail);
 		listen_log("rejected: too-large: %s (%s)", detail, sn);
 		return;
 	}
@@ -572,8 +652,8 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 			int kept;
 			snprintf(detail, sizeof(detail), "the same message was delivered before "
 				 "(as packet %d; this copy came as packet %d)", dmid, mid);
-			kept = spool_quarantine(L->spool, name, 0, msg->payload, len, "replayed",
-						detail);
+			kept = spool_quarantine(L->spool, name, 0, msg->payload, len, 0,
+						"replayed", detail);
 			listen_log("rejected: replayed: %s (%s%s)", detail,
 				   kept > 0 ? "quarantine/" : "", sn);
 		}
@@ -774,14 +854,13 @@ static int setup(struct listener *L, struct listen_args *a)
 		return rc;
 	if (a->state)
 		snprintf(L->state, sizeof(L->state), "%s", a->state);
-	else if (snprintf(L->state, sizeof(L->state), "%s/%s.listen", dir, L->name) >=
-		 (int)sizeof(L->state))
+	else if (spool_state_dir(dir, L->name, L->state, sizeof(L->state)))
 		return EXIT_USAGE;
 	if (cli_receiver_new(&a->dns, &L->r, &L->ta))
 		return EXIT_DNS_CONFIG;
 	if (danemsg_replay_cache_new(100000, &L->replay))
 		return EXIT_FAILURE_;
-	if ((rc = spool_open(L->state, a->quarantine_max, &L->spool)))
+	if ((rc = spool_open(L->state, a->quarantine_max, a->quarantine_bytes, &L->spool)))
 		return rc;
 	{
 		char path[4300];
@@ -789,7 +868,7 @@ static int setup(struct listener *L, struct listen_args *a)
 		if ((rc = journal_open(path, L->replay, DELIVERED_HASHES, &L->journal)))
 			return rc;
 	}
-	if (spool_queue_new(L->spool, QUEUE_CAP, &L->queue))
+	if (spool_queue_new(L->spool, QUEUE_CAP, RETRY_CAP, &L->queue))
 		return EXIT_FAILURE_;
 	L->deliver.format = a->exec ? DELIVER_EXEC : a->json ? DELIVER_JSON : DELIVER_TEXT;
 	L->deliver.exec = a->exec;
@@ -925,6 +1004,9 @@ int cmd_listen(int argc, char **argv)
 	a.session_expiry = DEFAULT_SESSION_EXPIRY;
 	a.keepalive = 30;
 	a.quarantine_max = 10000;
+	a.quarantine_bytes = DEFAULT_QUARANTINE_BYTES;
+	a.retry_max = DEFAULT_RETRY_MAX;
+	a.retry_age = DEFAULT_RETRY_AGE;
 	L.a = &a;
 	rc = parse_args(argc, argv, &a);
 	if (rc < 0) {

@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
 	{"open", cmd_open, "decrypt a message, verify its sender in DNS, apply the policy"},
 	{"send", cmd_send, "seal a message and publish it to the recipient over MQTT"},
 	{"listen", cmd_listen, "receive, open and deliver messages over MQTT (a daemon)"},
+	{"quarantine", cmd_quarantine, "list, show, retry or purge what listen refused"},
 	{"token", cmd_token, "print a login token for a broker that checks identities in DNS"},
 	{"version", cmd_version, "print the version"},
 	{NULL, NULL, NULL},

@@ -51,6 +51,14 @@ typedef struct danemsg_resolver_config {
 	size_t cache_max_entries;
 	/* A lookup that has no answer after this long fails as temporary. Default 5000. */
 	uint32_t timeout_ms;
+	/* Queries in flight at most: in all, and under a zone whose last query failed as
+	 * temporary (a zone: the name after its last "_label", e.g. example.net. for
+	 * alice._device.example.net.); beyond, a lookup fails at once as temporary. Such
+	 * a zone is not asked at all for cache_failure_ttl, doubling with each failure in
+	 * a row up to 60 s. So names that never answer cannot take the resolver from the
+	 * others. Defaults 64 and 4. */
+	uint32_t max_inflight;
+	uint32_t max_inflight_per_zone;
 } danemsg_resolver_config;
 
 /* Fills cfg with the defaults above. */
