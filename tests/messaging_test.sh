@@ -22,7 +22,8 @@
 #   versions MQTT 5 by default: mosquitto never sends the listener a message over its
 #            Maximum-Packet-Size (with --mqtt 3.1.1 it does, and the listener refuses it);
 #            nats-server (JetStream on, MQTT 3.1.1 only): send and listen with the default
-#            settings fall back to 3.1.1 and deliver; send --mqtt 5 does not fall back (40)
+#            settings fall back to 3.1.1 and deliver on a {to_path} topic (NATS refuses
+#            dots); send --mqtt 5 does not fall back (40)
 #   poison   20,000 messages from senders whose DNS fails (SERVFAIL, or never answers:
 #            tests/dns_fault_proxy.py) ahead of 100 legitimate ones: all 100 delivered in a
 #            bound the test states, memory bounded; a 15 s bogus answer is retried and the
@@ -645,7 +646,7 @@ max_file_store: 256MB }" "mqtt { listen: 127.0.0.1:$mqtt_port }" >"$work/nats.co
 	wait_for "$work/nats.log" "Server is ready" 1 20 ||
 		{ fail "nats-server did not start" "$work/nats.log"; return; }
 	broker=mqtt://127.0.0.1:$mqtt_port
-	topic=inbox/$tag   # NATS refuses '.' in topics: one without the names
+	topic="$tag/{to_path}"   # NATS refuses '.' in topics: the name as a path
 	if listen_start "$work/nats.out" "$work/nats-listen.log" --as "$bob" --broker "$broker" \
 		--topic "$topic" --client-id "$tag-nats"; then
 		expect "listen (default) with NATS: falls back to MQTT 3.1.1, and says so" \
@@ -654,8 +655,10 @@ max_file_store: 256MB }" "mqtt { listen: 127.0.0.1:$mqtt_port }" >"$work/nats.co
 			"$tool" send --from "$alice" --to "$bob" --broker "$broker" --topic "$topic" \
 			"over nats"
 		wait_for "$work/nats.out" "says: over nats" 1 20
-		expect "received through NATS with MQTT 3.1.1" "$work/nats.out" \
+		expect "received through NATS with MQTT 3.1.1, topic $topic" "$work/nats.out" \
 			"^$alice says: over nats\$"
+		expect "... on the name's path" "$work/nats-listen.log" \
+			"listening as $bob on $tag/$(tr . '\n' <<<"$bob" | tac | paste -sd/) at"
 		listen_stop "listener on NATS"
 	fi
 	check "send --mqtt 5 with NATS: no fallback, exit 40" 40 "$tool" send --mqtt 5 \

@@ -227,11 +227,18 @@ struct mosquitto *cli_mqtt_new(const struct cli_mqtt_opts *o, const struct cli_b
 int cli_topic_expand(const char *template, const char *to, const char *from, int subscribe,
 		     char *out, size_t outlen)
 {
+	char to_path[DANEMSG_CREDENTIAL_NAME_MAX];
 	size_t n = 0;
+	if (danemsg_credential_name_to_path(to, to_path, sizeof(to_path)))
+		return EXIT_USAGE;   /* to was normalized: cannot happen */
 	for (const char *p = template; *p;) {
 		const char *put = p;
 		size_t len = 1;
-		if (!strncmp(p, "{to}", 4)) {
+		if (!strncmp(p, "{to_path}", 9)) {
+			put = to_path;
+			len = strlen(to_path);
+			p += 9;
+		} else if (!strncmp(p, "{to}", 4)) {
 			put = to;
 			len = strlen(to);
 			p += 4;

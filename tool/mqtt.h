@@ -98,7 +98,8 @@ int cli_mqtt_login(struct mosquitto *m, const struct cli_mqtt_opts *o, const str
 /* A readable message for a libmosquitto error (MOSQ_ERR_ERRNO: errno's). */
 const char *cli_mqtt_strerror(int rc);
 
-/* Replaces {to} and {from} in template. 0, or EXIT_USAGE when the result is not a topic
+/* Replaces {to}, {to_path} (to as a path: danemsg_credential_name_to_path) and {from} in
+ * template; to must be normalized. 0, or EXIT_USAGE when the result is not a topic
  * one can publish to (subscribe: subscribe to) (reported). */
 int cli_topic_expand(const char *template, const char *to, const char *from, int subscribe,
 		     char *out, size_t outlen);
