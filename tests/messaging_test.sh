@@ -24,6 +24,10 @@
 #            nats-server (JetStream on, MQTT 3.1.1 only): send and listen with the default
 #            settings fall back to 3.1.1 and deliver on a {to_path} topic (NATS refuses
 #            dots); send --mqtt 5 does not fall back (40)
+#   failover several brokers (--broker repeatable, URL lists, DANEMSG_BROKER, the config
+#            file): send takes the next when one is unreachable, exit 40 when all are;
+#            listen starts on the second when the first is away, and moves on to the third
+#            when its broker is killed (SIGKILL): messages before and after, each once
 #   poison   20,000 messages from senders whose DNS fails (SERVFAIL, or never answers:
 #            tests/dns_fault_proxy.py) ahead of 100 legitimate ones: all 100 delivered in a
 #            bound the test states, memory bounded; a 15 s bogus answer is retried and the
@@ -33,7 +37,7 @@
 # Every listener is stopped with SIGTERM and must exit 0 (under ASan: without leaks).
 # Run by CTest with the lab's environment, DANEMSG_TOOL and DANEMSG_LAB.
 set -u
-part=${1:?usage: messaging_test.sh basic|durable|outage|versions|state|poison|quarantine}
+part=${1:?usage: messaging_test.sh basic|durable|outage|versions|failover|state|poison|quarantine}
 tool=${DANEMSG_TOOL:?the danemsg binary}
 lab=${DANEMSG_LAB:?the lab script}
 : "${DANEMSG_RESOLVER:?run with the lab environment}" "${DANEMSG_ZONE:?}" "${DANEMSG_BROKER:?}"
@@ -670,6 +674,72 @@ max_file_store: 256MB }" "mqtt { listen: 127.0.0.1:$mqtt_port }" >"$work/nats.co
 }
 
 # ---------------------------------------------------------------------------------------
+# Several brokers (--broker repeatable, lists, the config file): send and listen fail over.
+failover() {
+	local alice bob lab_broker dead dead2 m2 mpid d=$work/m2 r
+	alice=$(name alice) bob=$(name bob)
+	new_id "$alice" && new_id "$bob" || return
+	lab_broker=mqtt://127.0.0.1:$DANEMSG_MQTT_PORT
+	dead=mqtt://127.0.0.1:$(free_port) dead2=mqtt://127.0.0.1:$(free_port)
+
+	# ---- usage ----
+	check "brokers with and without TLS mixed: usage" 2 "$tool" send --from "$alice" \
+		--to "$bob" --broker "$lab_broker,mqtts://127.0.0.1:1" x
+	check "an empty URL in a list: usage" 2 "$tool" send --from "$alice" --to "$bob" \
+		--broker "$lab_broker,,$dead" x
+	r=$(printf -- "--broker $dead %.0s" $(seq 17))
+	# shellcheck disable=SC2086
+	check "17 brokers: usage" 2 "$tool" send --from "$alice" --to "$bob" $r x
+	expect "... says the bound" "$work/err" "at most 16"
+
+	# ---- send: the next broker when one fails; 40 when every one does ----
+	check "send --broker DEAD --broker LIVE: exit 0" 0 "$tool" send --from "$alice" \
+		--to "$bob" --broker "$dead" --broker "$lab_broker" --topic "$tag/fo" "one"
+	expect "... it says it tries the next" "$work/err" "trying $lab_broker"
+	check "send --broker DEAD,DEAD: exit 40" 40 "$tool" send --from "$alice" --to "$bob" \
+		--broker "$dead,$dead2" --topic "$tag/fo" x
+	expect "... both were tried" "$work/err" "broker $dead2: "
+	mkdir -p "$work/.config/danemsg"
+	printf 'broker = %s\nbroker = %s\n' "$dead" "$lab_broker" >"$work/.config/danemsg/config"
+	check "two broker lines in the config file: the second when the first fails" 0 \
+		env -u DANEMSG_BROKER "$tool" send --from "$alice" --to "$bob" --topic "$tag/fo" "two"
+	rm -f "$work/.config/danemsg/config"
+	DANEMSG_BROKER="$dead,$lab_broker" check "DANEMSG_BROKER=DEAD,LIVE: exit 0" 0 \
+		"$tool" send --from "$alice" --to "$bob" --topic "$tag/fo" "three"
+
+	# ---- listen: its broker killed, it goes on with the next ----
+	mkdir -p "$d"
+	m2=$(free_port)
+	printf '%s\n' "listener $m2 127.0.0.1" "allow_anonymous true" "persistence false" \
+		"user $(id -un)" >"$d/mosquitto.conf"
+	mosquitto -c "$d/mosquitto.conf" >"$d/mosquitto.log" 2>&1 &
+	mpid=$!
+	pids="$pids $mpid"
+	wait_for "$d/mosquitto.log" " running" 1 10 || { fail "a second mosquitto" "$d/mosquitto.log"; return; }
+	listen_start "$work/fo.out" "$work/fo.log" --as "$bob" --client-id "$tag-fo" \
+		--broker "$dead" --broker "mqtt://127.0.0.1:$m2,$lab_broker" --topic "$tag/in/{to_path}" ||
+		return
+	expect "listen: the first broker unreachable, the second one next" "$work/fo.log" \
+		"cannot connect to $dead: .*; trying mqtt://127.0.0.1:$m2 in 1 s"
+	check "send to the listener's broker" 0 "$tool" send --from "$alice" --to "$bob" \
+		--broker "mqtt://127.0.0.1:$m2" --topic "$tag/in/{to_path}" "fo-1"
+	wait_for "$work/fo.out" "says: fo-1" 1 15
+	kill -KILL "$mpid"
+	wait "$mpid" 2>/dev/null
+	wait_for "$work/fo.log" "connected to $lab_broker" 1 20 ||
+		fail "listen did not move to the next broker" "$work/fo.log"
+	expect "... it said where it goes" "$work/fo.log" \
+		"lost the connection to mqtt://127.0.0.1:$m2: .*; trying $lab_broker in 1 s"
+	check "send to the next broker" 0 "$tool" send --from "$alice" --to "$bob" \
+		--broker "mqtt://127.0.0.1:$m2" --broker "$lab_broker" --topic "$tag/in/{to_path}" "fo-2"
+	wait_for "$work/fo.out" "says: fo-2" 1 15
+	[ "$(exactly_once "$work/fo.out" fo 2)" = "0 0" ] &&
+		pass "both messages delivered once, before and after the failover" ||
+		fail "messages before and after the failover" "$work/fo.out" "$work/fo.log"
+	listen_stop "listener after the failover"
+}
+
+# ---------------------------------------------------------------------------------------
 state() {
 	local alice bob st small i r fill
 	alice=$(name alice) bob=$(name bob)
@@ -939,7 +1009,7 @@ assert all(set(r) >= {"entry", "reason", "detail", "size", "received", "payload_
 }
 
 case $part in
-basic | durable | outage | versions | state | poison | quarantine) "$part" ;;
+basic | durable | outage | versions | failover | state | poison | quarantine) "$part" ;;
 *) say "unknown part '$part'"; exit 2 ;;
 esac
 say "messaging $part: $passed passed, $failed failed ($(($(date +%s) - started)) s)"
