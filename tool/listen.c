@@ -296,6 +296,7 @@ struct listener {
 	/* the broker thread's own */
 	int connected, ready, backoff;
 	int was_connected;        /* this connection got as far as CONNACK */
+	int fell_back;            /* this broker refused MQTT 5: again with 3.1.1, not the next */
 };
 
 struct worker {
@@ -717,6 +718,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 	struct listener *L = obj;
 	int v5 = cli_mqtt_version(&L->a->mqtt) == MQTT_PROTOCOL_V5;
 	if (rc && cli_mqtt_fall_back(&L->a->mqtt, m, rc)) {
+		L->fell_back = 1;
 		listen_log("the broker %s does not speak MQTT 5: using 3.1.1, with which a message "
 			   "is read whole before --max-size can refuse it (bound the size on the "
 			   "broker)", L->broker->url);
@@ -796,7 +798,9 @@ static void *broker_main(void *arg)
 			why[strlen(why) - 1] = '\0';
 		from = L->broker;
 		/* the next node: the persistent session lives in the cluster, not in one node */
-		L->broker = &L->brokers[(size_t)(L->broker - L->brokers + 1) % L->n_brokers];
+		if (!L->fell_back)
+			L->broker = &L->brokers[(size_t)(L->broker - L->brokers + 1) % L->n_brokers];
+		L->fell_back = 0;
 		listen_log("%s %s: %s; trying %s in %u s",
 			   L->was_connected ? "lost the connection to" : "cannot connect to",
 			   from->url, why, from == L->broker ? "again" : L->broker->url, delay);
