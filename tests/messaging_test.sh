@@ -27,7 +27,8 @@
 #   failover several brokers (--broker repeatable, URL lists, DANEMSG_BROKER, the config
 #            file): send takes the next when one is unreachable, exit 40 when all are;
 #            listen starts on the second when the first is away, and moves on to the third
-#            when its broker is killed (SIGKILL): messages before and after, each once
+#            when its broker is killed (SIGKILL): messages before and after, each once;
+#            two listeners sharing $share/GROUP/TOPIC (mosquitto): each message to one
 #   poison   20,000 messages from senders whose DNS fails (SERVFAIL, or never answers:
 #            tests/dns_fault_proxy.py) ahead of 100 legitimate ones: all 100 delivered in a
 #            bound the test states, memory bounded; a 15 s bogus answer is retried and the
@@ -737,6 +738,35 @@ failover() {
 		pass "both messages delivered once, before and after the failover" ||
 		fail "messages before and after the failover" "$work/fo.out" "$work/fo.log"
 	listen_stop "listener after the failover"
+
+	# ---- receivers that scale out on mosquitto: two listeners share $share/GROUP/TOPIC ----
+	local l1 l2 n1 n2 total=40
+	listen_start "$work/s1.out" "$work/s1.log" --as "$bob" --client-id "$tag-s1" \
+		--state "$work/s1" --topic "\$share/$tag/$tag/sh/{to_path}" || return
+	l1=$lpid
+	listen_start "$work/s2.out" "$work/s2.log" --as "$bob" --client-id "$tag-s2" \
+		--state "$work/s2" --topic "\$share/$tag/$tag/sh/{to_path}" || return
+	l2=$lpid
+	for i in $(seq "$total"); do
+		"$tool" send --from "$alice" --to "$bob" --topic "$tag/sh/{to_path}" "sh-$i" \
+			2>>"$work/sh.err" || fail "send sh-$i" "$work/sh.err"
+	done
+	cat "$work/s1.out" "$work/s2.out" >"$work/sh.out"
+	for _ in $(seq 200); do
+		[ "$(count "$work/sh.out" "says: sh-")" -ge "$total" ] && break
+		sleep 0.1
+		cat "$work/s1.out" "$work/s2.out" >"$work/sh.out"
+	done
+	n1=$(count "$work/s1.out" "says: sh-") n2=$(count "$work/s2.out" "says: sh-")
+	[ "$(exactly_once "$work/sh.out" sh "$total")" = "0 0" ] &&
+		pass "\$share: $total messages delivered once between two listeners ($n1 + $n2)" ||
+		fail "\$share: $n1 + $n2 of $total" "$work/s1.log" "$work/s2.log"
+	[ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] && pass "\$share: both listeners took a part" ||
+		fail "\$share: one listener took none ($n1 + $n2)"
+	lpid=$l1
+	listen_stop "first shared listener"
+	lpid=$l2
+	listen_stop "second shared listener"
 }
 
 # ---------------------------------------------------------------------------------------
