@@ -2,7 +2,7 @@
  * libFuzzer target for the broker plugin's topic rules (plugin/acl_topic.c): topics and
  * user names come from MQTT clients. Input: "USER\nTOPIC" with the first byte choosing a
  * template. Invariants: a name a topic yields is a normalized DNS name that fits again
- * when asked for by name; a topic allowed as one's own subscription holds no '#', and no
+ * when asked for by name, and whose path turns back into it; a topic allowed as one's own subscription holds no '#', and no
  * '+' unless the template has {from}.
  */
 #include <stdint.h>
@@ -23,12 +23,13 @@ static void require(int ok)
 
 static const char *const templates[] = {
 	"{to}", "danemsg/{to}", "{to}/{from}", "in/{from}/{to}/x", "{to}.{from}",
+	"danemsg/{to_path}", "{to_path}/{from}", "in/{from}/{to_path}/x", "{to_path}",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char text[2048], to[DANEMSG_CREDENTIAL_NAME_MAX], again[DANEMSG_CREDENTIAL_NAME_MAX];
-	char user[DANEMSG_CREDENTIAL_NAME_MAX];
+	char user[DANEMSG_CREDENTIAL_NAME_MAX], path[DANEMSG_CREDENTIAL_NAME_MAX];
 	const char *tmpl, *topic, *t;
 	char *nl;
 
@@ -45,6 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		require(!danemsg_credential_name_normalize(to, again, sizeof(again)) &&
 			!strcmp(to, again));
 		require(acl_topic_fits(tmpl, topic, to, NULL, NULL, 0));
+		require(!danemsg_credential_name_to_path(to, path, sizeof(path)) &&
+			!danemsg_credential_name_from_path(path, again, sizeof(again)) &&
+			!strcmp(to, again));
 		require(!strchr(topic, '#') && !strchr(topic, '+'));
 	}
 	if (danemsg_credential_name_normalize(text, user, sizeof(user)))

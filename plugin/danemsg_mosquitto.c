@@ -524,10 +524,10 @@ static int configure(struct plugin *p, struct mosquitto_opt *opts, int n)
 			return -1;
 	}
 	if (!p->audience || (!p->topic && set_string(&p->topic, DEFAULT_TOPIC)) ||
-	    !strstr(p->topic, "{to}")) {
+	    !acl_template_ok(p->topic)) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "danemsg: plugin_opt_audience (the broker's "
 				     "name in tokens) is required; plugin_opt_topic must hold "
-				     "{to}");
+				     "{to} or {to_path} (followed by '/' or nothing)");
 		return -1;
 	}
 	p->tokens.audience = p->audience;

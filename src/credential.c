@@ -130,6 +130,53 @@ danemsg_err danemsg_credential_name_normalize(const char *name, char *buf, size_
 	return DANEMSG_OK;
 }
 
+/* Writes the labels of src (separated by sep_in) in reverse order, separated by sep_out. */
+static void reverse_labels(const char *src, size_t len, char sep_in, char sep_out, char *out)
+{
+	size_t n = 0, end = len;
+	for (;;) {   /* empty labels too: the caller refuses them */
+		size_t start = end;
+		while (start > 0 && src[start - 1] != sep_in)
+			start--;
+		if (n || end < len)
+			out[n++] = sep_out;
+		memcpy(out + n, src + start, end - start);
+		n += end - start;
+		if (start == 0)
+			break;
+		end = start - 1;
+	}
+	out[n] = '\0';
+}
+
+danemsg_err danemsg_credential_name_to_path(const char *name, char *buf, size_t buflen)
+{
+	char norm[DANEMSG_CREDENTIAL_NAME_MAX];
+	danemsg_err err = danemsg_credential_name_normalize(name, norm, sizeof(norm));
+	if (err)
+		return err;
+	if (buflen < strlen(norm) + 1)
+		return DANEMSG_ERR_BUFFER_TOO_SMALL;
+	reverse_labels(norm, strlen(norm), '.', '/', buf);
+	return DANEMSG_OK;
+}
+
+danemsg_err danemsg_credential_name_from_path(const char *path, char *buf, size_t buflen)
+{
+	char name[DANEMSG_CREDENTIAL_NAME_MAX];
+	size_t len;
+	if (!path || !buf)
+		return DANEMSG_ERR_INVALID_ARG;
+	len = strnlen(path, sizeof(name));
+	/* '.' would let a path pass for a name of other levels; normalize checks the rest */
+	if (len == 0 || len >= sizeof(name) || memchr(path, '.', len))
+		return DANEMSG_ERR_INVALID_ARG;
+	reverse_labels(path, len, '/', '.', name);
+	if (name[0] == '.' || name[len - 1] == '.')
+		return DANEMSG_ERR_INVALID_ARG;   /* a leading or trailing '/' */
+	return danemsg_credential_name_normalize(name, buf, buflen);
+}
+
 /* --- paths --- */
 
 static const char *const slot_infix[] = {"", "next.", "old."};

@@ -42,27 +42,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 unset IDENTITY_NAME CRYPTO_PATH MQTT_HOST MQTT_PORT DANEMSG_MQTT_USERNAME DANEMSG_MQTT_PASSWORD
 export HOME=$work DANEMSG_DIR=$work/ids
-passed=0 failed=0
-
-say() { printf '%s\n' "$*"; }
-pass() { passed=$((passed + 1)); say "ok    $1"; }
-fail() {   # fail DESCRIPTION [FILE...]
-	local what=$1 f
-	shift
-	failed=$((failed + 1))
-	say "FAIL  $what"
-	for f in "$@"; do [ -f "$f" ] && tail -6 "$f" | sed 's/^/      /'; done
-}
-check() {   # check DESCRIPTION EXPECTED_EXIT COMMAND...
-	local what=$1 want=$2 got=0
-	shift 2
-	"$@" >"$work/out" 2>"$work/err" || got=$?
-	if [ "$got" -eq "$want" ]; then pass "$what"; else
-		fail "$what: exit $got, expected $want" "$work/out" "$work/err"; fi
-}
-expect() {   # expect DESCRIPTION FILE PATTERN (grep -E)
-	if grep -qE -- "$3" "$2" 2>/dev/null; then pass "$1"; else fail "$1: no /$3/ in $2" "$2"; fi
-}
+. "$(dirname "$0")/testlib.sh"
 
 "$lab" up "$work/lab" --broker-auth >"$work/lab.out" 2>&1 || {
 	cat "$work/lab.out"

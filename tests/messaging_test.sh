@@ -22,7 +22,13 @@
 #   versions MQTT 5 by default: mosquitto never sends the listener a message over its
 #            Maximum-Packet-Size (with --mqtt 3.1.1 it does, and the listener refuses it);
 #            nats-server (JetStream on, MQTT 3.1.1 only): send and listen with the default
-#            settings fall back to 3.1.1 and deliver; send --mqtt 5 does not fall back (40)
+#            settings fall back to 3.1.1 and deliver on a {to_path} topic (NATS refuses
+#            dots); send --mqtt 5 does not fall back (40)
+#   failover several brokers (--broker repeatable, URL lists, DANEMSG_BROKER, the config
+#            file): send takes the next when one is unreachable, exit 40 when all are;
+#            listen starts on the second when the first is away, and moves on to the third
+#            when its broker is killed (SIGKILL): messages before and after, each once;
+#            two listeners sharing $share/GROUP/TOPIC (mosquitto): each message to one
 #   poison   20,000 messages from senders whose DNS fails (SERVFAIL, or never answers:
 #            tests/dns_fault_proxy.py) ahead of 100 legitimate ones: all 100 delivered in a
 #            bound the test states, memory bounded; a 15 s bogus answer is retried and the
@@ -32,7 +38,7 @@
 # Every listener is stopped with SIGTERM and must exit 0 (under ASan: without leaks).
 # Run by CTest with the lab's environment, DANEMSG_TOOL and DANEMSG_LAB.
 set -u
-part=${1:?usage: messaging_test.sh basic|durable|outage|versions|state|poison|quarantine}
+part=${1:?usage: messaging_test.sh basic|durable|outage|versions|failover|state|poison|quarantine}
 tool=${DANEMSG_TOOL:?the danemsg binary}
 lab=${DANEMSG_LAB:?the lab script}
 : "${DANEMSG_RESOLVER:?run with the lab environment}" "${DANEMSG_ZONE:?}" "${DANEMSG_BROKER:?}"
@@ -56,46 +62,8 @@ trap 'exit 1' INT TERM
 export DANEMSG_DIR=$work/ids
 unset IDENTITY_NAME CRYPTO_PATH MQTT_HOST MQTT_PORT DANEMSG_MQTT_USERNAME DANEMSG_MQTT_PASSWORD
 export HOME=$work   # no ~/.config/danemsg/config but ours
-passed=0 failed=0
-
-say() { printf '%s\n' "$*"; }
-pass() { passed=$((passed + 1)); say "ok    $1"; }
-fail() {   # fail DESCRIPTION [FILE...]: the files' last lines explain
-	local what=$1 f
-	shift
-	failed=$((failed + 1))
-	say "FAIL  $what"
-	for f in "$@"; do [ -f "$f" ] && tail -8 "$f" | sed 's/^/      /'; done
-}
-check() {   # check DESCRIPTION EXPECTED_EXIT COMMAND...
-	local what=$1 want=$2 got=0
-	shift 2
-	"$@" >"$work/out" 2>"$work/err" || got=$?
-	if [ "$got" -eq "$want" ]; then pass "$what"; else
-		fail "$what: exit $got, expected $want" "$work/out" "$work/err"; fi
-}
-expect() {   # expect DESCRIPTION FILE PATTERN (grep -E)
-	if grep -qE -- "$3" "$2" 2>/dev/null; then pass "$1"; else
-		fail "$1: no /$3/ in $2" "$2"; fi
-}
-expect_not() {   # expect_not DESCRIPTION FILE PATTERN
-	if ! grep -qE -- "$3" "$2" 2>/dev/null; then pass "$1"; else
-		fail "$1: /$3/ in $2" "$2"; fi
-}
-count() {   # count FILE PATTERN: lines that match (0 without the file)
-	local n
-	n=$(grep -cE -- "$2" "$1" 2>/dev/null)
-	echo "${n:-0}"
-}
+. "$(dirname "$0")/testlib.sh"
 now_ms() { date +%s%3N; }
-# wait_for FILE PATTERN N SECONDS: until FILE has N lines matching PATTERN
-wait_for() {
-	local deadline=$(($(date +%s) + $4))
-	while [ "$(count "$1" "$2")" -lt "$3" ]; do
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
 
 zone=${DANEMSG_ZONE%.}
 tag=msg$$
@@ -645,7 +613,7 @@ max_file_store: 256MB }" "mqtt { listen: 127.0.0.1:$mqtt_port }" >"$work/nats.co
 	wait_for "$work/nats.log" "Server is ready" 1 20 ||
 		{ fail "nats-server did not start" "$work/nats.log"; return; }
 	broker=mqtt://127.0.0.1:$mqtt_port
-	topic=inbox/$tag   # NATS refuses '.' in topics: one without the names
+	topic="$tag/{to_path}"   # NATS refuses '.' in topics: the name as a path
 	if listen_start "$work/nats.out" "$work/nats-listen.log" --as "$bob" --broker "$broker" \
 		--topic "$topic" --client-id "$tag-nats"; then
 		expect "listen (default) with NATS: falls back to MQTT 3.1.1, and says so" \
@@ -654,8 +622,10 @@ max_file_store: 256MB }" "mqtt { listen: 127.0.0.1:$mqtt_port }" >"$work/nats.co
 			"$tool" send --from "$alice" --to "$bob" --broker "$broker" --topic "$topic" \
 			"over nats"
 		wait_for "$work/nats.out" "says: over nats" 1 20
-		expect "received through NATS with MQTT 3.1.1" "$work/nats.out" \
+		expect "received through NATS with MQTT 3.1.1, topic $topic" "$work/nats.out" \
 			"^$alice says: over nats\$"
+		expect "... on the name's path" "$work/nats-listen.log" \
+			"listening as $bob on $tag/$(tr . '\n' <<<"$bob" | tac | paste -sd/) at"
 		listen_stop "listener on NATS"
 	fi
 	check "send --mqtt 5 with NATS: no fallback, exit 40" 40 "$tool" send --mqtt 5 \
@@ -664,6 +634,101 @@ max_file_store: 256MB }" "mqtt { listen: 127.0.0.1:$mqtt_port }" >"$work/nats.co
 		"refused the connection: [Uu]nsupported [Pp]rotocol [Vv]ersion"
 	kill -TERM "$npid"
 	wait "$npid" 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------------------
+# Several brokers (--broker repeatable, lists, the config file): send and listen fail over.
+failover() {
+	local alice bob lab_broker dead dead2 m2 mpid d=$work/m2 r
+	alice=$(name alice) bob=$(name bob)
+	new_id "$alice" && new_id "$bob" || return
+	lab_broker=mqtt://127.0.0.1:$DANEMSG_MQTT_PORT
+	dead=mqtt://127.0.0.1:$(free_port) dead2=mqtt://127.0.0.1:$(free_port)
+
+	# ---- usage ----
+	check "brokers with and without TLS mixed: usage" 2 "$tool" send --from "$alice" \
+		--to "$bob" --broker "$lab_broker,mqtts://127.0.0.1:1" x
+	check "an empty URL in a list: usage" 2 "$tool" send --from "$alice" --to "$bob" \
+		--broker "$lab_broker,,$dead" x
+	r=$(printf -- "--broker $dead %.0s" $(seq 17))
+	# shellcheck disable=SC2086
+	check "17 brokers: usage" 2 "$tool" send --from "$alice" --to "$bob" $r x
+	expect "... says the bound" "$work/err" "at most 16"
+
+	# ---- send: the next broker when one fails; 40 when every one does ----
+	check "send --broker DEAD --broker LIVE: exit 0" 0 "$tool" send --from "$alice" \
+		--to "$bob" --broker "$dead" --broker "$lab_broker" --topic "$tag/fo" "one"
+	expect "... it says it tries the next" "$work/err" "trying $lab_broker"
+	check "send --broker DEAD,DEAD: exit 40" 40 "$tool" send --from "$alice" --to "$bob" \
+		--broker "$dead,$dead2" --topic "$tag/fo" x
+	expect "... both were tried" "$work/err" "broker $dead2: "
+	mkdir -p "$work/.config/danemsg"
+	printf 'broker = %s\nbroker = %s\n' "$dead" "$lab_broker" >"$work/.config/danemsg/config"
+	check "two broker lines in the config file: the second when the first fails" 0 \
+		env -u DANEMSG_BROKER "$tool" send --from "$alice" --to "$bob" --topic "$tag/fo" "two"
+	rm -f "$work/.config/danemsg/config"
+	DANEMSG_BROKER="$dead,$lab_broker" check "DANEMSG_BROKER=DEAD,LIVE: exit 0" 0 \
+		"$tool" send --from "$alice" --to "$bob" --topic "$tag/fo" "three"
+
+	# ---- listen: its broker killed, it goes on with the next ----
+	mkdir -p "$d"
+	m2=$(free_port)
+	printf '%s\n' "listener $m2 127.0.0.1" "allow_anonymous true" "persistence false" \
+		"user $(id -un)" >"$d/mosquitto.conf"
+	mosquitto -c "$d/mosquitto.conf" >"$d/mosquitto.log" 2>&1 &
+	mpid=$!
+	pids="$pids $mpid"
+	wait_for "$d/mosquitto.log" " running" 1 10 || { fail "a second mosquitto" "$d/mosquitto.log"; return; }
+	listen_start "$work/fo.out" "$work/fo.log" --as "$bob" --client-id "$tag-fo" \
+		--broker "$dead" --broker "mqtt://127.0.0.1:$m2,$lab_broker" --topic "$tag/in/{to_path}" ||
+		return
+	expect "listen: the first broker unreachable, the second one next" "$work/fo.log" \
+		"cannot connect to $dead: .*; trying mqtt://127.0.0.1:$m2 in 1 s"
+	check "send to the listener's broker" 0 "$tool" send --from "$alice" --to "$bob" \
+		--broker "mqtt://127.0.0.1:$m2" --topic "$tag/in/{to_path}" "fo-1"
+	wait_for "$work/fo.out" "says: fo-1" 1 15
+	kill -KILL "$mpid"
+	wait "$mpid" 2>/dev/null
+	wait_for "$work/fo.log" "connected to $lab_broker" 1 20 ||
+		fail "listen did not move to the next broker" "$work/fo.log"
+	expect "... it said where it goes" "$work/fo.log" \
+		"lost the connection to mqtt://127.0.0.1:$m2: .*; trying $lab_broker in 1 s"
+	check "send to the next broker" 0 "$tool" send --from "$alice" --to "$bob" \
+		--broker "mqtt://127.0.0.1:$m2" --broker "$lab_broker" --topic "$tag/in/{to_path}" "fo-2"
+	wait_for "$work/fo.out" "says: fo-2" 1 15
+	[ "$(exactly_once "$work/fo.out" fo 2)" = "0 0" ] &&
+		pass "both messages delivered once, before and after the failover" ||
+		fail "messages before and after the failover" "$work/fo.out" "$work/fo.log"
+	listen_stop "listener after the failover"
+
+	# ---- receivers that scale out on mosquitto: two listeners share $share/GROUP/TOPIC ----
+	local l1 l2 n1 n2 total=40
+	listen_start "$work/s1.out" "$work/s1.log" --as "$bob" --client-id "$tag-s1" \
+		--state "$work/s1" --topic "\$share/$tag/$tag/sh/{to_path}" || return
+	l1=$lpid
+	listen_start "$work/s2.out" "$work/s2.log" --as "$bob" --client-id "$tag-s2" \
+		--state "$work/s2" --topic "\$share/$tag/$tag/sh/{to_path}" || return
+	l2=$lpid
+	for i in $(seq "$total"); do
+		"$tool" send --from "$alice" --to "$bob" --topic "$tag/sh/{to_path}" "sh-$i" \
+			2>>"$work/sh.err" || fail "send sh-$i" "$work/sh.err"
+	done
+	cat "$work/s1.out" "$work/s2.out" >"$work/sh.out"
+	for _ in $(seq 200); do
+		[ "$(count "$work/sh.out" "says: sh-")" -ge "$total" ] && break
+		sleep 0.1
+		cat "$work/s1.out" "$work/s2.out" >"$work/sh.out"
+	done
+	n1=$(count "$work/s1.out" "says: sh-") n2=$(count "$work/s2.out" "says: sh-")
+	[ "$(exactly_once "$work/sh.out" sh "$total")" = "0 0" ] &&
+		pass "\$share: $total messages delivered once between two listeners ($n1 + $n2)" ||
+		fail "\$share: $n1 + $n2 of $total" "$work/s1.log" "$work/s2.log"
+	[ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] && pass "\$share: both listeners took a part" ||
+		fail "\$share: one listener took none ($n1 + $n2)"
+	lpid=$l1
+	listen_stop "first shared listener"
+	lpid=$l2
+	listen_stop "second shared listener"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -936,7 +1001,7 @@ assert all(set(r) >= {"entry", "reason", "detail", "size", "received", "payload_
 }
 
 case $part in
-basic | durable | outage | versions | state | poison | quarantine) "$part" ;;
+basic | durable | outage | versions | failover | state | poison | quarantine) "$part" ;;
 *) say "unknown part '$part'"; exit 2 ;;
 esac
 say "messaging $part: $passed passed, $failed failed ($(($(date +%s) - started)) s)"

@@ -418,6 +418,52 @@ static void test_names(void **state)
 	assert_int_equal(danemsg_credential_name_normalize("abc", buf, 4), DANEMSG_OK);
 }
 
+/* Names as topic paths (for brokers that refuse '.' in topics) and back. */
+static void test_name_paths(void **state)
+{
+	static const struct { const char *name, *path; } pairs[] = {
+		{"bob._device.example.net", "net/example/_device/bob"},
+		{"Alice.Example.NET.", "net/example/alice"},
+		{"x", "x"},
+		{"a-b_c.d9", "d9/a-b_c"},
+	};
+	static const char *const bad_paths[] = {
+		"", "/", "net/", "/net", "net//bob", "net/ex.ample/bob", "net/+/bob", "net/#",
+		"a b", "net/caf\xc3\xa9",
+	};
+	char buf[DANEMSG_CREDENTIAL_NAME_MAX], name[DANEMSG_CREDENTIAL_NAME_MAX], long_path[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		assert_int_equal(danemsg_credential_name_to_path(pairs[i].name, buf, sizeof(buf)),
+				 DANEMSG_OK);
+		assert_string_equal(buf, pairs[i].path);
+		assert_int_equal(danemsg_credential_name_from_path(buf, name, sizeof(name)),
+				 DANEMSG_OK);
+		assert_int_equal(danemsg_credential_name_normalize(pairs[i].name, buf, sizeof(buf)),
+				 DANEMSG_OK);
+		assert_string_equal(name, buf);
+	}
+	for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++)
+		assert_int_equal(danemsg_credential_name_from_path(bad_paths[i], name, sizeof(name)),
+				 DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_credential_name_to_path("a..b", buf, sizeof(buf)),
+			 DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_credential_name_to_path("a.bc", buf, 4),
+			 DANEMSG_ERR_BUFFER_TOO_SMALL);
+	assert_int_equal(danemsg_credential_name_from_path("bc/a", name, 4),
+			 DANEMSG_ERR_BUFFER_TOO_SMALL);
+	for (int i = 0; i < 127; i++)   /* 253 octets: the longest name; one more is refused */
+		memcpy(long_path + 2 * i, "a/", 2);
+	long_path[253] = '\0';
+	assert_int_equal(danemsg_credential_name_from_path(long_path, name, sizeof(name)),
+			 DANEMSG_OK);
+	long_path[253] = 'a';
+	long_path[254] = '\0';
+	assert_int_equal(danemsg_credential_name_from_path(long_path, name, sizeof(name)),
+			 DANEMSG_ERR_INVALID_ARG);
+}
+
 /* TLSA data equals what OpenSSL's own digest functions compute. */
 static void test_tlsa_rdata(void **state)
 {
@@ -937,6 +983,7 @@ int main(void)
 		T(test_load_key_mismatch),
 		T(test_load_refuses_shared_key),
 		T(test_names),
+		cmocka_unit_test(test_name_paths),
 		T(test_tlsa_rdata),
 		cmocka_unit_test(test_tlsa_format_line),
 		T(test_csr),

@@ -89,8 +89,8 @@ static const char listen_usage[] =
 	"                       --exec) at most N times (default 10), then quarantine it;\n"
 	"                       new messages always go first\n"
 	"  --retry-age S        nor later than S seconds after it arrived (default 3600)\n"
-	"  --topic TEMPLATE     the topic, {to} replaced by NAME, {from} by + (any sender;\n"
-	"                       default {to})\n"
+	"  --topic TEMPLATE     the topic, {to} replaced by NAME, {to_path} by NAME as a\n"
+	"                       path (a.b.c: c/b/a), {from} by + (any sender; default {to})\n"
 	"  --client-id ID       the MQTT client id of the session (default danemsg-NAME)\n"
 	"  --session-expiry S   with MQTT 5: how long the broker keeps the session while we\n"
 	"                       are away (default 604800, 7 days)\n"
@@ -277,7 +277,9 @@ struct listener {
 	struct listen_args *a;
 	char name[DANEMSG_CREDENTIAL_NAME_MAX];   /* ours, no trailing dot */
 	char topic[1024], client_id[600], state[4200];
-	struct cli_broker broker;
+	struct cli_broker brokers[CLI_MAX_BROKERS];
+	size_t n_brokers;
+	const struct cli_broker *broker;   /* the one in use: the next one after a failure */
 	danemsg_credential *keys[CLI_MAX_KEYS];
 	size_t n_keys;
 	danemsg_resolver *r;             /* NULL with --offline */
@@ -294,6 +296,7 @@ struct listener {
 	/* the broker thread's own */
 	int connected, ready, backoff;
 	int was_connected;        /* this connection got as far as CONNACK */
+	int fell_back;            /* this broker refused MQTT 5: again with 3.1.1, not the next */
 };
 
 struct worker {
@@ -693,7 +696,7 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const i
 {
 	struct listener *L = obj;
 	if (n < 1 || granted[0] >= 128) {
-		listen_log("the broker %s refused the subscription to %s: stopping", L->broker.url,
+		listen_log("the broker %s refused the subscription to %s: stopping", L->broker->url,
 			   L->topic);
 		atomic_store(&L->fatal, EXIT_BROKER);
 		atomic_store(&L->stopping, 1);
@@ -715,20 +718,21 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 	struct listener *L = obj;
 	int v5 = cli_mqtt_version(&L->a->mqtt) == MQTT_PROTOCOL_V5;
 	if (rc && cli_mqtt_fall_back(&L->a->mqtt, m, rc)) {
+		L->fell_back = 1;
 		listen_log("the broker %s does not speak MQTT 5: using 3.1.1, with which a message "
 			   "is read whole before --max-size can refuse it (bound the size on the "
-			   "broker)", L->broker.url);
+			   "broker)", L->broker->url);
 		return;
 	}
 	if (rc) {
-		listen_log("the broker %s refused the connection: %s", L->broker.url,
+		listen_log("the broker %s refused the connection: %s", L->broker->url,
 			   rc <= 5 ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc));
 		return;
 	}
 	L->connected = 1;
 	L->was_connected = 1;
 	L->backoff = 1;
-	listen_log("connected to %s as %s (%s)", L->broker.url, L->client_id,
+	listen_log("connected to %s as %s (%s)", L->broker->url, L->client_id,
 		   flags & 1 ? "session resumed" : "new session");
 	/* Every time: the session may be new. With MQTT 5, retained messages only come with
 	 * a new subscription; with 3.1.1 a retained copy is recognized by its bytes. */
@@ -755,17 +759,18 @@ static void sleep_unless_stopping(struct listener *L, unsigned seconds)
 static int broker_connect(struct listener *L)
 {
 	int keepalive = (int)L->a->keepalive;
-	if (cli_mqtt_login(L->mosq, &L->a->mqtt, &L->broker))   /* a fresh token each time */
+	if (cli_mqtt_login(L->mosq, &L->a->mqtt, L->broker))   /* a fresh token each time */
 		return MOSQ_ERR_AUTH;
 	if (cli_mqtt_version(&L->a->mqtt) == MQTT_PROTOCOL_V5)   /* the properties every time */
-		return mosquitto_connect_bind_v5(L->mosq, L->broker.host, L->broker.port,
+		return mosquitto_connect_bind_v5(L->mosq, L->broker->host, L->broker->port,
 						 keepalive, NULL, L->connect_props);
-	return mosquitto_connect(L->mosq, L->broker.host, L->broker.port, keepalive);
+	return mosquitto_connect(L->mosq, L->broker->host, L->broker->port, keepalive);
 }
 
 static void *broker_main(void *arg)
 {
 	struct listener *L = arg;
+	const struct cli_broker *from;
 	char why[200];
 	sigset_t usr1;
 	int rc;
@@ -791,9 +796,14 @@ static void *broker_main(void *arg)
 		snprintf(why, sizeof(why), "%s", cli_mqtt_strerror(rc));
 		if (*why && why[strlen(why) - 1] == '.')   /* libmosquitto ends some with '.' */
 			why[strlen(why) - 1] = '\0';
-		listen_log("%s %s: %s; trying again in %u s",
+		from = L->broker;
+		/* the next node: the persistent session lives in the cluster, not in one node */
+		if (!L->fell_back)
+			L->broker = &L->brokers[(size_t)(L->broker - L->brokers + 1) % L->n_brokers];
+		L->fell_back = 0;
+		listen_log("%s %s: %s; trying %s in %u s",
 			   L->was_connected ? "lost the connection to" : "cannot connect to",
-			   L->broker.url, why, delay);
+			   from->url, why, from == L->broker ? "again" : L->broker->url, delay);
 		L->connected = L->was_connected = 0;
 		sleep_unless_stopping(L, delay);
 	}
@@ -842,10 +852,11 @@ static int setup(struct listener *L, struct listen_args *a)
 		cli_error("--as: '%s' is not a DNS name", a->as);
 		return EXIT_USAGE;
 	}
-	if ((rc = cli_broker_resolve(&a->mqtt, &L->broker)) ||
+	if ((rc = cli_brokers_resolve(&a->mqtt, L->brokers, &L->n_brokers)) ||
 	    (rc = cli_topic_expand(a->topic ? a->topic : "{to}", L->name, "+", 1, L->topic,
 				   sizeof(L->topic))))
 		return rc;
+	L->broker = &L->brokers[0];
 	snprintf(L->client_id, sizeof(L->client_id), "%s%s", a->client_id ? "" : "danemsg-",
 		 a->client_id ? a->client_id : L->name);
 	if (!(dir = cli_identity_dir(a->dir_opt)))
@@ -886,7 +897,7 @@ static int setup(struct listener *L, struct listen_args *a)
 			return EXIT_FAILURE_;
 	}
 	a->mqtt.login = L->keys[0];
-	L->mosq = cli_mqtt_new(&a->mqtt, &L->broker, L->client_id, 0, L);
+	L->mosq = cli_mqtt_new(&a->mqtt, L->broker, L->client_id, 0, L);
 	if (!L->mosq)
 		return EXIT_FAILURE_;
 	/* Threaded: libmosquitto then only queues the PUBACK while on_message runs, and sends
@@ -959,7 +970,7 @@ static int run(struct listener *L, struct worker *workers, size_t n_workers)
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	listen_log("listening as %s on %s at %s; state in %s", L->name, L->topic, L->broker.url,
+	listen_log("listening as %s on %s at %s; state in %s", L->name, L->topic, L->broker->url,
 		   L->state);
 	for (size_t i = 0; i < n_workers; i++) {
 		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i])) {

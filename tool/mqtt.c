@@ -13,7 +13,8 @@
 
 const char cli_mqtt_help[] =
 	"Broker options:\n"
-	"  --broker URL            mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (TLS)\n"
+	"  --broker URL[,URL...]   mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (TLS); repeatable:\n"
+	"                          nodes of one cluster, used in turn when one fails\n"
 	"                          (env DANEMSG_BROKER, or MQTT_HOST and MQTT_PORT;\n"
 	"                          default " CLI_DEFAULT_BROKER ")\n"
 	"  --cafile FILE, --capath DIR\n"
@@ -33,7 +34,13 @@ const char cli_mqtt_help[] =
 int cli_mqtt_option(struct cli_mqtt_opts *o, int opt, const char *arg)
 {
 	switch (opt) {
-	case CLI_OPT_BROKER: o->broker = arg; return 1;
+	case CLI_OPT_BROKER:
+		if (o->n_brokers == CLI_MAX_BROKERS) {
+			cli_error("at most %d --broker options", CLI_MAX_BROKERS);
+			return -1;
+		}
+		o->brokers[o->n_brokers++] = arg;
+		return 1;
 	case CLI_OPT_CAFILE: o->cafile = arg; return 1;
 	case CLI_OPT_CAPATH: o->capath = arg; return 1;
 	case CLI_OPT_CERT: o->certfile = arg; return 1;
@@ -152,13 +159,48 @@ static int broker_parse(const char *url, struct cli_broker *out)
 	return EXIT_OK_;
 }
 
-int cli_broker_resolve(const struct cli_mqtt_opts *o, struct cli_broker *out)
+/* Appends the URLs of list (separated by commas) to out[*n...]. */
+static int broker_list_parse(const char *list, struct cli_broker *out, size_t *n)
 {
-	const char *url = o->broker, *host, *port;
-	char built[400];
+	char url[400];
+	for (const char *p = list;; p++) {
+		size_t len = strcspn(p, ",");
+		if (*n == CLI_MAX_BROKERS) {
+			cli_error("at most %d brokers", CLI_MAX_BROKERS);
+			return EXIT_USAGE;
+		}
+		if (len == 0 || len >= sizeof(url)) {
+			cli_error("broker list '%s': %s URL", list, len ? "a too long" : "an empty");
+			return EXIT_USAGE;
+		}
+		memcpy(url, p, len);
+		url[len] = '\0';
+		if (broker_parse(url, &out[*n]))
+			return EXIT_USAGE;
+		if (out[*n].tls != out[0].tls) {
+			cli_error("brokers %s and %s: all with TLS (mqtts://) or all without",
+				  out[0].url, out[*n].url);
+			return EXIT_USAGE;
+		}
+		++*n;
+		p += len;
+		if (!*p)
+			return EXIT_OK_;
+	}
+}
 
-	if (!url)
-		url = getenv("DANEMSG_BROKER");
+int cli_brokers_resolve(const struct cli_mqtt_opts *o, struct cli_broker *out, size_t *n)
+{
+	const char *url = getenv("DANEMSG_BROKER"), *host, *port;
+	char built[400];
+	int rc;
+
+	*n = 0;
+	for (size_t i = 0; i < o->n_brokers; i++)
+		if ((rc = broker_list_parse(o->brokers[i], out, n)))
+			return rc;
+	if (o->n_brokers)
+		return EXIT_OK_;
 	if ((!url || !*url) && (host = getenv("MQTT_HOST")) && *host) {
 		port = getenv("MQTT_PORT");
 		snprintf(built, sizeof(built), "mqtt://%s%s%s%s%s", strchr(host, ':') ? "[" : "",
@@ -168,7 +210,7 @@ int cli_broker_resolve(const struct cli_mqtt_opts *o, struct cli_broker *out)
 	}
 	if (!url || !*url)
 		url = CLI_DEFAULT_BROKER;
-	return broker_parse(url, out);
+	return broker_list_parse(url, out, n);
 }
 
 const char *cli_mqtt_strerror(int rc)
@@ -227,11 +269,18 @@ struct mosquitto *cli_mqtt_new(const struct cli_mqtt_opts *o, const struct cli_b
 int cli_topic_expand(const char *template, const char *to, const char *from, int subscribe,
 		     char *out, size_t outlen)
 {
+	char to_path[DANEMSG_CREDENTIAL_NAME_MAX];
 	size_t n = 0;
+	if (danemsg_credential_name_to_path(to, to_path, sizeof(to_path)))
+		return EXIT_USAGE;   /* to was normalized: cannot happen */
 	for (const char *p = template; *p;) {
 		const char *put = p;
 		size_t len = 1;
-		if (!strncmp(p, "{to}", 4)) {
+		if (!strncmp(p, "{to_path}", 9)) {
+			put = to_path;
+			len = strlen(to_path);
+			p += 9;
+		} else if (!strncmp(p, "{to}", 4)) {
 			put = to;
 			len = strlen(to);
 			p += 4;

@@ -9,9 +9,11 @@
 #include <danemsg.h>
 
 #define CLI_DEFAULT_BROKER "mqtt://localhost"
+#define CLI_MAX_BROKERS 16        /* nodes of one cluster: more would be a mistake */
 
 struct cli_mqtt_opts {
-	const char *broker;       /* --broker URL */
+	const char *brokers[CLI_MAX_BROKERS];   /* --broker URL[,URL...], repeatable */
+	size_t n_brokers;
 	const char *cafile, *capath, *certfile, *keyfile;
 	const char *username, *password;
 	int version;              /* --mqtt: MQTT_PROTOCOL_V311 or MQTT_PROTOCOL_V5; 0 (auto):
@@ -74,12 +76,13 @@ struct cli_broker {
 };
 
 /*
- * The broker to use: --broker, else env DANEMSG_BROKER, else the reference system's
- * MQTT_HOST and MQTT_PORT, else mqtt://localhost; mqtt://HOST[:PORT] or
- * mqtts://HOST[:PORT] (default ports 1883, 8883; HOST may be [IPv6]). 0 or EXIT_USAGE
- * (reported).
+ * The brokers to use, in order (nodes of one cluster, or one broker): every --broker, else
+ * env DANEMSG_BROKER, else the reference system's MQTT_HOST and MQTT_PORT, else
+ * mqtt://localhost. Each value is URL[,URL...], a URL mqtt://HOST[:PORT] or
+ * mqtts://HOST[:PORT] (default ports 1883, 8883; HOST may be [IPv6]); all with TLS or all
+ * without; at most CLI_MAX_BROKERS. Writes out[0..*n). 0 or EXIT_USAGE (reported).
  */
-int cli_broker_resolve(const struct cli_mqtt_opts *o, struct cli_broker *out);
+int cli_brokers_resolve(const struct cli_mqtt_opts *o, struct cli_broker *out, size_t *n);
 
 /*
  * A client for the broker with the protocol version, TLS (mqtts: --cafile/--capath, else
@@ -98,7 +101,8 @@ int cli_mqtt_login(struct mosquitto *m, const struct cli_mqtt_opts *o, const str
 /* A readable message for a libmosquitto error (MOSQ_ERR_ERRNO: errno's). */
 const char *cli_mqtt_strerror(int rc);
 
-/* Replaces {to} and {from} in template. 0, or EXIT_USAGE when the result is not a topic
+/* Replaces {to}, {to_path} (to as a path: danemsg_credential_name_to_path) and {from} in
+ * template; to must be normalized. 0, or EXIT_USAGE when the result is not a topic
  * one can publish to (subscribe: subscribe to) (reported). */
 int cli_topic_expand(const char *template, const char *to, const char *from, int subscribe,
 		     char *out, size_t outlen);

@@ -26,7 +26,8 @@ static const char send_usage[] =
 	"\n"
 	"Seals MESSAGE (or standard input) with NAME's key to each recipient's key found in\n"
 	"DNS, publishes it with QoS 1 to each recipient's topic, and exits 0 once the broker\n"
-	"has acknowledged every copy (PUBACK).\n"
+	"has acknowledged every copy (PUBACK). With several --broker, a broker that fails\n"
+	"gives its place to the next.\n"
 	"\n"
 	"  --from NAME         the sender: an identity in the identity folder\n"
 	"                      (env IDENTITY_NAME)\n"
@@ -37,8 +38,10 @@ static const char send_usage[] =
 	"                      receivers with no DNS (listen --offline)\n"
 	"  --expires S         the message expires S seconds after sealing (with MQTT 5\n"
 	"                      the broker also drops it then)\n"
-	"  --topic TEMPLATE    the topic; {to} and {from} are replaced by the names\n"
-	"                      (default {to}: the recipient's name, as the reference does)\n"
+	"  --topic TEMPLATE    the topic; {to} and {from} are replaced by the names,\n"
+	"                      {to_path} by the recipient's as a path (a.b.c: c/b/a, for\n"
+	"                      brokers that refuse '.' in topics; default {to}: the\n"
+	"                      recipient's name, as the reference does)\n"
 	"  --timeout-broker S  give up when the broker has not acknowledged within S seconds\n"
 	"                      (default 10)\n"
 	"  --retry S           when the broker fails, publish the same sealed message again,\n"
@@ -50,7 +53,7 @@ static const char send_usage[] =
 	"\n"
 	"Exit status: 0 the broker has every copy; 2 usage; 10-15 a recipient's DNS answer\n"
 	"(13: temporary, retry later); 14 a recipient publishes no key to encrypt to;\n"
-	"27 message over 512 KiB; 28 algorithm; 40 broker unreachable, refused us, or did\n"
+	"27 message over 512 KiB; 28 algorithm; 40 every broker unreachable, refused us, or did\n"
 	"not acknowledge in time (nothing or not everything was sent: retry); 1 other errors.\n";
 
 enum {
@@ -291,20 +294,29 @@ out:
 	return result;
 }
 
-/* With --retry, the same sealed bytes again (a listener refuses a second copy that gets
- * through as a replay; it never delivers it twice). */
-static int publish_all(struct send_args *a, const struct cli_broker *b,
+/* A broker that fails: the next one at once (nodes of one cluster share the messages);
+ * after a round, with --retry, the same sealed bytes again (a listener refuses a second
+ * copy that gets through as a replay; it never delivers it twice). */
+static int publish_all(struct send_args *a, const struct cli_broker *brokers, size_t n_brokers,
 		       char topics[][TOPIC_MAX], size_t n, const char *payload, size_t len)
 {
 	double until = now_s() + (double)a->retry;
 	unsigned delay = 1;
 	int acked[MAX_RECIPIENTS] = {0};
-	for (;;) {
-		int rc = publish_once(a, b, topics, n, acked, payload, len);
+	for (size_t tried = 0, i = 0;; i = (i + 1) % n_brokers) {
+		int rc = publish_once(a, &brokers[i], topics, n, acked, payload, len);
 		struct timespec pause = {delay, 0};
-		if (rc == PUBLISH_AGAIN)   /* at most once: the version is 3.1.1 from now on */
+		if (rc == PUBLISH_AGAIN) {   /* at most once: the version is 3.1.1 from now on */
+			i = (i + n_brokers - 1) % n_brokers;
 			continue;
-		if (rc != EXIT_BROKER || now_s() + delay > until)
+		}
+		if (rc != EXIT_BROKER)
+			return rc;
+		if (++tried % n_brokers) {
+			fprintf(stderr, "danemsg: trying %s\n", brokers[(i + 1) % n_brokers].url);
+			continue;
+		}
+		if (now_s() + delay > until)
 			return rc;
 		fprintf(stderr, "danemsg: trying again in %u s (--retry)\n", delay);
 		nanosleep(&pause, NULL);
@@ -335,7 +347,8 @@ static int seal_and_send(struct send_args *a, char *to_list, const char *message
 	const char *names[MAX_RECIPIENTS + 1], *dir;
 	char (*topics)[TOPIC_MAX] = NULL, errbuf[512] = "", *sealed = NULL;
 	size_t n, msg_len = 0, sealed_len = 0;
-	struct cli_broker broker;
+	struct cli_broker brokers[CLI_MAX_BROKERS];
+	size_t n_brokers;
 	danemsg_credential *cred = NULL;
 	danemsg_resolver *r = NULL;
 	uint8_t *msg = NULL;
@@ -347,7 +360,7 @@ static int seal_and_send(struct send_args *a, char *to_list, const char *message
 		cli_error("--to takes 1 to %d names separated by commas", MAX_RECIPIENTS);
 		return EXIT_USAGE;
 	}
-	if ((rc = cli_broker_resolve(&a->mqtt, &broker)))
+	if ((rc = cli_brokers_resolve(&a->mqtt, brokers, &n_brokers)))
 		return rc;
 	if (!(dir = cli_identity_dir(a->dir_opt)))
 		return EXIT_USAGE;
@@ -389,7 +402,7 @@ static int seal_and_send(struct send_args *a, char *to_list, const char *message
 	if (!rc) {
 		mosquitto_lib_init();
 		a->mqtt.login = cred;
-		rc = publish_all(a, &broker, topics, n, sealed, sealed_len);
+		rc = publish_all(a, brokers, n_brokers, topics, n, sealed, sealed_len);
 		mosquitto_lib_cleanup();
 	}
 	free(sealed);

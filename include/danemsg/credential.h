@@ -60,6 +60,21 @@ const char *danemsg_keytype_name(danemsg_keytype type);
  */
 danemsg_err danemsg_credential_name_normalize(const char *name, char *buf, size_t buflen);
 
+/*
+ * A name as a topic path, for brokers whose topics may not hold '.' (NATS): the labels
+ * in reverse order, separated by '/' ("bob._device.example.net" gives
+ * "net/example/_device/bob"). name is normalized first (errors as above). The path has
+ * the name's length, so DANEMSG_CREDENTIAL_NAME_MAX always suffices.
+ */
+danemsg_err danemsg_credential_name_to_path(const char *name, char *buf, size_t buflen);
+
+/*
+ * The reverse: the normalized name of a topic path (levels of letters, digits, '-' and
+ * '_'; no empty level, no leading or trailing '/'). Anything else is
+ * DANEMSG_ERR_INVALID_ARG; a short buffer DANEMSG_ERR_BUFFER_TOO_SMALL.
+ */
+danemsg_err danemsg_credential_name_from_path(const char *path, char *buf, size_t buflen);
+
 /* Which generation of an identity's files. */
 typedef enum danemsg_credential_slot {
 	DANEMSG_SLOT_CURRENT = 0,  /* NAME.*      */
