@@ -256,13 +256,11 @@ int id_show(int argc, char **argv)
 		case CLI_OPT_BAD_VALUE: return EXIT_USAGE;
 		case 'j': json = 1; break;
 		case 'h': printf(show_usage, cli_dns_help); return EXIT_OK_;
-		default: fprintf(stderr, show_usage, cli_dns_help); return EXIT_USAGE;
+		default: return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, show_usage, cli_dns_help);
+	if (cli_operands(argc, argv, "NAME", 1, 1))
 		return EXIT_USAGE;
-	}
 	if (cli_resolver_new(&dns, &r))
 		return EXIT_DNS_CONFIG;
 	err = danemsg_resolver_lookup(r, argv[optind], &id);
