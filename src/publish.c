@@ -151,7 +151,7 @@ static danemsg_err dname_format(const ldns_rdf *rdf, char *buf, size_t buflen)
 	if (strlen(s) >= buflen)
 		err = DANEMSG_ERR_BUFFER_TOO_SMALL;
 	else
-		strcpy(buf, s);
+		memcpy(buf, s, strlen(s) + 1);
 	free(s);
 	return err;
 }
@@ -168,8 +168,8 @@ static danemsg_err tsig_key_new(const char *alg, size_t alg_len, const char *nam
 
 	if (!a)
 		return fail(errbuf, errbuf_len, DANEMSG_ERR_UNSUPPORTED,
-			    "TSIG key: algorithm '%.*s' is not supported (use hmac-sha256, hmac-sha512, "
-			    "hmac-sha1 or hmac-md5)",
+			    "TSIG key: algorithm '%.*s' is not supported (use hmac-sha256, "
+			    "hmac-sha512, hmac-sha1 or hmac-md5)",
 			    (int)(alg_len > 40 ? 40 : alg_len), alg);
 	if (name_len == 0)
 		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED, "TSIG key: empty key name");
@@ -722,7 +722,8 @@ static danemsg_err dns_exchange(const danemsg_dns_server *server, uint32_t timeo
 		free(*wire);
 		*wire = NULL;
 		return fail(errbuf, errbuf_len, DANEMSG_ERR_DNS_TEMPORARY,
-			    "no answer from DNS server %s: %s", where, network_why(saved_errno, st));
+			    "no answer from DNS server %s: %s", where,
+			    network_why(saved_errno, st));
 	}
 	if (ldns_wire2pkt(answer, *wire, *wire_len) != LDNS_STATUS_OK) {
 		*answer = NULL;
@@ -1018,12 +1019,12 @@ static danemsg_err explain_refusal(const ldns_pkt *answer, const danemsg_tsig_ke
 					 "zone %s, or key '%s' is not allowed to update it", zone,
 					 keyname);
 			else
-				snprintf(why, sizeof(why), "the update is not signed and the server "
-					 "requires a TSIG key for zone %s", zone);
+				snprintf(why, sizeof(why), "the update is not signed and the "
+					 "server requires a TSIG key for zone %s", zone);
 			break;
 		case LDNS_RCODE_REFUSED:
-			snprintf(why, sizeof(why), "the server's policy does not allow this update: "
-				 "check its ACL for zone %s and key '%s'", zone, keyname);
+			snprintf(why, sizeof(why), "the server's policy does not allow this "
+				 "update: check its ACL for zone %s and key '%s'", zone, keyname);
 			break;
 		case LDNS_RCODE_NOTZONE:
 			snprintf(why, sizeof(why), "%s is not inside zone %s", name, zone);

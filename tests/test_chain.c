@@ -120,7 +120,8 @@ static void mutate(enum mutation m, uint8_t **wire, size_t *len)
 	}
 	if (m == EMPTY_RDATA) {   /* one more TLSA record at the name, with no RDATA */
 		static const uint8_t rest[] = {0, 52, 0, 1, 0, 0, 0, 60, 0, 0};
-		size_t owner_len = strlen(fx.sender) + 1;   /* in wire form; the name ends in a dot */
+		/* in wire form; the name ends in a dot */
+		size_t owner_len = strlen(fx.sender) + 1;
 		memcpy(*wire + *len, *wire, owner_len);
 		memcpy(*wire + *len + owner_len, rest, sizeof(rest));
 		*len += owner_len + sizeof(rest);

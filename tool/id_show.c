@@ -209,7 +209,8 @@ static void print_text(json_t *o)
 		if (c) {
 			json_t *san;
 			size_t j;
-			printf("    subject:   %s\n", json_string_value(json_object_get(c, "subject")));
+			printf("    subject:   %s\n",
+			       json_string_value(json_object_get(c, "subject")));
 			printf("    SAN:      ");
 			json_array_foreach(json_object_get(c, "san"), j, san)
 				printf(" DNS:%s", json_string_value(san));
@@ -217,7 +218,8 @@ static void print_text(json_t *o)
 			       json_string_value(json_object_get(c, "not_before")),
 			       json_string_value(json_object_get(c, "not_after")),
 			       json_is_true(json_object_get(c, "expired")) ? " (EXPIRED)" : "");
-			printf("    SHA-256:   %s\n", json_string_value(json_object_get(c, "sha256")));
+			printf("    SHA-256:   %s\n",
+			       json_string_value(json_object_get(c, "sha256")));
 		}
 		if (k) {
 			const char *curve = json_string_value(json_object_get(k, "curve"));

@@ -374,7 +374,8 @@ int cmd_quarantine(int argc, char **argv)
 			action = (int)i;
 	if (action < 0) {
 		if (optind < argc)
-			cli_error("quarantine: '%s' is not list, show, retry or purge", argv[optind]);
+			cli_error("quarantine: '%s' is not list, show, retry or purge",
+				  argv[optind]);
 		else
 			cli_operands(argc, argv, "list, show, retry or purge", 1, 1);
 		return EXIT_USAGE;
