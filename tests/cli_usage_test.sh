@@ -8,7 +8,8 @@ empty=$(mktemp -d)
 trap 'rm -rf "$empty"' EXIT
 export DANEMSG_DIR=$empty/none
 unset DANEMSG_RESOLVER DANEMSG_TRUST_ANCHOR CRYPTO_PATH
-passed=0 failed=0
+work=$empty
+. "$(dirname "$0")/lib.sh"
 
 # case EXIT "STDERR" ARGS...: the tool exits EXIT and prints exactly STDERR (one line)
 case_() {
@@ -17,12 +18,10 @@ case_() {
 	out=$("$tool" "$@" 2>&1 >/dev/null </dev/null)
 	rc=$?
 	if [ "$rc" = "$want_rc" ] && [ "$out" = "$want" ]; then
-		passed=$((passed + 1))
+		pass "danemsg $*"
 	else
-		echo "FAIL: danemsg $*: exit $rc (want $want_rc)"
-		echo "  got:  $out"
-		echo "  want: $want"
-		failed=$((failed + 1))
+		fail "danemsg $*: exit $rc (want $want_rc)"
+		say "  got:  $out" "  want: $want"
 	fi
 }
 
@@ -66,13 +65,11 @@ for c in show new csr import tlsa publish check rollover; do
 	help=$("$tool" id "$c" --help)
 	for opt in $("$tool" id "$c" --list-options); do
 		if grep -q -- "$opt\b" <<<"$help"; then
-			passed=$((passed + 1))
+			pass "danemsg id $c --help lists $opt"
 		else
-			echo "FAIL: danemsg id $c --help does not list $opt"
-			failed=$((failed + 1))
+			fail "danemsg id $c --help does not list $opt"
 		fi
 	done
 done
 
-echo "passed: $passed, failed: $failed"
-[ "$failed" -eq 0 ]
+finish

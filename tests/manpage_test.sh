@@ -5,12 +5,7 @@
 # manpage_test.sh TOOL MAN_PAGE CLI_H
 set -u
 tool=${1:?the danemsg binary} page=${2:?man/danemsg.1} cli_h=${3:?tool/cli.h}
-passed=0 failed=0
-
-fail() {
-	echo "FAIL: $*"
-	failed=$((failed + 1))
-}
+. "$(dirname "$0")/lib.sh"
 
 # section TITLE...: the text of the page's sections with these .SH titles
 section() {
@@ -61,7 +56,7 @@ for sub in "${subcommands[@]}"; do
 		# in roff, "--name" is written "\-\-name"; "\-\-zone\-file" is not "--zone"
 		escaped=${opt//-/\\\\-}
 		if grep -Eq -- "${escaped}([^a-z\\]|\\[^-]|\$)" <<<"$text"; then
-			passed=$((passed + 1))
+			pass "danemsg $sub $opt"
 		else
 			fail "danemsg $sub $opt is not in the man page's $own section (nor a shared one)"
 		fi
@@ -73,7 +68,7 @@ tool_codes=$(sed -n 's/^[[:space:]]*EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$cli_h" 
 page_codes=$(section "EXIT STATUS" | sed -n 's/^\([0-9][0-9]*\)\t.*/\1/p' | sort -n | uniq)
 [ "$(wc -w <<<"$tool_codes")" -ge 20 ] || fail "only $(wc -w <<<"$tool_codes") exit codes in $cli_h"
 if [ "$tool_codes" = "$page_codes" ]; then
-	passed=$((passed + 1))
+	pass "exit codes"
 else
 	fail "exit codes differ (< tool/cli.h, > man page):"
 	diff <(echo "$tool_codes") <(echo "$page_codes")
@@ -82,7 +77,5 @@ fi
 # The hidden option is no option of a real run: an unknown option is one line.
 out=$("$tool" seal --form x 2>&1 </dev/null)
 want="danemsg seal: unknown option '--form'; see 'danemsg seal --help'"
-if [ "$out" = "$want" ]; then passed=$((passed + 1)); else fail "seal --form: '$out'"; fi
-
-echo "passed: $passed, failed: $failed"
-[ "$failed" -eq 0 ]
+if [ "$out" = "$want" ]; then pass "one-line usage error"; else fail "seal --form: '$out'"; fi
+finish
