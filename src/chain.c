@@ -256,11 +256,19 @@ static danemsg_err check_signatures(struct chain_check *c, ldns_rr_list *rrset,
 	ldns_status st;
 	size_t n = ldns_rr_list_rr_count(sigs);
 
-	if (!n)
+	if (!n || !ldns_rr_list_rr_count(rrset))
 		return refuse(c, DANEMSG_CHAIN_INCOMPLETE, "no RRSIG for %s", what);
 	if (n > DANEMSG_CHAIN_MAX_SIGS || ldns_rr_list_rr_count(keys) > DANEMSG_CHAIN_MAX_KEYS)
 		return refuse(c, DANEMSG_CHAIN_TOO_LARGE, "over %u RRSIGs or %u keys for %s",
 			      DANEMSG_CHAIN_MAX_SIGS, DANEMSG_CHAIN_MAX_KEYS, what);
+	/* ldns accepts any RRSIG that verifies, a wildcard expansion too (fewer labels than
+	 * the owner), which would need a proof that no closer name exists: every RRSIG of
+	 * the set must cover the owner itself, not only the first. */
+	for (size_t i = 0; i < n; i++)
+		if (ldns_rdf2native_int8(ldns_rr_rrsig_labels(ldns_rr_list_rr(sigs, i))) !=
+		    ldns_dname_label_count(ldns_rr_owner(ldns_rr_list_rr(rrset, 0))))
+			return refuse(c, DANEMSG_CHAIN_INCOMPLETE, "an RRSIG of %s is a wildcard "
+				      "expansion, without denial proof", what);
 	st = ldns_verify_time(rrset, sigs, keys, c->at, NULL);
 	if (st == LDNS_STATUS_OK)
 		return DANEMSG_OK;
@@ -406,12 +414,6 @@ static danemsg_err check_tlsa(struct chain_check *c, const ldns_rdf *owner, ldns
 	if (err)
 		goto done;
 	zone = ldns_rr_rrsig_signame(ldns_rr_list_rr(sigs, 0));
-	/* A wildcard expansion would need a proof that no closer name exists: refused. */
-	if (ldns_rdf2native_int8(ldns_rr_rrsig_labels(ldns_rr_list_rr(sigs, 0))) !=
-	    ldns_dname_label_count(owner)) {
-		err = refuse(c, DANEMSG_CHAIN_INCOMPLETE, "a wildcard TLSA without denial proof");
-		goto done;
-	}
 	if (!ldns_dname_is_subdomain(owner, zone) && !same_name(owner, zone)) {
 		err = refuse(c, DANEMSG_CHAIN_MALFORMED, "the TLSA RRset is signed by a zone not "
 			     "above it");

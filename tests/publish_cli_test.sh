@@ -187,10 +187,21 @@ for n in "$n72" "$long"; do
 	check "${#n}-octet name: id check" 0 "$tool" id check "$n"
 	check "${#n}-octet name: seal" 0 sh -c "echo hello | '$tool' seal --from '$n' --to '$n' \
 		--out '$work/long.msg'"
-	check "${#n}-octet name: open" 0 "$tool" open --as "$n" --in "$work/long.msg" \
-		--replay-cache "$work/long.replay"
+	check "${#n}-octet name: open" 0 "$tool" open --as "$n" --in "$work/long.msg"
 	expect "${#n}-octet name: the message" "$work/out" "hello"
+	timeout 30 "$tool" listen --as "$n" --once --ready-file "$work/ready" \
+		>"$work/listen.out" 2>"$work/listen.err" &
+	lpid=$!
+	for _ in $(seq 100); do [ -s "$work/ready" ] && break; sleep 0.1; done
+	check "${#n}-octet name: send" 0 "$tool" send --from "$n" --to "$n" "over MQTT"
+	check "${#n}-octet name: listen (default state folder)" 0 wait "$lpid"
+	expect "${#n}-octet name: delivered" "$work/listen.out" "over MQTT"
+	rm -f "$work/ready"
 done
+# Their state sits where their keys do: beside them, or in the long name's own folder.
+[ -f "$DANEMSG_DIR/$n72.replay" ] && [ -d "$DANEMSG_DIR/$n72.listen/spool" ] &&
+	[ -f "$DANEMSG_DIR/$long/replay" ] && [ -d "$DANEMSG_DIR/$long/listen/spool" ] &&
+	passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: state beside the keys"; }
 [ "${#long}" -eq 253 ] && [ "${#n72}" -eq 72 ] && passed=$((passed + 1)) ||
 	{ failed=$((failed + 1)); echo "FAIL: names of ${#n72} and ${#long} octets, not 72, 253"; }
 

@@ -440,6 +440,56 @@ static void test_delegation_chain(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* A wildcard's records passed off as a name's own: with no proof that the name has none of
+ * its own, refused, whatever RRSIGs come first. */
+static ldns_rr_list *wildcard_chain(struct tu_zone *z, const char *name, int junk_first)
+{
+	const char *wild = "*._device.wild-zone.example.";
+	ldns_rr_list *taken = ldns_rr_list_new(), *rrs = ldns_rr_list_new();
+	ldns_rr *junk = NULL;
+
+	take_from_zone(z->zone_file, wild, LDNS_RR_TYPE_TLSA, taken);
+	/* the expansion as a resolver returns it: the name as owner, the RRSIG as signed */
+	for (size_t i = 0; i < ldns_rr_list_rr_count(taken); i++) {
+		ldns_rr *rr = ldns_rr_clone(ldns_rr_list_rr(taken, i));
+		ldns_rdf_deep_free(ldns_rr_owner(rr));
+		ldns_rr_set_owner(rr, ldns_dname_new_frm_str(name));
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG && junk_first) {
+			/* before it, an RRSIG claiming the name's own label count, junk inside */
+			junk = ldns_rr_clone(rr);
+			ldns_rdf_deep_free(ldns_rr_set_rdf(junk, ldns_native2rdf_int8(
+				LDNS_RDF_TYPE_INT8, (uint8_t)ldns_dname_label_count(
+					ldns_rr_owner(rr))), 2));
+			ldns_rr_list_push_rr(rrs, junk);
+		}
+		ldns_rr_list_push_rr(rrs, rr);
+	}
+	take_from_zone(z->zone_file, "wild-zone.example.", LDNS_RR_TYPE_DNSKEY, rrs);
+	ldns_rr_list_deep_free(taken);
+	return rrs;
+}
+
+static void test_wildcard_chain(void **state)
+{
+	const char *name = "alice._device.wild-zone.example.";
+	EVP_PKEY *key = tu_key("P-256");
+	X509 *cert = tu_cert(key, name, 30);
+	struct tu_zone z;
+	(void)state;
+
+	tu_zone_begin(&z, "wild-zone.example.");
+	tu_zone_add_tlsa(&z, "*._device.wild-zone.example.", cert, 3, 1, 1);
+	tu_zone_finish(&z, 0);
+	for (int junk_first = 0; junk_first < 2; junk_first++) {
+		ldns_rr_list *rrs = wildcard_chain(&z, name, junk_first);
+		assert_int_equal(verify_built(rrs, z.anchor_file, name), DANEMSG_CHAIN_INCOMPLETE);
+		ldns_rr_list_deep_free(rrs);
+	}
+	tu_zone_end(&z);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+}
+
 /* ---- in messages ---- */
 
 static char *seal_from_sender(int with_chain)
@@ -637,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_anchor_error_line),
 		cmocka_unit_test(test_delegation_chain),
+		cmocka_unit_test(test_wildcard_chain),
 		cmocka_unit_test(test_message_opens_offline),
 		cmocka_unit_test(test_compat_carries_no_chain),
 	};

@@ -84,6 +84,23 @@ const char *cli_identity_dir(const char *dir_option)
 	return home_dir;
 }
 
+int cli_identity_state_path(const char *dir, const char *name, const char *what, char *out,
+			    size_t len)
+{
+	char norm[DANEMSG_CREDENTIAL_NAME_MAX], key[4400];
+	size_t at;
+	int n;
+
+	/* the key's path says which layout the name has: the byte after DIR/NAME */
+	if (danemsg_credential_name_normalize(name, norm, sizeof(norm)) ||
+	    danemsg_credential_path(dir, norm, DANEMSG_SLOT_CURRENT, DANEMSG_FILE_KEY, key,
+				    sizeof(key)))
+		return -1;
+	at = strlen(dir) + 1 + strlen(norm);
+	n = snprintf(out, len, "%.*s%c%s", (int)at, key, key[at], what);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 int cli_parse_uint(const char *arg, const char *what, unsigned long min, unsigned long max,
 		   unsigned long *out)
 {

@@ -63,6 +63,14 @@ const char *cli_env(const char *const *names);
  */
 const char *cli_identity_dir(const char *dir_option);
 
+/*
+ * The path of NAME's own state file or folder `what` in the identity folder dir, laid out
+ * as its keys are (danemsg_credential_path): "DIR/NAME.WHAT", or "DIR/NAME/WHAT" for the
+ * long names whose keys live in a folder of their own. 0, or -1 (not a name, too long).
+ */
+int cli_identity_state_path(const char *dir, const char *name, const char *what, char *out,
+			    size_t len);
+
 /* Parses option what's value as a decimal number in min..max: 0, or -1 (reported). */
 int cli_parse_uint(const char *arg, const char *what, unsigned long min, unsigned long max,
 		   unsigned long *out);

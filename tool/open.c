@@ -238,11 +238,14 @@ int cmd_open(int argc, char **argv)
 		danemsg_replay_ops none = {NULL, NULL};
 		danemsg_policy_set_replay(a.policy, none);
 	} else if (!rc) {
-		snprintf(replay_path, sizeof(replay_path), "%s/%s.replay", dir,
-			 danemsg_credential_name(keys[0]));
-		if (!a.replay_file)
+		if (!a.replay_file &&
+		    !cli_identity_state_path(dir, danemsg_credential_name(keys[0]), "replay",
+					     replay_path, sizeof(replay_path)))
 			a.replay_file = replay_path;
-		if (danemsg_replay_cache_new(100000, &replay))
+		if (!a.replay_file) {
+			cli_error("no room for the replay cache's path: use --replay-cache FILE");
+			rc = EXIT_USAGE;
+		} else if (danemsg_replay_cache_new(100000, &replay))
 			rc = EXIT_FAILURE_;
 		else
 			rc = replay_begin(a.replay_file, replay, &lock_fd);

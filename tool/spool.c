@@ -296,8 +296,7 @@ int spool_open(const char *dir, size_t quarantine_max, uint64_t quarantine_max_b
 
 int spool_state_dir(const char *identity_dir, const char *name, char *out, size_t len)
 {
-	int n = snprintf(out, len, "%s/%s.listen", identity_dir, name);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
+	return cli_identity_state_path(identity_dir, name, "listen", out, len);
 }
 
 int spool_open_unlocked(const char *dir, int *locked, struct spool **out)
