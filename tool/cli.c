@@ -233,11 +233,6 @@ int cli_operands(int argc, char **argv, const char *what, int min, int max)
 	return 0;
 }
 
-const char *cli_command(void)
-{
-	return command_path;
-}
-
 void cli_identity_hint(danemsg_err err, const char *dir, const char *name)
 {
 	struct stat st;

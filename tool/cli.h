@@ -105,9 +105,6 @@ struct option;
  */
 int cli_getopt(int argc, char **argv, const struct option *longopts);
 
-/* The running subcommand as the user typed it: "danemsg id show". */
-const char *cli_command(void);
-
 /* Splits "a,b,c" in place into at most max names; max + 1 when there are more. */
 size_t cli_split_names(char *list, const char **names, size_t max);
 
