@@ -5,20 +5,13 @@
 #include <time.h>
 
 #include "cache.h"
+#include "util.h"
 
 uint64_t cache_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint32_t name_hash(const char *name)
-{
-	uint32_t h = 2166136261u;  /* FNV-1a */
-	for (; *name; name++)
-		h = (h ^ (uint8_t)*name) * 16777619u;
-	return h;
 }
 
 danemsg_err cache_init(struct cache *c, size_t max_entries)
@@ -49,7 +42,7 @@ const char *cache_zone_of(const char *name)
 
 struct cache_zone *cache_zone_get(struct cache *c, const char *zone)
 {
-	struct cache_zone *z = &c->zones[name_hash(zone) % CACHE_ZONES];
+	struct cache_zone *z = &c->zones[util_fnv1a(zone) % CACHE_ZONES];
 	size_t len = strlen(zone);
 	if (len >= CACHE_ZONE_NAME)
 		return NULL;
@@ -125,7 +118,7 @@ void cache_destroy(struct cache *c)
 
 struct cache_entry *cache_find(struct cache *c, const char *name)
 {
-	uint32_t h = name_hash(name);
+	uint32_t h = util_fnv1a(name);
 	for (struct cache_entry *e = c->buckets[h & (c->n_buckets - 1)]; e; e = e->hash_next)
 		if (e->hash == h && !strcmp(e->name, name))
 			return e;
@@ -152,7 +145,7 @@ struct cache_entry *cache_insert(struct cache *c, const char *name)
 		free(e);
 		return NULL;
 	}
-	e->hash = name_hash(name);
+	e->hash = util_fnv1a(name);
 	size_t b = e->hash & (c->n_buckets - 1);
 	e->hash_next = c->buckets[b];
 	c->buckets[b] = e;

@@ -71,6 +71,15 @@ static danemsg_err refuse(struct chain_check *c, danemsg_chain_reason reason,
 
 /* ---- trust anchors ---- */
 
+/* ldns counts a line when it reads the newline that ends it: after a record the count is
+ * one ahead, unless the file ended without a newline. */
+static int record_end_line(FILE *f, int line)
+{
+	if (line > 1 && fseek(f, -1, SEEK_CUR) == 0 && fgetc(f) == '\n')
+		return line - 1;
+	return line;
+}
+
 danemsg_err chain_anchor_read_file(const char *path, ldns_rr_list *into, size_t *added,
 				   char *errbuf, size_t errlen)
 {
@@ -94,7 +103,8 @@ danemsg_err chain_anchor_read_file(const char *path, ldns_rr_list *into, size_t 
 			continue;
 		if (st != LDNS_STATUS_OK) {
 			err = errbuf_set(errbuf, errlen, DANEMSG_ERR_DNS_CONFIG,
-					 "trust anchor file %s, line %d: %s", path, line,
+					 "trust anchor file %s, line %d: %s", path,
+					 record_end_line(f, line),
 					 ldns_get_errorstr_by_id(st));
 		} else if ((ldns_rr_get_type(rr) == LDNS_RR_TYPE_DS ||
 			    ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY) &&

@@ -1,7 +1,6 @@
 /* An identity's own credentials on disk: create, load, import, roll over; their TLSA records. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,9 @@
 #include <openssl/x509v3.h>
 
 #include <danemsg.h>
+
+#include "error_internal.h"
+#include "util.h"
 
 /* Bounds on what is read from disk: files, certificates per file, path lengths. */
 #define CRED_FILE_MAX (256 * 1024)
@@ -31,25 +33,12 @@ struct danemsg_credential {
 	X509 *enc_cert;
 };
 
-/* Writes a message to errbuf (if any); returns err, so that callers can `return fail(...)`. */
-static danemsg_err fail(danemsg_err err, char *errbuf, size_t errbuf_len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static danemsg_err fail(danemsg_err err, char *errbuf, size_t errbuf_len, const char *fmt, ...)
-{
-	if (errbuf && errbuf_len) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errbuf_len, fmt, ap);
-		va_end(ap);
-	}
-	ERR_clear_error();
-	return err;
-}
-
-/* OpenSSL's reason for the latest failure, for messages. */
+/* OpenSSL's reason for the latest failure, for messages. It empties OpenSSL's error
+ * queue, so that a later message cannot show this stale reason. */
 static const char *ossl_reason(void)
 {
 	const char *r = ERR_reason_error_string(ERR_peek_last_error());
+	ERR_clear_error();
 	return r ? r : "unknown reason";
 }
 
@@ -229,13 +218,15 @@ static danemsg_err check_dir_name(const char *dir, const char *name, char *norm,
 				  char *errbuf, size_t errbuf_len)
 {
 	if (!dir || !*dir)
-		return fail(DANEMSG_ERR_INVALID_ARG, errbuf, errbuf_len, "no identity directory");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "no identity directory");
 	if (strlen(dir) > CRED_PATH_MAX - 300)
-		return fail(DANEMSG_ERR_INVALID_ARG, errbuf, errbuf_len, "directory name too long");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "directory name too long");
 	if (!name || danemsg_credential_name_normalize(name, norm, DANEMSG_CREDENTIAL_NAME_MAX))
-		return fail(DANEMSG_ERR_INVALID_ARG, errbuf, errbuf_len,
-			    "'%s' is not a DNS name (letters, digits, '-', '_'; labels of 1-63)",
-			    name ? name : "(null)");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "'%s' is not a DNS "
+				  "name (letters, digits, '-', '_'; labels of 1-63)", name ? name :
+				  "(null)");
 	return DANEMSG_OK;
 }
 
@@ -268,9 +259,8 @@ static danemsg_err refuse_if_rollover_pending(const char *dir, const char *norm,
 {
 	if (!rollover_pending(dir, norm))
 		return DANEMSG_OK;
-	return fail(DANEMSG_ERR_EXISTS, errbuf, errbuf_len,
-		    "a rollover of %s is unfinished: run 'danemsg id rollover %s' to finish it "
-		    "first", norm, norm);
+	return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_EXISTS, "a rollover of %s is unfinished: "
+			  "run 'danemsg id rollover %s' to finish it " "first", norm, norm);
 }
 
 /* Like `mkdir -p`, new folders 0700. */
@@ -280,20 +270,20 @@ static danemsg_err make_dir(const char *dir, char *errbuf, size_t errbuf_len)
 	struct stat st;
 	if (stat(dir, &st) == 0)
 		return S_ISDIR(st.st_mode) ? DANEMSG_OK :
-		       fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "%s is not a directory", dir);
+		       errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "%s is not a directory", dir);
 	snprintf(path, sizeof(path), "%s", dir);
 	for (char *p = path + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
 		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot create %s: %s",
-				    path, strerror(errno));
+			return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO,
+					  "cannot create %s: %s", path, strerror(errno));
 		*p = '/';
 	}
 	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot create %s: %s", path,
-			    strerror(errno));
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "cannot create %s: %s", path,
+				  strerror(errno));
 	return DANEMSG_OK;
 }
 
@@ -311,18 +301,19 @@ static danemsg_err read_file(const char *path, int secret, BIO **out,
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(errno == ENOENT ? DANEMSG_ERR_NOT_FOUND : DANEMSG_ERR_IO, errbuf,
-			    errbuf_len, "cannot open %s: %s", path, strerror(errno));
+		return errbuf_set(errbuf, errbuf_len, errno == ENOENT ? DANEMSG_ERR_NOT_FOUND :
+				  DANEMSG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
 	danemsg_err err = DANEMSG_OK;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-		err = fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "%s is not a regular file", path);
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "%s is not a regular file",
+				 path);
 	else if (st.st_size > CRED_FILE_MAX)
-		err = fail(DANEMSG_ERR_TOO_LARGE, errbuf, errbuf_len, "%s is larger than %d bytes",
-			   path, CRED_FILE_MAX);
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_TOO_LARGE,
+				 "%s is larger than %d bytes", path, CRED_FILE_MAX);
 	else if (secret && (st.st_mode & 077))
-		err = fail(DANEMSG_ERR_IO, errbuf, errbuf_len,
-			   "private key %s is accessible by others (mode %04o): run 'chmod 600 %s'",
-			   path, (unsigned)(st.st_mode & 07777), path);
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "private key %s is accessible "
+				 "by others (mode %04o): run 'chmod 600 %s'", path,
+				 (unsigned)(st.st_mode & 07777), path);
 	if (err) {
 		close(fd);
 		return err;
@@ -336,15 +327,15 @@ static danemsg_err read_file(const char *path, int secret, BIO **out,
 			continue;
 		if (n < 0 || (total += (size_t)n) > CRED_FILE_MAX ||
 		    BIO_write(bio, chunk, (int)n) != (int)n) {
-			err = fail(n < 0 ? DANEMSG_ERR_IO : DANEMSG_ERR_TOO_LARGE, errbuf,
-				   errbuf_len, "cannot read %s", path);
+			err = errbuf_set(errbuf, errbuf_len, n < 0 ? DANEMSG_ERR_IO :
+					 DANEMSG_ERR_TOO_LARGE, "cannot read %s", path);
 			break;
 		}
 	}
 	OPENSSL_cleanse(chunk, sizeof(chunk));
 	close(fd);
 	if (!bio)
-		return fail(DANEMSG_ERR_NOMEM, errbuf, errbuf_len, "out of memory");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NOMEM, "out of memory");
 	if (err) {
 		BIO_free(bio);
 		return err;
@@ -362,9 +353,9 @@ static danemsg_err load_key(const char *path, EVP_PKEY **out, char *errbuf, size
 	*out = PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL);
 	BIO_free(bio);
 	if (!*out)
-		return fail(DANEMSG_ERR_MALFORMED, errbuf, errbuf_len,
-			    "%s holds no usable private key (PEM, unencrypted): %s", path,
-			    ossl_reason());
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "%s holds no usable private key (PEM, unencrypted): %s", path,
+				  ossl_reason());
 	return DANEMSG_OK;
 }
 
@@ -381,17 +372,17 @@ static danemsg_err load_certs(const char *path, STACK_OF(X509) **out,
 	while (certs && (x = PEM_read_bio_X509(bio, NULL, no_password, NULL)) != NULL) {
 		if (sk_X509_num(certs) >= CRED_CERTS_MAX || !sk_X509_push(certs, x)) {
 			X509_free(x);
-			err = fail(DANEMSG_ERR_TOO_LARGE, errbuf, errbuf_len,
-				   "%s: more than %d certificates", path, CRED_CERTS_MAX);
+			err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_TOO_LARGE,
+					 "%s: more than %d certificates", path, CRED_CERTS_MAX);
 			break;
 		}
 	}
 	BIO_free(bio);
 	if (!certs)
-		return fail(DANEMSG_ERR_NOMEM, errbuf, errbuf_len, "out of memory");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NOMEM, "out of memory");
 	if (!err && sk_X509_num(certs) == 0)
-		err = fail(DANEMSG_ERR_MALFORMED, errbuf, errbuf_len,
-			   "%s holds no PEM certificate: %s", path, ossl_reason());
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				 "%s holds no PEM certificate: %s", path, ossl_reason());
 	if (err) {
 		sk_X509_pop_free(certs, X509_free);
 		return err;
@@ -405,22 +396,6 @@ static danemsg_err load_certs(const char *path, STACK_OF(X509) **out,
 
 enum write_mode { WRITE_REPLACE, WRITE_EXCLUSIVE };
 
-/* Writes all of data to fd. */
-static int write_all(int fd, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Writes path atomically: a temporary file beside it, then rename (replace) or
  * link (exclusive: an existing path is never replaced, as with O_EXCL).
@@ -431,17 +406,18 @@ static danemsg_err write_file(const char *path, const void *data, size_t len, mo
 {
 	char tmp[CRED_PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp))
-		return fail(DANEMSG_ERR_INVALID_ARG, errbuf, errbuf_len, "path too long: %s", path);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "path too long: %s",
+				  path);
 	int fd = mkstemp(tmp);
 	if (fd < 0)
-		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot create %s: %s", tmp,
-			    strerror(errno));
-	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "cannot create %s: %s", tmp,
+				  strerror(errno));
+	if (fchmod(fd, mode) != 0 || util_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
 		int e = errno;
 		close(fd);
 		unlink(tmp);
-		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot write %s: %s", tmp,
-			    strerror(e));
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "cannot write %s: %s", tmp,
+				  strerror(e));
 	}
 	close(fd);
 	int rc = how == WRITE_REPLACE ? rename(tmp, path) : link(tmp, path);
@@ -451,21 +427,23 @@ static danemsg_err write_file(const char *path, const void *data, size_t len, mo
 	if (rc == 0)
 		return DANEMSG_OK;
 	if (e == EEXIST)
-		return fail(DANEMSG_ERR_EXISTS, errbuf, errbuf_len,
-			    "%s exists (use --force to replace it)", path);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_EXISTS,
+				  "%s exists (use --force to replace it)", path);
 	if (how == WRITE_EXCLUSIVE && (e == EPERM || e == EOPNOTSUPP || e == ENOSYS)) {
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 		if (fd < 0)
-			return fail(errno == EEXIST ? DANEMSG_ERR_EXISTS : DANEMSG_ERR_IO, errbuf,
-				    errbuf_len, "cannot create %s: %s", path, strerror(errno));
-		rc = write_all(fd, data, len) == 0 && fsync(fd) == 0 ? 0 : -1;
+			return errbuf_set(errbuf, errbuf_len, errno == EEXIST ? DANEMSG_ERR_EXISTS :
+					  DANEMSG_ERR_IO, "cannot create %s: %s", path,
+					  strerror(errno));
+		rc = util_write_all(fd, data, len) == 0 && fsync(fd) == 0 ? 0 : -1;
 		e = errno;
 		close(fd);
 		if (rc == 0)
 			return DANEMSG_OK;
 		unlink(path);
 	}
-	return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot write %s: %s", path, strerror(e));
+	return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "cannot write %s: %s", path,
+			  strerror(e));
 }
 
 /* Writes what a memory BIO holds. */
@@ -475,7 +453,7 @@ static danemsg_err write_bio(const char *path, BIO *bio, mode_t mode, enum write
 	char *data;
 	long len = BIO_get_mem_data(bio, &data);
 	if (len <= 0)
-		return fail(DANEMSG_ERR_CRYPTO, errbuf, errbuf_len, "cannot encode %s", path);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_CRYPTO, "cannot encode %s", path);
 	return write_file(path, data, (size_t)len, mode, how, errbuf, errbuf_len);
 }
 
@@ -485,8 +463,8 @@ static danemsg_err write_key(const char *path, EVP_PKEY *key, enum write_mode ho
 	BIO *bio = BIO_new(BIO_s_secmem());
 	danemsg_err err;
 	if (!bio || !PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL))
-		err = fail(DANEMSG_ERR_CRYPTO, errbuf, errbuf_len, "cannot encode the key: %s",
-			   ossl_reason());
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_CRYPTO,
+				 "cannot encode the key: %s", ossl_reason());
 	else
 		err = write_bio(path, bio, 0600, how, errbuf, errbuf_len);
 	BIO_free(bio);
@@ -506,7 +484,8 @@ static danemsg_err write_certs(const char *path, X509 *first, STACK_OF(X509) *mo
 	if (ok && req)
 		ok = PEM_write_bio_X509_REQ(bio, req);
 	danemsg_err err = ok ? write_bio(path, bio, 0644, WRITE_REPLACE, errbuf, errbuf_len) :
-			  fail(DANEMSG_ERR_CRYPTO, errbuf, errbuf_len, "cannot encode %s", path);
+			  errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_CRYPTO, "cannot encode %s",
+				     path);
 	BIO_free(bio);
 	return err;
 }
@@ -515,8 +494,8 @@ static danemsg_err write_certs(const char *path, X509 *first, STACK_OF(X509) *mo
 static danemsg_err remove_file(const char *path, char *errbuf, size_t errbuf_len)
 {
 	if (unlink(path) != 0 && errno != ENOENT)
-		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot remove %s: %s", path,
-			    strerror(errno));
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "cannot remove %s: %s", path,
+				  strerror(errno));
 	return DANEMSG_OK;
 }
 
@@ -706,14 +685,14 @@ static danemsg_err new_credential_make(struct new_credential *n, const char *nor
 			n->enc_cert = make_cert(norm, n->enc_key, X25519_KEY_USAGE, days, n->cert,
 						n->key);
 		if (!n->enc_cert)
-			return fail(DANEMSG_ERR_CRYPTO, errbuf, errbuf_len,
-				    "cannot make the X25519 key and certificate: %s",
-				    ossl_reason());
+			return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_CRYPTO,
+					  "cannot make the X25519 key and certificate: %s",
+					  ossl_reason());
 	}
 	if (!n->csr)
-		return fail(DANEMSG_ERR_CRYPTO, errbuf, errbuf_len,
-			    "cannot make the %s key and certificate: %s",
-			    danemsg_keytype_name(type), ossl_reason());
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_CRYPTO,
+				  "cannot make the %s key and certificate: %s",
+				  danemsg_keytype_name(type), ossl_reason());
 	return DANEMSG_OK;
 }
 
@@ -727,9 +706,9 @@ danemsg_err danemsg_credential_new(const char *dir, const char *name, danemsg_ke
 		return err;
 	if (!keytype_valid(type) || days > DANEMSG_CREDENTIAL_MAX_DAYS ||
 	    (flags & ~(DANEMSG_CREDENTIAL_FORCE | DANEMSG_CREDENTIAL_NEXT)))
-		return fail(DANEMSG_ERR_INVALID_ARG, errbuf, errbuf_len,
-			    "bad key type, lifetime (at most %d days) or flags",
-			    DANEMSG_CREDENTIAL_MAX_DAYS);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "bad key type, lifetime (at most %d days) or flags",
+				  DANEMSG_CREDENTIAL_MAX_DAYS);
 	if (days == 0)
 		days = DANEMSG_CREDENTIAL_DEFAULT_DAYS;
 	if ((err = refuse_if_rollover_pending(dir, norm, errbuf, errbuf_len)))
@@ -743,17 +722,17 @@ danemsg_err danemsg_credential_new(const char *dir, const char *name, danemsg_ke
 	int ed = type == DANEMSG_KEY_ED25519;
 
 	if (slot == DANEMSG_SLOT_NEXT && !path_exists(current_key))
-		return fail(DANEMSG_ERR_NOT_FOUND, errbuf, errbuf_len,
-			    "%s has no current key (%s): create it without --next first", norm,
-			    current_key);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NOT_FOUND,
+				  "%s has no current key (%s): create it without --next first",
+				  norm, current_key);
 	if (!(flags & DANEMSG_CREDENTIAL_FORCE)) {
 		const char *existing = path_exists(path[DANEMSG_FILE_KEY]) ?
 				       path[DANEMSG_FILE_KEY] :
 				       ed && path_exists(path[DANEMSG_FILE_ENC_KEY]) ?
 				       path[DANEMSG_FILE_ENC_KEY] : NULL;
 		if (existing)
-			return fail(DANEMSG_ERR_EXISTS, errbuf, errbuf_len,
-				    "%s exists (use --force to replace it)", existing);
+			return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_EXISTS,
+					  "%s exists (use --force to replace it)", existing);
 	}
 	err = make_dir(dir, errbuf, errbuf_len);
 	if (!err && name_separator(norm) == '/') {
@@ -816,14 +795,14 @@ static danemsg_err load_enc_pair(danemsg_credential *c, const char *key_path,
 	c->enc_cert = sk_X509_shift(certs);
 	sk_X509_pop_free(certs, X509_free);
 	if (!EVP_PKEY_is_a(c->enc_key, "X25519"))
-		return fail(DANEMSG_ERR_UNSUPPORTED, errbuf, errbuf_len, "%s is not an X25519 key",
-			    key_path);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_UNSUPPORTED,
+				  "%s is not an X25519 key", key_path);
 	if (!key_matches(c->enc_key, c->enc_cert))
-		return fail(DANEMSG_ERR_KEY_MISMATCH, errbuf, errbuf_len,
-			    "%s is not the certificate of the key %s", cert_path, key_path);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_KEY_MISMATCH,
+				  "%s is not the certificate of the key %s", cert_path, key_path);
 	if (X509_verify(c->enc_cert, c->sign_key) != 1)
-		return fail(DANEMSG_ERR_KEY_MISMATCH, errbuf, errbuf_len,
-			    "%s is not signed by the identity's Ed25519 key", cert_path);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_KEY_MISMATCH,
+				  "%s is not signed by the identity's Ed25519 key", cert_path);
 	return DANEMSG_OK;
 }
 
@@ -843,12 +822,12 @@ static danemsg_err load_slot(danemsg_credential *c, const char *dir,
 	c->sign_cert = sk_X509_shift(certs);
 	c->chain = certs;       /* certificates after the first one in NAME.crt.pem */
 	if (!sign_key_supported(c->sign_key))
-		return fail(DANEMSG_ERR_UNSUPPORTED, errbuf, errbuf_len,
-			    "%s: unsupported key type (P-256, Ed25519 or RSA)", path[0]);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_UNSUPPORTED,
+				  "%s: unsupported key type (P-256, Ed25519 or RSA)", path[0]);
 	if (!key_matches(c->sign_key, c->sign_cert))
-		return fail(DANEMSG_ERR_KEY_MISMATCH, errbuf, errbuf_len,
-			    "%s is not the certificate of the key %s", path[DANEMSG_FILE_CERT],
-			    path[DANEMSG_FILE_KEY]);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_KEY_MISMATCH,
+				  "%s is not the certificate of the key %s",
+				  path[DANEMSG_FILE_CERT], path[DANEMSG_FILE_KEY]);
 
 	err = load_certs(path[DANEMSG_FILE_CHAIN], &chain, errbuf, errbuf_len);
 	if (err == DANEMSG_ERR_NOT_FOUND)
@@ -857,7 +836,7 @@ static danemsg_err load_slot(danemsg_credential *c, const char *dir,
 		X509 *x = sk_X509_value(chain, i);
 		if (!X509_up_ref(x) || !sk_X509_push(c->chain, x)) {
 			X509_free(x);
-			err = fail(DANEMSG_ERR_NOMEM, errbuf, errbuf_len, "out of memory");
+			err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NOMEM, "out of memory");
 		}
 	}
 	sk_X509_pop_free(chain, X509_free);
@@ -872,7 +851,7 @@ static danemsg_err load_slot(danemsg_credential *c, const char *dir,
 		return load_enc_pair(c, path[DANEMSG_FILE_ENC_KEY], path[DANEMSG_FILE_ENC_CERT],
 				     errbuf, errbuf_len);
 	if (!EVP_PKEY_up_ref(c->sign_key) || !X509_up_ref(c->sign_cert))
-		return fail(DANEMSG_ERR_NOMEM, errbuf, errbuf_len, "out of memory");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NOMEM, "out of memory");
 	c->enc_key = c->sign_key;
 	c->enc_cert = c->sign_cert;
 	return DANEMSG_OK;
@@ -887,11 +866,12 @@ static danemsg_err load_slot_view(const char *dir, const char *norm, danemsg_cre
 				  char *errbuf, size_t errbuf_len)
 {
 	if (pending && slot == DANEMSG_SLOT_OLD)
-		return fail(DANEMSG_ERR_NOT_FOUND, errbuf, errbuf_len,
-			    "%s: a rollover is unfinished, its old key is the current one", norm);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NOT_FOUND,
+				  "%s: a rollover is unfinished, its old key is the current one",
+				  norm);
 	danemsg_credential *c = OPENSSL_zalloc(sizeof(*c));
 	if (!c)
-		return fail(DANEMSG_ERR_NOMEM, errbuf, errbuf_len, "out of memory");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NOMEM, "out of memory");
 	memcpy(c->name, norm, sizeof(c->name));
 	danemsg_err err = load_slot(c, dir, pending && slot == DANEMSG_SLOT_CURRENT ?
 				    DANEMSG_SLOT_OLD : slot, errbuf, errbuf_len);
@@ -908,10 +888,10 @@ danemsg_err danemsg_credential_load_slot(const char *dir, const char *name,
 					 char *errbuf, size_t errbuf_len)
 {
 	if (!out)
-		return fail(DANEMSG_ERR_INVALID_ARG, errbuf, errbuf_len, "no output");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "no output");
 	*out = NULL;
 	if ((unsigned)slot > DANEMSG_SLOT_OLD)
-		return fail(DANEMSG_ERR_INVALID_ARG, errbuf, errbuf_len, "bad slot");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "bad slot");
 	char norm[DANEMSG_CREDENTIAL_NAME_MAX];
 	danemsg_err err = check_dir_name(dir, name, norm, errbuf, errbuf_len);
 	/* A rollover that commits while we read makes a mix: read again (it commits once). */
@@ -978,7 +958,7 @@ danemsg_err danemsg_credential_published(const char *dir, const char *name,
 {
 	char norm[DANEMSG_CREDENTIAL_NAME_MAX], next_key[CRED_PATH_MAX];
 	if (!out)
-		return fail(DANEMSG_ERR_INVALID_ARG, errbuf, errbuf_len, "no output");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "no output");
 	*out = NULL;
 	danemsg_err err = check_dir_name(dir, name, norm, errbuf, errbuf_len);
 	if (err)
@@ -986,7 +966,7 @@ danemsg_err danemsg_credential_published(const char *dir, const char *name,
 	cred_path(dir, norm, DANEMSG_SLOT_NEXT, DANEMSG_FILE_KEY, next_key, sizeof(next_key));
 	STACK_OF(X509) *certs = sk_X509_new_null();
 	if (!certs)
-		return fail(DANEMSG_ERR_NOMEM, errbuf, errbuf_len, "out of memory");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NOMEM, "out of memory");
 	int slots = path_exists(next_key) ? 2 : 1;
 	for (int s = 0; s < slots && !err; s++) {
 		danemsg_credential *c;
@@ -996,7 +976,7 @@ danemsg_err danemsg_credential_published(const char *dir, const char *name,
 			break;
 		if (!push_ref(certs, c->sign_cert) ||
 		    (c->enc_cert != c->sign_cert && !push_ref(certs, c->enc_cert)))
-			err = fail(DANEMSG_ERR_NOMEM, errbuf, errbuf_len, "out of memory");
+			err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NOMEM, "out of memory");
 		danemsg_credential_free(c);
 	}
 	if (err) {
@@ -1083,7 +1063,7 @@ danemsg_err danemsg_credential_csr(const char *dir, const char *name,
 				   char *errbuf, size_t errbuf_len)
 {
 	if (!out)
-		return fail(DANEMSG_ERR_INVALID_ARG, errbuf, errbuf_len, "no output");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "no output");
 	*out = NULL;
 	danemsg_credential *c;
 	danemsg_err err = danemsg_credential_load_slot(dir, name, slot, &c, errbuf, errbuf_len);
@@ -1091,8 +1071,8 @@ danemsg_err danemsg_credential_csr(const char *dir, const char *name,
 		return err;
 	*out = make_csr(c->name, c->sign_key);
 	if (!*out)
-		err = fail(DANEMSG_ERR_CRYPTO, errbuf, errbuf_len, "cannot make the CSR: %s",
-			   ossl_reason());
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_CRYPTO, "cannot make the CSR: %s",
+				 ossl_reason());
 	danemsg_credential_free(c);
 	return err;
 }
@@ -1124,25 +1104,25 @@ static danemsg_err import_check(const char *norm, EVP_PKEY *key, const char *key
 				char *errbuf, size_t errbuf_len)
 {
 	if (!key_matches(key, ee))
-		return fail(DANEMSG_ERR_KEY_MISMATCH, errbuf, errbuf_len,
-			    "the certificate is for another key than %s", key_path);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_KEY_MISMATCH,
+				  "the certificate is for another key than %s", key_path);
 	if (!san_names(ee, norm))
-		return fail(DANEMSG_ERR_NO_MATCH, errbuf, errbuf_len,
-			    "the certificate's subjectAltName does not name %s", norm);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NO_MATCH,
+				  "the certificate's subjectAltName does not name %s", norm);
 	X509 *prev = ee;
 	for (int i = 0; i < sk_X509_num(chain); i++) {
 		X509 *issuer = sk_X509_value(chain, i);
 		if (X509_verify(prev, X509_get0_pubkey(issuer)) != 1)
-			return fail(DANEMSG_ERR_BAD_SIGNATURE, errbuf, errbuf_len,
-				    "chain certificate %d did not sign the certificate before it",
-				    i + 1);
+			return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_BAD_SIGNATURE, "chain "
+					  "certificate %d did not sign the certificate before it", i
+					  + 1);
 		prev = issuer;
 	}
 	if (!(flags & DANEMSG_CREDENTIAL_FORCE) &&
 	    (X509_cmp_current_time(X509_get0_notBefore(ee)) >= 0 ||
 	     X509_cmp_current_time(X509_get0_notAfter(ee)) <= 0))
-		return fail(DANEMSG_ERR_EXPIRED, errbuf, errbuf_len,
-			    "the certificate is expired or not yet valid (--force to import it)");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_EXPIRED, "the certificate is "
+				  "expired or not yet valid (--force to import it)");
 	return DANEMSG_OK;
 }
 
@@ -1175,7 +1155,8 @@ danemsg_err danemsg_credential_import(const char *dir, const char *name, const c
 	if (err)
 		return err;
 	if (!cert_file || (flags & ~(DANEMSG_CREDENTIAL_FORCE | DANEMSG_CREDENTIAL_NEXT)))
-		return fail(DANEMSG_ERR_INVALID_ARG, errbuf, errbuf_len, "no certificate file");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "no certificate file");
 	if ((err = refuse_if_rollover_pending(dir, norm, errbuf, errbuf_len)))
 		return err;
 	danemsg_credential_slot slot = (flags & DANEMSG_CREDENTIAL_NEXT) ? DANEMSG_SLOT_NEXT :
@@ -1198,8 +1179,9 @@ danemsg_err danemsg_credential_import(const char *dir, const char *name, const c
 			X509 *x = sk_X509_shift(more);
 			if (sk_X509_num(certs) >= CRED_CERTS_MAX || !sk_X509_push(certs, x)) {
 				X509_free(x);
-				err = fail(DANEMSG_ERR_TOO_LARGE, errbuf, errbuf_len,
-					   "chain longer than %d certificates", CRED_CERTS_MAX);
+				err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_TOO_LARGE,
+						 "chain longer than %d certificates",
+						 CRED_CERTS_MAX);
 			}
 		}
 	}
@@ -1260,21 +1242,21 @@ static danemsg_err copy_file(const char *src, const char *dst, int secret, enum 
 	snprintf(tmp, sizeof(tmp), "%s.new", dst);
 	/* A stale tmp is an earlier run's link to the same source. */
 	if (how == WRITE_REPLACE && unlink(tmp) != 0 && errno != ENOENT)
-		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot remove %s: %s", tmp,
-			    strerror(errno));
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "cannot remove %s: %s", tmp,
+				  strerror(errno));
 	if (link(src, how == WRITE_REPLACE ? tmp : dst) == 0) {
 		if (how == WRITE_EXCLUSIVE || rename(tmp, dst) == 0)
 			return DANEMSG_OK;
 		int e = errno;
 		unlink(tmp);
-		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot rename %s to %s: %s", tmp,
-			    dst, strerror(e));
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "cannot rename %s to %s: %s",
+				  tmp, dst, strerror(e));
 	}
 	if (errno == EEXIST)
-		return fail(DANEMSG_ERR_EXISTS, errbuf, errbuf_len, "%s exists", dst);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_EXISTS, "%s exists", dst);
 	if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS && errno != EXDEV)
-		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot link %s to %s: %s", src,
-			    dst, strerror(errno));
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "cannot link %s to %s: %s",
+				  src, dst, strerror(errno));
 	BIO *bio;
 	struct stat st;
 	danemsg_err err = read_file(src, secret, &bio, errbuf, errbuf_len);
@@ -1294,8 +1276,9 @@ static danemsg_err remove_copy(const char *path, const char *keep, int secret,
 	if (!path_exists(path))
 		return DANEMSG_OK;
 	if (!same_file(path, keep, secret))
-		return fail(DANEMSG_ERR_EXISTS, errbuf, errbuf_len,
-			    "%s differs from %s: not removed (move it away by hand)", path, keep);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_EXISTS,
+				  "%s differs from %s: not removed (move it away by hand)", path,
+				  keep);
 	return remove_file(path, errbuf, errbuf_len);
 }
 
@@ -1308,8 +1291,8 @@ static danemsg_err sync_dir(const char *dir, char *errbuf, size_t errbuf_len)
 	if (fd >= 0)
 		close(fd);
 	if (rc != 0 && e != EINVAL)     /* EINVAL: the file system cannot sync folders */
-		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot sync %s: %s", dir,
-			    strerror(e));
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "cannot sync %s: %s", dir,
+				  strerror(e));
 	return DANEMSG_OK;
 }
 
@@ -1362,10 +1345,10 @@ static danemsg_err rollover_keep_current(const char *dir, const char *norm,
 	for (size_t f = 0; f < N_FILES; f++) {
 		slot_paths(dir, norm, f, &p);
 		if (path_exists(p.old) && !same_file(p.old, p.cur, file_is_key(f)))
-			return fail(DANEMSG_ERR_EXISTS, errbuf, errbuf_len,
-				    "%s keeps the key an earlier rollover retired: once no message "
-				    "for it can arrive, delete it with 'danemsg id rollover %s "
-				    "--delete-old', then roll over", p.old, norm);
+			return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_EXISTS, "%s keeps the "
+					  "key an earlier rollover retired: once no message " "for "
+					  "it can arrive, delete it with 'danemsg id rollover %s "
+					  "--delete-old', then roll over", p.old, norm);
 	}
 	danemsg_err err = rollover_each_file(dir, norm, keep_current_file, errbuf, errbuf_len);
 	return err ? err : sync_dir(dir, errbuf, errbuf_len);
@@ -1416,12 +1399,12 @@ static danemsg_err rollover_begin(const char *dir, const char *norm, const char 
 		return err;
 	/* Only its existence counts: created in place, no temporary file to leave behind. */
 	int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0 || write_all(fd, note, sizeof(note) - 1) != 0 || fsync(fd) != 0) {
+	if (fd < 0 || util_write_all(fd, note, sizeof(note) - 1) != 0 || fsync(fd) != 0) {
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return fail(DANEMSG_ERR_IO, errbuf, errbuf_len, "cannot create %s: %s", marker,
-			    strerror(e));
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "cannot create %s: %s",
+				  marker, strerror(e));
 	}
 	close(fd);
 	return sync_dir(dir, errbuf, errbuf_len);
@@ -1440,9 +1423,9 @@ danemsg_err danemsg_credential_rollover(const char *dir, const char *name,
 	if (!pending && next_is_leftover(dir, norm))
 		return rollover_each_file(dir, norm, drop_next_file, errbuf, errbuf_len);
 	if (!path_exists(next))
-		return fail(DANEMSG_ERR_NOT_FOUND, errbuf, errbuf_len,
-			    "%s has no next key (%s): create one with 'id new %s --next'", norm,
-			    next, norm);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NOT_FOUND,
+				  "%s has no next key (%s): create one with 'id new %s --next'",
+				  norm, next, norm);
 	danemsg_credential *c;
 	err = danemsg_credential_load_slot(dir, norm, DANEMSG_SLOT_NEXT, &c, errbuf, errbuf_len);
 	danemsg_credential_free(c);
@@ -1467,9 +1450,9 @@ danemsg_err danemsg_credential_delete_old(const char *dir, const char *name,
 	if (err)
 		return err;
 	if (rollover_pending(dir, norm))
-		return fail(DANEMSG_ERR_EXISTS, errbuf, errbuf_len,
-			    "a rollover of %s is unfinished and its old key is still current: run "
-			    "'danemsg id rollover %s' first", norm, norm);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_EXISTS, "a rollover of %s is "
+				  "unfinished and its old key is still current: run "
+				  "'danemsg id rollover %s' first", norm, norm);
 	/* The key first: a set without its key no longer loads as a slot. */
 	for (size_t f = 0; f < N_FILES && !err; f++) {
 		cred_path(dir, norm, DANEMSG_SLOT_OLD, (danemsg_credential_file)f, path,

@@ -59,7 +59,9 @@ static danemsg_err set_ec_point(json_t *obj, const EVP_PKEY *key)
 					    sizeof(point), &len)
 	    && len == sizeof(point) && point[0] == 0x04) {
 		err = set_b64(obj, "x", point + 1, COORD_LEN);
-		return err != DANEMSG_OK ? err : set_b64(obj, "y", point + 1 + COORD_LEN, COORD_LEN);
+		if (err != DANEMSG_OK)
+			return err;
+		return set_b64(obj, "y", point + 1 + COORD_LEN, COORD_LEN);
 	}
 	ERR_clear_error();
 	err = set_bn(obj, "x", key, OSSL_PKEY_PARAM_EC_PUB_X, COORD_LEN);

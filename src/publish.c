@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 
 #include <danemsg/publish.h>
 
+#include "error_internal.h"
 #include "publish_internal.h"
 
 #define TSIG_FUDGE 300              /* seconds, as nsupdate and knsupdate */
@@ -63,20 +63,6 @@ static const struct tsig_algorithm tsig_algorithms[] = {
 	{"hmac-sha1", "hmac-sha1."},
 	{"hmac-md5", "hmac-md5.sig-alg.reg.int."},
 };
-
-static danemsg_err fail(char *errbuf, size_t errbuf_len, danemsg_err err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static danemsg_err fail(char *errbuf, size_t errbuf_len, danemsg_err err, const char *fmt, ...)
-{
-	if (errbuf && errbuf_len) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(errbuf, errbuf_len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 static const struct tsig_algorithm *tsig_algorithm_find(const char *name, size_t len)
 {
@@ -151,7 +137,7 @@ static danemsg_err dname_format(const ldns_rdf *rdf, char *buf, size_t buflen)
 	if (strlen(s) >= buflen)
 		err = DANEMSG_ERR_BUFFER_TOO_SMALL;
 	else
-		strcpy(buf, s);
+		memcpy(buf, s, strlen(s) + 1);
 	free(s);
 	return err;
 }
@@ -167,28 +153,30 @@ static danemsg_err tsig_key_new(const char *alg, size_t alg_len, const char *nam
 	danemsg_err err;
 
 	if (!a)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_UNSUPPORTED,
-			    "TSIG key: algorithm '%.*s' is not supported (use hmac-sha256, hmac-sha512, "
-			    "hmac-sha1 or hmac-md5)",
-			    (int)(alg_len > 40 ? 40 : alg_len), alg);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_UNSUPPORTED,
+				  "TSIG key: algorithm '%.*s' is not supported (use hmac-sha256, "
+				  "hmac-sha512, hmac-sha1 or hmac-md5)",
+				  (int)(alg_len > 40 ? 40 : alg_len), alg);
 	if (name_len == 0)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED, "TSIG key: empty key name");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key: empty key name");
 	if (name_len >= sizeof(namebuf))
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "TSIG key: key name is longer than a DNS name can be");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key: key name is longer than a DNS name can be");
 	memcpy(namebuf, name, name_len);
 	namebuf[name_len] = '\0';
 	if (secret_len == 0)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED, "TSIG key: empty secret");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key: empty secret");
 	if (secret_len > TSIG_SECRET_MAX || !base64_valid(secret, secret_len))
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "TSIG key: the secret of key '%.255s' is not valid base64%s", namebuf,
-			    secret_len > TSIG_SECRET_MAX ? " (too long)" : "");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key: the secret of key '%.255s' is not valid base64%s",
+				  namebuf, secret_len > TSIG_SECRET_MAX ? " (too long)" : "");
 	name_rdf = dname_parse(namebuf);
 	if (!name_rdf || ldns_dname_label_count(name_rdf) == 0) {
 		ldns_rdf_deep_free(name_rdf);
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "TSIG key: key name '%.255s' is not a DNS name", namebuf);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key: key name '%.255s' is not a DNS name", namebuf);
 	}
 
 	key = calloc(1, sizeof(*key));
@@ -231,11 +219,11 @@ static danemsg_err tsig_spec_parse(const char *s, size_t len, danemsg_tsig_key *
 	for (const char *p = s; p < end; p++)
 		colons += *p == ':';
 	if (colons == 0)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "TSIG key: expected [ALG:]KEYNAME:SECRET, found no ':'");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key: expected [ALG:]KEYNAME:SECRET, found no ':'");
 	if (colons > 2)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "TSIG key: expected [ALG:]KEYNAME:SECRET, found %zu ':'", colons);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key: expected [ALG:]KEYNAME:SECRET, found %zu ':'", colons);
 	first = memchr(s, ':', len);
 	last = first;
 	while (colons == 2 && *++last != ':')
@@ -244,8 +232,8 @@ static danemsg_err tsig_spec_parse(const char *s, size_t len, danemsg_tsig_key *
 		return tsig_key_new("hmac-sha256", 11, s, (size_t)(first - s), first + 1,
 				    (size_t)(end - first - 1), out, errbuf, errbuf_len);
 	if (first == s)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "TSIG key: empty algorithm before the first ':'");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key: empty algorithm before the first ':'");
 	return tsig_key_new(s, (size_t)(first - s), first + 1, (size_t)(last - first - 1),
 			    last + 1, (size_t)(end - last - 1), out, errbuf, errbuf_len);
 }
@@ -256,8 +244,8 @@ danemsg_err danemsg_tsig_key_parse(const char *spec, danemsg_tsig_key **out,
 	if (out)
 		*out = NULL;
 	if (!spec || !out)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-			    "TSIG key: no key given");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "TSIG key: no key given");
 	return tsig_spec_parse(spec, strlen(spec), out, errbuf, errbuf_len);
 }
 
@@ -352,32 +340,32 @@ static danemsg_err key_file_parse_bind(const char *text, size_t len, danemsg_tsi
 
 	if (token_next(&tz, &tok) != 1 || !token_is(&tok, "key") ||
 	    token_next(&tz, &name) != 1 || token_next(&tz, &tok) != 1 || !token_is(&tok, "{"))
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "TSIG key file: expected 'key \"NAME\" {'");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key file: expected 'key \"NAME\" {'");
 	for (;;) {
 		struct token stmt, value, semi;
 		int r = token_next(&tz, &stmt);
 		if (r != 1)
-			return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-				    "TSIG key file: unterminated key statement");
+			return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+					  "TSIG key file: unterminated key statement");
 		if (token_is(&stmt, "}"))
 			break;
 		if (token_next(&tz, &value) != 1 || token_next(&tz, &semi) != 1 ||
 		    !token_is(&semi, ";"))
-			return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-				    "TSIG key file: expected 'algorithm ALG;' and "
-				    "'secret \"...\";'");
+			return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+					  "TSIG key file: expected 'algorithm ALG;' and "
+					  "'secret \"...\";'");
 		if (token_is(&stmt, "algorithm"))
 			alg = value;
 		else if (token_is(&stmt, "secret"))
 			secret = value;
 	}
 	if (!alg.s)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "TSIG key file: key statement has no algorithm");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key file: key statement has no algorithm");
 	if (!secret.s)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "TSIG key file: key statement has no secret");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key file: key statement has no secret");
 	return tsig_key_new(alg.s, alg.len, name.s, name.len, secret.s, secret.len, out,
 			    errbuf, errbuf_len);
 }
@@ -430,13 +418,13 @@ static danemsg_err key_file_parse_knot(const char *text, size_t len, danemsg_tsi
 		line = eol ? eol + 1 : end;
 	}
 	if (!id)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "TSIG key file: no '- id: NAME' under 'key:'");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key file: no '- id: NAME' under 'key:'");
 	if (!alg)
 		alg = "hmac-sha256", alg_len = 11;
 	if (!secret)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "TSIG key file: key has no 'secret:'");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key file: key has no 'secret:'");
 	return tsig_key_new(alg, alg_len, id, id_len, secret, secret_len, out, errbuf, errbuf_len);
 }
 
@@ -449,8 +437,8 @@ danemsg_err publish_tsig_key_from_text(const char *text, size_t len, danemsg_tsi
 	const char *eol;
 
 	if (token_next(&tz, &tok) != 1)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "TSIG key file: no key in the file");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "TSIG key file: no key in the file");
 	if (token_is(&tok, "key:"))
 		return key_file_parse_knot(tok.s, (size_t)(text + len - tok.s), out, errbuf,
 					   errbuf_len);
@@ -474,18 +462,18 @@ danemsg_err danemsg_tsig_key_load(const char *path, danemsg_tsig_key **out,
 	if (out)
 		*out = NULL;
 	if (!path || !out)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-			    "TSIG key file: none given");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "TSIG key file: none given");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(errbuf, errbuf_len,
-			    errno == ENOENT ? DANEMSG_ERR_NOT_FOUND : DANEMSG_ERR_IO,
-			    "TSIG key file %s: %s", path, strerror(errno));
+		return errbuf_set(errbuf, errbuf_len,
+				  errno == ENOENT ? DANEMSG_ERR_NOT_FOUND : DANEMSG_ERR_IO,
+				  "TSIG key file %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > KEY_FILE_MAX) {
 		close(fd);
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_IO,
-			    "TSIG key file %s: not a regular file of at most %d octets", path,
-			    KEY_FILE_MAX);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO,
+				  "TSIG key file %s: not a regular file of at most %d octets", path,
+				  KEY_FILE_MAX);
 	}
 	text = malloc(KEY_FILE_MAX + 1);
 	if (!text) {
@@ -504,8 +492,8 @@ danemsg_err danemsg_tsig_key_load(const char *path, danemsg_tsig_key **out,
 	}
 	close(fd);
 	if (len > KEY_FILE_MAX)
-		err = fail(errbuf, errbuf_len, DANEMSG_ERR_IO, "TSIG key file %s: over %d octets",
-			   path, KEY_FILE_MAX);
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO,
+				 "TSIG key file %s: over %d octets", path, KEY_FILE_MAX);
 	else
 		err = publish_tsig_key_from_text(text, len, out, errbuf, errbuf_len);
 	OPENSSL_cleanse(text, len);
@@ -710,9 +698,9 @@ static danemsg_err dns_exchange(const danemsg_dns_server *server, uint32_t timeo
 	if (ldns_buffer_position(qb) > DNS_TCP_MESSAGE_MAX) {
 		size_t size = ldns_buffer_position(qb);
 		ldns_buffer_free(qb);
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_TOO_LARGE,
-			    "the message is %zu octets, more than DNS can carry (%d)", size,
-			    DNS_TCP_MESSAGE_MAX);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_TOO_LARGE,
+				  "the message is %zu octets, more than DNS can carry (%d)", size,
+				  DNS_TCP_MESSAGE_MAX);
 	}
 	errno = 0;
 	st = ldns_tcp_send(wire, qb, &ss, sslen, tv, wire_len);
@@ -721,18 +709,19 @@ static danemsg_err dns_exchange(const danemsg_dns_server *server, uint32_t timeo
 	if (st != LDNS_STATUS_OK || !*wire || *wire_len == 0) {
 		free(*wire);
 		*wire = NULL;
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_DNS_TEMPORARY,
-			    "no answer from DNS server %s: %s", where, network_why(saved_errno, st));
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_DNS_TEMPORARY,
+				  "no answer from DNS server %s: %s", where,
+				  network_why(saved_errno, st));
 	}
 	if (ldns_wire2pkt(answer, *wire, *wire_len) != LDNS_STATUS_OK) {
 		*answer = NULL;
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "the answer of DNS server %s does not parse", where);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "the answer of DNS server %s does not parse", where);
 	}
 	if (ldns_pkt_id(*answer) != ldns_pkt_id(query) || !ldns_pkt_qr(*answer) ||
 	    ldns_pkt_get_opcode(*answer) != ldns_pkt_get_opcode(query))
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			    "the answer of DNS server %s does not answer our message", where);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
+				  "the answer of DNS server %s does not answer our message", where);
 	return DANEMSG_OK;
 }
 
@@ -788,24 +777,24 @@ static danemsg_err find_zone_rdf(const danemsg_dns_server *server, const ldns_rd
 			}
 	}
 	if (rcode == LDNS_RCODE_SERVFAIL)
-		err = fail(errbuf, errbuf_len, DANEMSG_ERR_DNS_TEMPORARY,
-			   "cannot find the zone of %s: DNS server %s answered SERVFAIL", namestr,
-			   where);
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_DNS_TEMPORARY,
+				 "cannot find the zone of %s: DNS server %s answered SERVFAIL",
+				 namestr, where);
 	else if (rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN)
-		err = fail(errbuf, errbuf_len, DANEMSG_ERR_UPDATE_REFUSED,
-			   "cannot find the zone of %s: DNS server %s answered %s (it holds no "
-			   "zone for that name: send the update to the zone's primary)", namestr,
-			   where, rcode_name(rcode));
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_UPDATE_REFUSED, "cannot find the "
+				 "zone of %s: DNS server %s answered %s (it holds no "
+				 "zone for that name: send the update to the zone's primary)",
+				 namestr, where, rcode_name(rcode));
 	else if (!soa)
-		err = fail(errbuf, errbuf_len, DANEMSG_ERR_UPDATE_REFUSED,
-			   "cannot find the zone of %s: DNS server %s answered without a SOA "
-			   "record (a referral: the name is in a zone that server does not hold)",
-			   namestr, where);
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_UPDATE_REFUSED,
+				 "cannot find the zone of %s: DNS server %s answered without a SOA "
+				 "record (a referral: the name is in a zone that server does not "
+				 "hold)", namestr, where);
 	else if (ldns_dname_compare(ldns_rr_owner(soa), name) != 0 &&
 		 !ldns_dname_is_subdomain(name, ldns_rr_owner(soa)))
-		err = fail(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
-			   "cannot find the zone of %s: DNS server %s answered with the SOA of an "
-			   "unrelated zone", namestr, where);
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED, "cannot find the zone "
+				 "of %s: DNS server %s answered with the SOA of an "
+				 "unrelated zone", namestr, where);
 	else if (!(*zone = ldns_rdf_clone(ldns_rr_owner(soa))))
 		err = DANEMSG_ERR_NOMEM;
 	else
@@ -824,11 +813,11 @@ danemsg_err danemsg_dns_find_zone(const danemsg_dns_server *server, const char *
 	if (zone && zone_len)
 		zone[0] = '\0';
 	if (!server_valid(server) || !name || !zone || !zone_len)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-			    "zone discovery: missing server, name or zone buffer");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "zone discovery: missing server, name or zone buffer");
 	if (!(name_rdf = dname_parse(name)))
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-			    "'%.300s' is not a DNS name", name);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "'%.300s' is not a DNS name", name);
 	err = find_zone_rdf(server, name_rdf, timeout_ms ? timeout_ms : 5000, &zone_rdf, errbuf,
 			    errbuf_len);
 	ldns_rdf_deep_free(name_rdf);
@@ -1018,12 +1007,12 @@ static danemsg_err explain_refusal(const ldns_pkt *answer, const danemsg_tsig_ke
 					 "zone %s, or key '%s' is not allowed to update it", zone,
 					 keyname);
 			else
-				snprintf(why, sizeof(why), "the update is not signed and the server "
-					 "requires a TSIG key for zone %s", zone);
+				snprintf(why, sizeof(why), "the update is not signed and the "
+					 "server requires a TSIG key for zone %s", zone);
 			break;
 		case LDNS_RCODE_REFUSED:
-			snprintf(why, sizeof(why), "the server's policy does not allow this update: "
-				 "check its ACL for zone %s and key '%s'", zone, keyname);
+			snprintf(why, sizeof(why), "the server's policy does not allow this "
+				 "update: check its ACL for zone %s and key '%s'", zone, keyname);
 			break;
 		case LDNS_RCODE_NOTZONE:
 			snprintf(why, sizeof(why), "%s is not inside zone %s", name, zone);
@@ -1045,8 +1034,8 @@ static danemsg_err explain_refusal(const ldns_pkt *answer, const danemsg_tsig_ke
 	default:
 		snprintf(why, sizeof(why), "TSIG error %s", tsig_error_name(terr));
 	}
-	return fail(errbuf, errbuf_len, DANEMSG_ERR_UPDATE_REFUSED,
-		    "server refused the update: %s (%s)", rcode_name(rcode), why);
+	return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_UPDATE_REFUSED,
+			  "server refused the update: %s (%s)", rcode_name(rcode), why);
 }
 
 static danemsg_err publish_check_args(const danemsg_publish_options *opt, const char *name,
@@ -1054,27 +1043,28 @@ static danemsg_err publish_check_args(const danemsg_publish_options *opt, const 
 				      size_t errbuf_len)
 {
 	if (!opt || !name || (n && !recs))
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-			    "publish: missing options, name or records");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "publish: missing options, name or records");
 	if (!server_valid(&opt->server))
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-			    "publish: no DNS server to send the update to");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "publish: no DNS server to send the update to");
 	if (opt->mode != DANEMSG_PUBLISH_REPLACE && opt->mode != DANEMSG_PUBLISH_ADD &&
 	    opt->mode != DANEMSG_PUBLISH_REMOVE)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "publish: unknown mode");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "publish: unknown mode");
 	if (n == 0 && opt->mode != DANEMSG_PUBLISH_REMOVE)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-			    "publish: no records to publish (use remove mode to delete the RRset)");
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "publish: no "
+				  "records to publish (use remove mode to delete the RRset)");
 	if (n > PUBLISH_MAX_RECORDS)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-			    "publish: %zu records, at most %d", n, PUBLISH_MAX_RECORDS);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "publish: %zu records, at most %d", n, PUBLISH_MAX_RECORDS);
 	if (opt->ttl > 0x7fffffffu)
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-			    "publish: TTL %u over 2^31-1", opt->ttl);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "publish: TTL %u over 2^31-1", opt->ttl);
 	for (size_t i = 0; i < n; i++)
 		if (!recs[i].data || recs[i].data_len == 0 || recs[i].data_len > TLSA_DATA_MAX)
-			return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-				    "publish: record %zu has no data or too much", i);
+			return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+					  "publish: record %zu has no data or too much", i);
 	return DANEMSG_OK;
 }
 
@@ -1110,8 +1100,9 @@ static danemsg_err publish_send(const danemsg_publish_options *opt, const ldns_r
 		if (ldns_pkt_tsig_sign(pkt, opt->key->name, opt->key->secret, TSIG_FUDGE,
 				       opt->key->ldns_algorithm, NULL) != LDNS_STATUS_OK) {
 			ldns_pkt_free(pkt);
-			return fail(errbuf, errbuf_len, DANEMSG_ERR_CRYPTO,
-				    "cannot sign the update with TSIG key '%s'", opt->key->name);
+			return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_CRYPTO,
+					  "cannot sign the update with TSIG key '%s'",
+					  opt->key->name);
 		}
 		query_mac = ldns_rr_rdf(ldns_pkt_tsig(pkt), TSIG_RDF_MAC);
 	}
@@ -1126,9 +1117,9 @@ static danemsg_err publish_send(const danemsg_publish_options *opt, const ldns_r
 		goto out;
 	}
 	if (opt->key && (why = tsig_check_answer(answer, wire, wire_len, opt->key, query_mac))) {
-		err = fail(errbuf, errbuf_len, DANEMSG_ERR_BAD_SIGNATURE,
-			   "the server's answer cannot be trusted: %s; whether zone %s was updated "
-			   "is unknown", why, zonestr);
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_BAD_SIGNATURE, "the server's "
+				 "answer cannot be trusted: %s; whether zone %s was updated "
+				 "is unknown", why, zonestr);
 		goto out;
 	}
 out:
@@ -1149,12 +1140,12 @@ danemsg_err danemsg_publish_tlsa(const danemsg_publish_options *opt, const char 
 	if (err)
 		return err;
 	if (!(owner = dname_parse(name)))
-		return fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-			    "'%.300s' is not a DNS name", name);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "'%.300s' is not a DNS name", name);
 	if (opt->zone) {
 		if (!(zone = dname_parse(opt->zone))) {
-			err = fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-				   "zone '%.300s' is not a DNS name", opt->zone);
+			err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+					 "zone '%.300s' is not a DNS name", opt->zone);
 			goto out;
 		}
 	} else {
@@ -1167,8 +1158,8 @@ danemsg_err danemsg_publish_tlsa(const danemsg_publish_options *opt, const char 
 	dname_format(owner, namestr, sizeof(namestr));
 	dname_format(zone, zonestr, sizeof(zonestr));
 	if (ldns_dname_compare(owner, zone) != 0 && !ldns_dname_is_subdomain(owner, zone)) {
-		err = fail(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-			   "%s is not inside zone %s", namestr, zonestr);
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				 "%s is not inside zone %s", namestr, zonestr);
 		goto out;
 	}
 	err = publish_send(opt, owner, zone, namestr, zonestr, recs, n, errbuf, errbuf_len);

@@ -307,7 +307,8 @@ static void zone_done_locked(danemsg_resolver *r, struct cache_zone *z, danemsg_
 		z->quiet_until_ms = 0;
 		return;
 	}
-	quiet_ms = (uint64_t)r->cfg.cache_failure_ttl * 1000u << (z->failures < 8 ? z->failures : 8);
+	quiet_ms = (uint64_t)r->cfg.cache_failure_ttl * 1000u
+		   << (z->failures < 8 ? z->failures : 8);
 	if (quiet_ms > ZONE_QUIET_MAX_MS)
 		quiet_ms = ZONE_QUIET_MAX_MS;
 	z->failures++;

@@ -18,20 +18,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 export DANEMSG_DIR=$work/ids HOME=$work
 unset IDENTITY_NAME CRYPTO_PATH
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok    $1"; }
-bad() {
-	failed=$((failed + 1))
-	echo "FAIL  $1"
-	sed 's/^/      /' "$work/err" 2>/dev/null | tail -5
-}
-# expect EXIT DESCRIPTION COMMAND...: the command's exit status must be EXIT
-expect() {
-	local want=$1 what=$2 got=0
-	shift 2
-	"$@" >"$work/out" 2>"$work/err" </dev/null || got=$?
-	[ "$got" -eq "$want" ] && ok "$what (exit $got)" || bad "$what: exit $got, not $want"
-}
+. "$(dirname "$0")/lib.sh"
 # offline COMMAND...: with no DNS server to ask (a closed port, if anything tried)
 offline() { DANEMSG_RESOLVER=127.0.0.1@1 "$@"; }
 
@@ -39,39 +26,43 @@ zone=${DANEMSG_ZONE%.}
 alice=alice._device.chain$$.$zone bob=bob._device.chain$$.$zone
 for n in "$alice" "$bob"; do
 	{ "$tool" id new "$n" --key p256 && "$tool" id publish "$n" --ttl 60 --no-confirm; } \
-		>"$work/err" 2>&1 || { bad "create and publish $n"; exit 1; }
+		>"$work/err" 2>&1 || { fail "create and publish $n" "$work/err"; exit 1; }
 done
 printf 'no dns here' | "$tool" seal --from "$alice" --to "$bob" --with-chain \
-	--out "$work/chained" 2>"$work/err" && ok "seal --with-chain" || bad "seal --with-chain"
+	--out "$work/chained" 2>"$work/err" && pass "seal --with-chain" ||
+	fail "seal --with-chain" "$work/err"
 printf 'plain' | "$tool" seal --from "$alice" --to "$bob" --out "$work/plain" 2>"$work/err" ||
-	bad "seal"
+	fail "seal" "$work/err"
 # the digest's last digit changed: another key's DS for the same zone
 sed 's/[0-9A-Fa-f]$/&X/; s/0X$/1/; s/[1-9A-Fa-f]X$/0/' "$DANEMSG_TRUST_ANCHOR" >"$work/wrong-anchor"
 : >"$work/empty-anchor"
 
 open_chained() { "$tool" open --as "$bob" --no-replay-cache --in "$work/chained" "$@"; }
-expect 0 "open --offline: sender verified from the carried chain" offline open_chained --offline
-grep -qx 'no dns here' "$work/out" && ok "payload" || bad "payload"
-expect 0 "open --offline --at iat" offline open_chained --offline --at iat
-expect 0 "online open of a chained message" open_chained
-expect 22 "open --offline of a message without a chain" offline \
+check "open --offline: sender verified from the carried chain" 0 offline open_chained --offline
+grep -qx 'no dns here' "$work/out" && pass "payload" || fail "payload" "$work/err"
+check "open --offline --at iat" 0 offline open_chained --offline --at iat
+check "online open of a chained message" 0 open_chained
+check "open --offline of a message without a chain" 22 offline \
 	"$tool" open --as "$bob" --no-replay-cache --in "$work/plain" --offline
-expect 11 "open --offline with another zone's anchor" offline open_chained --offline \
+check "open --offline with another zone's anchor" 11 offline open_chained --offline \
 	--trust-anchor "$work/wrong-anchor"
-grep -q 'no-anchor' "$work/err" && ok "reason no-anchor" || bad "reason no-anchor"
-expect 11 "online open checks the carried chain first" open_chained \
+grep -q 'no-anchor' "$work/err" && pass "reason no-anchor" ||
+	fail "reason no-anchor" "$work/err"
+check "online open checks the carried chain first" 11 open_chained \
 	--trust-anchor "$work/wrong-anchor" --root-anchor ''
-grep -q 'DNSSEC chain no-anchor' "$work/err" && ok "reason: the chain" || bad "reason: the chain"
-expect 15 "open --offline without a trust anchor" env -u DANEMSG_TRUST_ANCHOR \
+grep -q 'DNSSEC chain no-anchor' "$work/err" && pass "reason: the chain" ||
+	fail "reason: the chain" "$work/err"
+check "open --offline without a trust anchor" 15 env -u DANEMSG_TRUST_ANCHOR \
 	"$tool" open --as "$bob" --in "$work/chained" --offline
-expect 15 "open --offline with an anchor file that holds none" offline open_chained \
+check "open --offline with an anchor file that holds none" 15 offline open_chained \
 	--offline --trust-anchor "$work/empty-anchor"
-expect 2 "--at takes now or iat" open_chained --offline --at yesterday
-expect 0 "open --help" "$tool" open --help
+check "--at takes now or iat" 2 open_chained --offline --at yesterday
+check "open --help" 0 "$tool" open --help
 grep -q -- '--offline' "$work/out" && grep -q -- '--at now|iat' "$work/out" &&
-	ok "open --help names --offline and --at" || bad "open --help"
-expect 0 "seal --help" "$tool" seal --help
-grep -q -- '--with-chain' "$work/out" && ok "seal --help names --with-chain" || bad "seal --help"
+	pass "open --help names --offline and --at" || fail "open --help" "$work/err"
+check "seal --help" 0 "$tool" seal --help
+grep -q -- '--with-chain' "$work/out" && pass "seal --help names --with-chain" ||
+	fail "seal --help" "$work/err"
 
 # listen --offline: the chained message delivered, the plain one refused.
 ready=$work/ready
@@ -79,7 +70,8 @@ offline "$tool" listen --as "$bob" --offline --once --ready-file "$ready" \
 	--state "$work/state" >"$work/listen.out" 2>"$work/listen.err" &
 lpid=$!
 for _ in $(seq 150); do [ -s "$ready" ] && break; sleep 0.1; done
-[ -s "$ready" ] && ok "listen --offline subscribed" || bad "listen --offline subscribed"
+[ -s "$ready" ] && pass "listen --offline subscribed" ||
+	fail "listen --offline subscribed" "$work/err"
 for f in plain chained; do
 	mosquitto_pub -h 127.0.0.1 -p "$DANEMSG_MQTT_PORT" -q 1 -t "$bob" -f "$work/$f"
 done
@@ -93,11 +85,10 @@ wait "$lpid" || rc=$?
 lpid=""
 cp "$work/listen.err" "$work/err"
 [ "$rc" -eq 0 ] && grep -q "says: no dns here" "$work/listen.out" &&
-	ok "listen --offline delivered the chained message" ||
-	bad "listen --offline delivered the chained message (exit $rc)"
+	pass "listen --offline delivered the chained message" ||
+	fail "listen --offline delivered the chained message (exit $rc)" "$work/err"
 grep -q "carries no DNSSEC chain" "$work/listen.err" &&
-	ok "listen --offline refused the message without a chain" ||
-	bad "listen --offline refused the message without a chain"
+	pass "listen --offline refused the message without a chain" ||
+	fail "listen --offline refused the message without a chain" "$work/err"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -4,30 +4,7 @@ set -euo pipefail
 tool=${DANEMSG_TOOL:?}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-
-check() {   # check DESCRIPTION EXPECTED_EXIT COMMAND...
-	local what=$1 want=$2 got=0
-	shift 2
-	"$@" >"$work/out" 2>"$work/err" || got=$?
-	if [ "$got" -eq "$want" ]; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAIL: $what: exit $got, expected $want"; cat "$work/out" "$work/err"
-	fi
-}
-expect_output() {   # expect_output DESCRIPTION PATTERN (in the last command's stdout)
-	if grep -q -- "$2" "$work/out"; then passed=$((passed + 1)); else
-		failed=$((failed + 1)); echo "FAIL: $1: no '$2' in:"; cat "$work/out"; fi
-}
-
-update() {   # update "add NAME TTL IN TLSA ..." [ZONE]
-	local alg=${DANEMSG_TSIG%%:*} rest=${DANEMSG_TSIG#*:}
-	printf 'server 127.0.0.1 %s\nkey %s:%s %s\nzone %s\nupdate %s\nsend\nquit\n' \
-		"$DANEMSG_DNS_PORT" "$alg" "${rest%%:*}" "${rest#*:}" "${2:-$DANEMSG_ZONE}" "$1" |
-		knsupdate
-}
+. "$(dirname "$0")/lib.sh"
 
 name="show$$._device.${DANEMSG_ZONE}"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/k.pem" \
@@ -36,8 +13,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$w
 der=$(openssl x509 -in "$work/c.pem" -outform DER | od -An -v -tx1 | tr -d ' \n')
 fp=$(openssl x509 -in "$work/c.pem" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : |
 	tr A-F a-f)
-update "add $name 60 IN TLSA 3 0 0 $der"
-update "add $name 60 IN TLSA 3 1 1 00ff"     # malformed: never spoils the good one
+lab_update "add $name 60 IN TLSA 3 0 0 $der"
+lab_update "add $name 60 IN TLSA 3 1 1 00ff"     # malformed: never spoils the good one
 
 check "secure identity" 0 "$tool" id show "$name"
 expect_output "DNSSEC status" "DNSSEC:  secure"
@@ -46,7 +23,7 @@ expect_output "unusable record with reason" "UNUSABLE: "
 expect_output "key type" "EC P-256, 256 bits; verify: yes, encrypt to: yes"
 
 check "secure identity, JSON" 0 "$tool" id show "$name" --json
-/usr/bin/python3 - "$work/out" "$fp" <<'PY' && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: JSON fields"; }
+/usr/bin/python3 - "$work/out" "$fp" <<'PY' && pass "JSON fields" || fail "JSON fields"
 import json, sys
 o = json.load(open(sys.argv[1]))
 assert o["status"] == "ok" and o["dnssec"] == "secure" and o["can_verify"] and o["can_encrypt"]
@@ -64,14 +41,14 @@ check "insecure (no trust anchor)" 10 env DANEMSG_TRUST_ANCHOR= "$tool" id show 
 expect_output "insecure status" "DNSSEC:  insecure"
 check "insecure opt-out is explicit and loud" 0 env DANEMSG_TRUST_ANCHOR= "$tool" id show \
 	"$name" --root-anchor '' --allow-insecure
-grep -q WARNING "$work/err" && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: no warning"; }
+grep -q WARNING "$work/err" && pass "insecure warning" || fail "no warning"
 uname="u$$.unsigned.${DANEMSG_ZONE}"
-update "add $uname 60 IN TLSA 3 0 0 $der" "unsigned.${DANEMSG_ZONE}"
+lab_update "add $uname 60 IN TLSA 3 0 0 $der" "unsigned.${DANEMSG_ZONE}"
 check "unsigned delegation is insecure" 10 "$tool" id show "$uname"
 start=$(date +%s)
 check "server down: temporary failure" 13 "$tool" id show "$name" --resolver 127.0.0.1@9 \
 	--timeout 1000
-[ $(($(date +%s) - start)) -le 3 ] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: slow failure"; }
+[ $(($(date +%s) - start)) -le 3 ] && pass "fast failure" || fail "slow failure"
 check "unreadable trust anchor" 15 "$tool" id show "$name" --trust-anchor /nonexistent
 check "not a DNS name" 2 "$tool" id show "bad name"
 check "missing NAME" 2 "$tool" id show
@@ -79,5 +56,4 @@ check "unknown option" 2 "$tool" id show "$name" --bogus-option
 check "help" 0 "$tool" id show --help
 expect_output "help mentions exit codes" "Exit status"
 
-echo "id_show: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

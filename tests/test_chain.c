@@ -120,7 +120,8 @@ static void mutate(enum mutation m, uint8_t **wire, size_t *len)
 	}
 	if (m == EMPTY_RDATA) {   /* one more TLSA record at the name, with no RDATA */
 		static const uint8_t rest[] = {0, 52, 0, 1, 0, 0, 0, 60, 0, 0};
-		size_t owner_len = strlen(fx.sender) + 1;   /* in wire form; the name ends in a dot */
+		/* in wire form; the name ends in a dot */
+		size_t owner_len = strlen(fx.sender) + 1;
 		memcpy(*wire + *len, *wire, owner_len);
 		memcpy(*wire + *len + owner_len, rest, sizeof(rest));
 		*len += owner_len + sizeof(rest);
@@ -346,6 +347,43 @@ static danemsg_chain_reason verify_built(const ldns_rr_list *rrs, const char *an
 	danemsg_trust_anchor_free(ta);
 	free(wire);
 	return reason;
+}
+
+/* A bad trust anchor file names the line of the bad record, whatever precedes it. */
+static void test_anchor_error_line(void **state)
+{
+	static const char ds[] = "example.net. 3600 IN DS 12345 13 2 "
+		"AABBCCDD00112233445566778899AABBCCDDEEFF00112233445566778899AABB\n";
+	static const struct {
+		const char *before, *bad;
+		int line;
+	} anchors[] = {
+		{"", "bad line here\n", 1},
+		{"", "bad line here", 1},
+		{"; a comment\n\n", "example.net. IN DS x\n", 3},
+		{ds, "example.net. IN DS x\n", 2},
+		{ds, "example.net. IN DS x", 2},
+		{"$TTL 300\n", "example.net. IN DS x\n", 2},
+		{"$TTL 300\n\n; two\n\n", "example.net. IN DS x\n", 5},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(anchors) / sizeof(anchors[0]); i++) {
+		char path[] = "/tmp/danemsg-anchor-XXXXXX", err[512], want[64];
+		const char *files[] = {path, NULL};
+		danemsg_trust_anchor *ta = NULL;
+		int fd = mkstemp(path);
+		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		assert_non_null(f);
+		fprintf(f, "%s%s", anchors[i].before, anchors[i].bad);
+		fclose(f);
+		assert_int_equal(danemsg_trust_anchor_load(files, &ta, err, sizeof(err)),
+				 DANEMSG_ERR_DNS_CONFIG);
+		unlink(path);
+		snprintf(want, sizeof(want), ", line %d: ", anchors[i].line);
+		if (!strstr(err, want))
+			fail_msg("case %zu: '%s' does not say '%s'", i, err, want);
+		assert_null(ta);
+	}
 }
 
 static void test_delegation_chain(void **state)
@@ -647,6 +685,7 @@ int main(void)
 		cmocka_unit_test(test_chain_cases),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_anchor_error_line),
 		cmocka_unit_test(test_delegation_chain),
 		cmocka_unit_test(test_wildcard_chain),
 		cmocka_unit_test(test_message_opens_offline),

@@ -31,7 +31,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	strcpy(f->base, "/tmp/test_credential.XXXXXX");
+	snprintf(f->base, sizeof(f->base), "/tmp/test_credential.XXXXXX");
 	if (!mkdtemp(f->base)) {
 		free(f);
 		return -1;
@@ -378,7 +378,7 @@ static void test_names(void **state)
 	memset(label64, 'a', 64);
 	label64[64] = '\0';
 	memset(max_label, 'b', 63);
-	strcpy(max_label + 63, ".example");
+	memcpy(max_label + 63, ".example", sizeof(".example"));
 	/* 254 octets: 127 labels "a." minus the final dot gives 253; one more 'a' gives 254. */
 	for (int i = 0; i < 127; i++)
 		memcpy(long_name + 2 * i, "a.", 2);

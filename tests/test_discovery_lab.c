@@ -25,7 +25,7 @@ static unsigned counter;
 /* Sends one UPDATE line ("add NAME 60 IN TLSA ...") with the lab's TSIG key. */
 static void lab_update(const char *zone, const char *line)
 {
-	char secret_spec[256], *alg, *keyname, *secret;
+	char secret_spec[256], *alg, *keyname, *secret, *save = NULL;
 	const char *tsig = getenv("DANEMSG_TSIG"), *server = getenv("DANEMSG_RESOLVER");
 	char host[64];
 	FILE *p;
@@ -33,9 +33,9 @@ static void lab_update(const char *zone, const char *line)
 	assert_non_null(tsig);
 	assert_non_null(server);
 	snprintf(secret_spec, sizeof(secret_spec), "%s", tsig);
-	alg = strtok(secret_spec, ":");
-	keyname = strtok(NULL, ":");
-	secret = strtok(NULL, "");
+	alg = strtok_r(secret_spec, ":", &save);
+	keyname = strtok_r(NULL, ":", &save);
+	secret = strtok_r(NULL, "", &save);
 	snprintf(host, sizeof(host), "%s", server);
 	char *port = strchr(host, '@');
 	assert_non_null(port);

@@ -381,7 +381,8 @@ static void test_tampered_fields_are_refused(void **state)
 {
 	struct fixture *f = *state;
 	static const char *fields[] = {"protected", "encrypted_key", "iv", "ciphertext", "tag"};
-	char *sealed = seal(f, f->alice, NAME("carol"), 0, DANEMSG_OK);   /* RSA: has encrypted_key */
+	/* RSA: has encrypted_key */
+	char *sealed = seal(f, f->alice, NAME("carol"), 0, DANEMSG_OK);
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		json_t *o = json_loads(sealed, 0, NULL);
 		const char *v = json_string_value(json_object_get(o, fields[i]));
@@ -429,7 +430,8 @@ static void test_algorithms_pinned(void **state)
 	/* none and HMAC never parse as signatures; a JWE inside the JWE is refused. */
 	static const char *inner[] = {
 		"{\"protected\":\"eyJhbGciOiJub25lIn0\",\"payload\":\"aGk\",\"signature\":\"\"}",
-		"{\"protected\":\"eyJhbGciOiJIUzI1NiJ9\",\"payload\":\"aGk\",\"signature\":\"AAAA\"}",
+		"{\"protected\":\"eyJhbGciOiJIUzI1NiJ9\",\"payload\":\"aGk\","
+		"\"signature\":\"AAAA\"}",
 	};
 	for (size_t i = 0; i < 2; i++) {
 		char *msg = encrypt_to(inner[i], f->dave, JOSE_ENC_A256GCM);
@@ -521,10 +523,12 @@ static void test_replay_cache_bound_refuses_forgotten(void **state)
 	danemsg_replay_ops ops = danemsg_replay_cache_ops(c);
 	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "1", now + 10, now), DANEMSG_OK);
 	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "2", now + 20, now), DANEMSG_OK);
-	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "1", now + 10, now), DANEMSG_ERR_REPLAYED);
+	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "1", now + 10, now),
+			 DANEMSG_ERR_REPLAYED);
 	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "3", now + 30, now), DANEMSG_OK);
 	/* "1" was dropped to make room: it must not come back. */
-	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "1", now + 10, now), DANEMSG_ERR_REPLAYED);
+	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "1", now + 10, now),
+			 DANEMSG_ERR_REPLAYED);
 	assert_int_equal(danemsg_replay_cache_count(c), 2);
 	danemsg_replay_cache_free(c);
 
@@ -677,7 +681,8 @@ static void test_locators(void **state)
 				 DANEMSG_ERR_MALFORMED);
 	assert_int_equal(danemsg_locator_format("a.example.", name, sizeof(name)), DANEMSG_OK);
 	assert_string_equal(name, "dns://a.example?type=TLSA");
-	assert_int_equal(danemsg_locator_format("a.example", name, 5), DANEMSG_ERR_BUFFER_TOO_SMALL);
+	assert_int_equal(danemsg_locator_format("a.example", name, 5),
+			 DANEMSG_ERR_BUFFER_TOO_SMALL);
 	(void)state;
 }
 

@@ -16,7 +16,8 @@ static void test_escapes(void **state)
 	static const struct { const char *in; size_t len; const char *out; } cases[] = {
 		{"hello, world", 0, "hello, world"},
 		{"", 0, ""},
-		{"h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80", 0, "h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80"},
+		{"h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80", 0,
+		 "h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80"},
 		{"hi\nbank._device.example.net says: pay", 0,
 		 "hi\\nbank._device.example.net says: pay"},
 		{"a\rb\tc\\d", 0, "a\\rb\\tc\\\\d"},

@@ -972,7 +972,7 @@ static void test_jws_header_checks(void **state)
 	assert_non_null(big);
 	snprintf(big, 32, "{\"alg\":\"ES256\",\"k\":\"");
 	memset(big + strlen(big), 'a', JOSE_MAX_HEADER);
-	strcpy(big + 20 + JOSE_MAX_HEADER, "\"}");
+	memcpy(big + 20 + JOSE_MAX_HEADER, "\"}", sizeof("\"}"));
 	text = fake_jws(big, 64);
 	assert_int_equal(jws_check(text, K.p256, NULL), DANEMSG_ERR_TOO_LARGE);
 	free(text);

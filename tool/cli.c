@@ -5,8 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+
+/* "danemsg id show": set by cli_dispatch, named in option errors. */
+static char command_path[64] = "danemsg";
 
 void cli_error(const char *fmt, ...)
 {
@@ -129,9 +133,12 @@ int cli_dispatch(const char *prog, const struct cli_command *table, int argc, ch
 		cli_list(stdout, prog, table);
 		return EXIT_OK_;
 	}
-	for (const struct cli_command *c = table; c->name; c++)
-		if (!strcmp(c->name, argv[0]))
+	for (const struct cli_command *c = table; c->name; c++) {
+		if (!strcmp(c->name, argv[0])) {
+			snprintf(command_path, sizeof(command_path), "%s %s", prog, c->name);
 			return c->run(argc, argv);
+		}
+	}
 	cli_error("unknown command '%s' (try '%s --help')", argv[0], prog);
 	return EXIT_USAGE;
 }
@@ -148,14 +155,107 @@ size_t cli_split_names(char *list, const char **names, size_t max)
 	return n;
 }
 
-const char *cli_name_operand(int argc, char **argv, const char *cmd, const char *usage,
-			     const char *dir_option, const char **dir)
+const char *cli_name_operand(int argc, char **argv, const char *dir_option, const char **dir)
 {
-	if (optind != argc - 1) {
-		cli_error("%s: expected one NAME", cmd);
-		fputs(usage, stderr);
+	if (cli_operands(argc, argv, "NAME", 1, 1))
 		return NULL;
-	}
 	*dir = cli_identity_dir(dir_option);
 	return *dir ? argv[optind] : NULL;
+}
+
+/* The user's own text, but a terminal must still not take it for control sequences:
+ * options are printable ASCII, so anything else shows as '?'; long ones are cut. */
+static void usage_error(const char *what, const char *arg, size_t len)
+{
+	char shown[64];
+	size_t n = 0;
+	for (; n < len && n < sizeof(shown) - 1; n++)
+		shown[n] = arg[n] >= 0x20 && arg[n] < 0x7f ? arg[n] : '?';
+	shown[n] = '\0';
+	fprintf(stderr, "%s: %s '%s%s'; see '%s --help'\n", command_path, what, shown,
+		n < len ? "..." : "", command_path);
+}
+
+/* One line that names the option: getopt's own message followed by the whole help
+ * buried it. */
+static void report_bad_option(int argc, char **argv)
+{
+	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	char short_opt[3] = {'-', (char)optopt, '\0'};
+
+	if (strncmp(arg, "--", 2)) {
+		usage_error("unknown option", short_opt, optopt ? 2 : 1);
+		return;
+	}
+	size_t name_len = strcspn(arg, "=");
+	if (!optopt)
+		usage_error("unknown option", arg, name_len);
+	else if (arg[name_len] == '=')
+		usage_error("no value allowed for option", arg, name_len);
+	else
+		usage_error("missing value for option", arg, name_len);
+}
+
+/* For the test that holds the man page to the tool: the long options, one a line. */
+static void list_options(const struct option *longopts)
+{
+	for (; longopts->name; longopts++)
+		printf("--%s\n", longopts->name);
+	exit(EXIT_OK_);
+}
+
+int cli_getopt(int argc, char **argv, const struct option *longopts)
+{
+	int opt;
+	if (optind == 1 && argc > 1 && !strcmp(argv[1], "--list-options"))
+		list_options(longopts);
+	opterr = 0;
+	opt = getopt_long(argc, argv, "h", longopts, NULL);
+	if (opt != '?')
+		return opt;
+	report_bad_option(argc, argv);
+	return CLI_OPT_BAD_VALUE;
+}
+
+int cli_operands(int argc, char **argv, const char *what, int min, int max)
+{
+	int n = argc - optind;
+	if (n < min) {
+		fprintf(stderr, "%s: missing %s; see '%s --help'\n", command_path, what,
+			command_path);
+		return -1;
+	}
+	if (n > max) {
+		const char *extra = argv[optind + max];
+		usage_error("unexpected operand", extra, strlen(extra));
+		return -1;
+	}
+	return 0;
+}
+
+void cli_identity_hint(danemsg_err err, const char *dir, const char *name)
+{
+	struct stat st;
+	if (err != DANEMSG_ERR_NOT_FOUND)
+		return;
+	if (stat(dir, &st))
+		cli_error("the identity folder %s does not exist: create the identity with "
+			  "'danemsg id new %s', or name its folder with --dir or DANEMSG_DIR",
+			  dir, name);
+	else
+		cli_error("create the identity with 'danemsg id new %s', or name the folder "
+			  "that holds it with --dir or DANEMSG_DIR", name);
+}
+
+danemsg_err cli_credential_load(const char *dir, const char *name, danemsg_credential **out)
+{
+	char errbuf[512] = "";
+	danemsg_err err = danemsg_credential_load_slot(dir, name, DANEMSG_SLOT_CURRENT, out,
+						       errbuf, sizeof(errbuf));
+	if (err) {
+		cli_error("%s: cannot load its key and certificate: %s", name,
+			  errbuf[0] ? errbuf : danemsg_strerror(err));
+		cli_identity_hint(err, dir, name);
+	}
+	return err;
 }

@@ -84,12 +84,43 @@ int cli_print_tlsa(const char *dir, const char *name, uint8_t usage, uint8_t sel
 		   uint8_t matching, uint32_t ttl);
 
 /* After the options: the one NAME operand, with the identity folder in *dir. NULL (with
- * a message, and usage on stderr) when the operands are wrong or no folder is known. */
-const char *cli_name_operand(int argc, char **argv, const char *cmd, const char *usage,
-			     const char *dir_option, const char **dir);
+ * a one-line message) when the operands are wrong or no folder is known. */
+const char *cli_name_operand(int argc, char **argv, const char *dir_option, const char **dir);
+
+/* After the options: 0 if min..max operands follow, else -1 with one line that says
+ * what is missing (what: "NAME") or which operand is one too many. */
+int cli_operands(int argc, char **argv, const char *what, int min, int max);
+
+/* Returned by cli_getopt() (and cli_next_option()) for a wrong option or a bad value,
+ * already reported in one line. */
+#define CLI_OPT_BAD_VALUE (-2)
+
+struct option;
+
+/*
+ * getopt_long with short option "h" only. A wrong option gets one line ("danemsg seal:
+ * unknown option '--form'; see 'danemsg seal --help'") and CLI_OPT_BAD_VALUE. The
+ * hidden first argument --list-options prints the long options and exits 0 (the man
+ * page test compares them with the page).
+ */
+int cli_getopt(int argc, char **argv, const struct option *longopts);
 
 /* Splits "a,b,c" in place into at most max names; max + 1 when there are more. */
 size_t cli_split_names(char *list, const char **names, size_t max);
+
+/* After a failed load of identity name from dir: for DANEMSG_ERR_NOT_FOUND, one more line
+ * that says how to create the identity (and that dir is missing, if it is). */
+void cli_identity_hint(danemsg_err err, const char *dir, const char *name);
+
+/* Loads name's current key and certificate from dir; on failure prints which file and why,
+ * with cli_identity_hint(). */
+danemsg_err cli_credential_load(const char *dir, const char *name, danemsg_credential **out);
+
+/* The --help lines of the options that every identity command has. */
+#define CLI_DIR_HELP \
+	"  --dir DIR       the identity folder (env DANEMSG_DIR or CRYPTO_PATH;\n" \
+	"                  default ~/.danemsg)\n" \
+	"  -h, --help      this text\n"
 
 /* Subcommands. */
 int cmd_id(int argc, char **argv);

@@ -257,13 +257,12 @@ int cli_config_getopt(int argc, char **argv, const struct option *longopts, cons
 {
 	int opt, rc;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	(void)cmd;
+	while ((opt = cli_getopt(argc, argv, longopts)) != -1) {
 		if (opt == 'h')
 			return -1;
-		if (opt == '?') {
-			fprintf(stderr, "(see 'danemsg %s --help')\n", cmd);
+		if (opt == CLI_OPT_BAD_VALUE)
 			return EXIT_USAGE;
-		}
 		cli_seen_mark(seen, opt);
 		if ((rc = apply(ctx, opt, optarg)))
 			return rc;

@@ -82,7 +82,9 @@ int cli_next_option(int argc, char **argv, const struct option *longopts,
 		    struct cli_dns_opts *o)
 {
 	int opt, taken;
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, longopts)) != -1) {
+		if (opt == CLI_OPT_BAD_VALUE)
+			return opt;
 		taken = cli_dns_option(o, opt, optarg);
 		if (taken < 0)
 			return CLI_OPT_BAD_VALUE;

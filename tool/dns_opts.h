@@ -6,6 +6,8 @@
 
 #include <danemsg.h>
 
+#include "cli.h"
+
 #define CLI_DNS_MAX_ANCHORS 8
 
 struct cli_dns_opts {
@@ -62,11 +64,8 @@ danemsg_err cli_receiver_new(struct cli_dns_opts *o, danemsg_resolver **r,
 /* Takes option opt if it is one of ours: 1 taken, 0 not ours, -1 bad value (reported). */
 int cli_dns_option(struct cli_dns_opts *o, int opt, const char *arg);
 
-/* Returned by cli_next_option() for a DNS option with a bad value (already reported). */
-#define CLI_OPT_BAD_VALUE (-2)
-
-/* getopt_long (short options "h" only) that takes the DNS options into o itself and
- * returns the next other option, -1 at the end, or CLI_OPT_BAD_VALUE. */
+/* cli_getopt() that takes the DNS options into o itself and returns the next other
+ * option, -1 at the end, or CLI_OPT_BAD_VALUE (a wrong option or value, reported). */
 int cli_next_option(int argc, char **argv, const struct option *longopts,
 		    struct cli_dns_opts *o);
 

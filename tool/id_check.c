@@ -115,14 +115,11 @@ static int parse_args(int argc, char **argv, struct cli_dns_opts *dns, const cha
 				return EXIT_USAGE;
 			break;
 		case 'h': printf(check_usage, cli_dns_help); return -1;
-		default: fprintf(stderr, check_usage, cli_dns_help); return EXIT_USAGE;
+		default: return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		cli_error("id check: expected one NAME");
-		fprintf(stderr, check_usage, cli_dns_help);
+	if (cli_operands(argc, argv, "NAME", 1, 1))
 		return EXIT_USAGE;
-	}
 	return EXIT_OK_;
 }
 
@@ -148,6 +145,7 @@ int id_check(int argc, char **argv)
 	if (err) {
 		cli_error("%s: cannot load the local identity: %s (%s)", name,
 			  danemsg_strerror(err), errbuf);
+		cli_identity_hint(err, dir, name);
 		return err == DANEMSG_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_FAILURE_;
 	}
 	err = danemsg_credential_load_slot(dir, name, DANEMSG_SLOT_NEXT, &next, errbuf,

@@ -11,7 +11,10 @@
 static const char id_csr_usage[] =
 	"usage: danemsg id csr NAME [--dir DIR] [--out FILE] [--next]\n"
 	"Writes a CSR (subject CN=NAME, subjectAltName DNS:NAME) for NAME's key, PEM, to\n"
-	"FILE or standard output. --next: for the next key of a rollover.\n";
+	"FILE or standard output.\n"
+	"  --out FILE      write the CSR to FILE ('-': standard output, the default)\n"
+	"  --next          for the next key of a rollover\n"
+	CLI_DIR_HELP;
 
 /* Writes the CSR as PEM to path ("-" or NULL: standard output). */
 static int write_csr(X509_REQ *req, const char *path)
@@ -47,17 +50,16 @@ int id_csr(int argc, char **argv)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, options)) != -1) {
 		switch (opt) {
 		case 'd': dir_option = optarg; break;
 		case 'o': out = optarg; break;
 		case 'n': slot = DANEMSG_SLOT_NEXT; break;
 		case 'h': fputs(id_csr_usage, stdout); return EXIT_OK_;
-		default: fputs(id_csr_usage, stderr); return EXIT_USAGE;
+		default: return EXIT_USAGE;
 		}
 	}
-	const char *dir, *name = cli_name_operand(argc, argv, "id csr", id_csr_usage,
-						  dir_option, &dir);
+	const char *dir, *name = cli_name_operand(argc, argv, dir_option, &dir);
 	if (!name)
 		return EXIT_USAGE;
 
@@ -66,6 +68,7 @@ int id_csr(int argc, char **argv)
 	danemsg_err err = danemsg_credential_csr(dir, name, slot, &req, errbuf, sizeof(errbuf));
 	if (err) {
 		cli_error("cannot make a CSR for %s: %s (%s)", name, danemsg_strerror(err), errbuf);
+		cli_identity_hint(err, dir, name);
 		return cli_exit_code(err);
 	}
 	int rc = write_csr(req, out);

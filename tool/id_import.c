@@ -9,8 +9,11 @@ static const char id_import_usage[] =
 	"Installs CERT (PEM; certificates after the first are its chain) as NAME's\n"
 	"certificate. It must be for NAME's key, name NAME in its subjectAltName and be\n"
 	"signed by the chain's certificates in order. The replaced files are kept as\n"
-	"NAME.crt.pem.bak and NAME.chain.pem.bak. --force: accept an expired or\n"
-	"not yet valid certificate. --next: for the next key of a rollover.\n";
+	"NAME.crt.pem.bak and NAME.chain.pem.bak.\n"
+	"  --chain FILE    the issuing certificates, PEM, if CERT does not hold them\n"
+	"  --force         accept an expired or not yet valid certificate\n"
+	"  --next          for the next key of a rollover\n"
+	CLI_DIR_HELP;
 
 int id_import(int argc, char **argv)
 {
@@ -27,21 +30,18 @@ int id_import(int argc, char **argv)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, options)) != -1) {
 		switch (opt) {
 		case 'c': chain = optarg; break;
 		case 'd': dir_option = optarg; break;
 		case 'f': flags |= DANEMSG_CREDENTIAL_FORCE; break;
 		case 'n': flags |= DANEMSG_CREDENTIAL_NEXT; break;
 		case 'h': fputs(id_import_usage, stdout); return EXIT_OK_;
-		default: fputs(id_import_usage, stderr); return EXIT_USAGE;
+		default: return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 2) {
-		cli_error("id import: expected NAME and CERT");
-		fputs(id_import_usage, stderr);
+	if (cli_operands(argc, argv, argc - optind ? "CERT" : "NAME and CERT", 2, 2))
 		return EXIT_USAGE;
-	}
 	const char *name = argv[optind], *cert = argv[optind + 1];
 	const char *dir = cli_identity_dir(dir_option);
 	if (!dir)

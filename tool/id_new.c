@@ -8,8 +8,13 @@ static const char id_new_usage[] =
 	"usage: danemsg id new NAME [--key p256|ed25519|rsa2048|rsa3072] [--days N] [--dir DIR]\n"
 	"                           [--force] [--next]\n"
 	"Creates a private key (default p256) and a self-signed certificate for NAME, and\n"
-	"prints the TLSA records to publish. --next: the next key of a rollover.\n"
-	"An existing key is never replaced without --force.\n";
+	"prints the TLSA records to publish.\n"
+	"  --key TYPE      p256 (default), ed25519 (with an X25519 key for encryption),\n"
+	"                  rsa2048 or rsa3072\n"
+	"  --days N        the certificate's validity, 1 to 36500 days (default 365)\n"
+	"  --force         replace an existing key (never replaced otherwise)\n"
+	"  --next          create the next key of a rollover (see id rollover)\n"
+	CLI_DIR_HELP;
 
 /* Prints the paths of the files just written. */
 static void print_files(const char *dir, const char *name, danemsg_credential_slot slot,
@@ -53,7 +58,7 @@ int id_new(int argc, char **argv)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, options)) != -1) {
 		int bad = 0;
 		switch (opt) {
 		case 'k':
@@ -72,13 +77,10 @@ int id_new(int argc, char **argv)
 		case 'h': fputs(id_new_usage, stdout); return EXIT_OK_;
 		default: bad = 1; break;
 		}
-		if (bad) {
-			fputs(id_new_usage, stderr);
+		if (bad)
 			return EXIT_USAGE;
-		}
 	}
-	const char *dir, *name = cli_name_operand(argc, argv, "id new", id_new_usage,
-						  dir_option, &dir);
+	const char *dir, *name = cli_name_operand(argc, argv, dir_option, &dir);
 	if (!name)
 		return EXIT_USAGE;
 

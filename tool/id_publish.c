@@ -459,16 +459,11 @@ static int parse_args(int argc, char **argv, struct publish_args *a)
 		case 'h': printf(publish_usage, cli_dns_help); return -1;
 		default: bad = 1; break;
 		}
-		if (bad) {
-			fprintf(stderr, publish_usage, cli_dns_help);
+		if (bad)
 			return EXIT_USAGE;
-		}
 	}
-	if (optind != argc - 1) {
-		cli_error("id publish: expected one NAME");
-		fprintf(stderr, publish_usage, cli_dns_help);
+	if (cli_operands(argc, argv, "NAME", 1, 1))
 		return EXIT_USAGE;
-	}
 	if ((a->remove && a->add) || (!a->remove && (a->force || a->n_record_text))) {
 		cli_error("id publish: --record and --force go with --remove, which excludes "
 			  "--add");

@@ -15,7 +15,8 @@ static const char id_rollover_usage[] =
 	"an earlier rollover retired.\n"
 	"  --delete-old   only delete NAME.old.* (the retired key), once no message\n"
 	"                 sealed to or signed with it can still arrive; nothing else\n"
-	"                 deletes a key\n";
+	"                 deletes a key\n"
+	CLI_DIR_HELP;
 
 static int delete_old(const char *dir, const char *name)
 {
@@ -42,16 +43,15 @@ int id_rollover(int argc, char **argv)
 	int opt, only_delete = 0;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, options)) != -1) {
 		switch (opt) {
 		case 'd': dir_option = optarg; break;
 		case 'D': only_delete = 1; break;
 		case 'h': fputs(id_rollover_usage, stdout); return EXIT_OK_;
-		default: fputs(id_rollover_usage, stderr); return EXIT_USAGE;
+		default: return EXIT_USAGE;
 		}
 	}
-	const char *dir, *name = cli_name_operand(argc, argv, "id rollover", id_rollover_usage,
-						  dir_option, &dir);
+	const char *dir, *name = cli_name_operand(argc, argv, dir_option, &dir);
 	if (!name)
 		return EXIT_USAGE;
 	if (only_delete)

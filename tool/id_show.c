@@ -209,7 +209,8 @@ static void print_text(json_t *o)
 		if (c) {
 			json_t *san;
 			size_t j;
-			printf("    subject:   %s\n", json_string_value(json_object_get(c, "subject")));
+			printf("    subject:   %s\n",
+			       json_string_value(json_object_get(c, "subject")));
 			printf("    SAN:      ");
 			json_array_foreach(json_object_get(c, "san"), j, san)
 				printf(" DNS:%s", json_string_value(san));
@@ -217,7 +218,8 @@ static void print_text(json_t *o)
 			       json_string_value(json_object_get(c, "not_before")),
 			       json_string_value(json_object_get(c, "not_after")),
 			       json_is_true(json_object_get(c, "expired")) ? " (EXPIRED)" : "");
-			printf("    SHA-256:   %s\n", json_string_value(json_object_get(c, "sha256")));
+			printf("    SHA-256:   %s\n",
+			       json_string_value(json_object_get(c, "sha256")));
 		}
 		if (k) {
 			const char *curve = json_string_value(json_object_get(k, "curve"));
@@ -256,13 +258,11 @@ int id_show(int argc, char **argv)
 		case CLI_OPT_BAD_VALUE: return EXIT_USAGE;
 		case 'j': json = 1; break;
 		case 'h': printf(show_usage, cli_dns_help); return EXIT_OK_;
-		default: fprintf(stderr, show_usage, cli_dns_help); return EXIT_USAGE;
+		default: return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, show_usage, cli_dns_help);
+	if (cli_operands(argc, argv, "NAME", 1, 1))
 		return EXIT_USAGE;
-	}
 	if (cli_resolver_new(&dns, &r))
 		return EXIT_DNS_CONFIG;
 	err = danemsg_resolver_lookup(r, argv[optind], &id);

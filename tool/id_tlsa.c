@@ -8,7 +8,12 @@
 static const char id_tlsa_usage[] =
 	"usage: danemsg id tlsa NAME [--usage U --selector S --matching M] [--ttl N] [--dir DIR]\n"
 	"Prints one zone-file TLSA line per certificate NAME publishes (current, next,\n"
-	"X25519). Default 3 0 0 (the whole certificate: messages carry none), TTL 300.\n";
+	"X25519).\n"
+	"  --usage U       certificate usage 0-3 (default 3, DANE-EE)\n"
+	"  --selector S    0 the whole certificate (default: messages carry none), 1 the key\n"
+	"  --matching M    0 exact (default), 1 SHA-256, 2 SHA-512\n"
+	"  --ttl N         the TTL in the line (default 300)\n"
+	CLI_DIR_HELP;
 
 /* Prints the TLSA line of one certificate. */
 static danemsg_err print_line(X509 *cert, const char *name, uint8_t usage, uint8_t selector,
@@ -70,7 +75,7 @@ int id_tlsa(int argc, char **argv)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, options)) != -1) {
 		int bad = 0;
 		switch (opt) {
 		case 'u': bad = cli_parse_uint(optarg, "--usage", 0, 3, &usage); break;
@@ -81,13 +86,10 @@ int id_tlsa(int argc, char **argv)
 		case 'h': fputs(id_tlsa_usage, stdout); return EXIT_OK_;
 		default: bad = 1; break;
 		}
-		if (bad) {
-			fputs(id_tlsa_usage, stderr);
+		if (bad)
 			return EXIT_USAGE;
-		}
 	}
-	const char *dir, *name = cli_name_operand(argc, argv, "id tlsa", id_tlsa_usage,
-						  dir_option, &dir);
+	const char *dir, *name = cli_name_operand(argc, argv, dir_option, &dir);
 	if (!name)
 		return EXIT_USAGE;
 	return cli_print_tlsa(dir, name, (uint8_t)usage, (uint8_t)selector,

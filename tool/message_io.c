@@ -90,6 +90,7 @@ int cli_load_keyring(const char *dir, const char *name, danemsg_credential **key
 			(*n_keys)++;
 		} else if (i == 0 || err != DANEMSG_ERR_NOT_FOUND) {
 			cli_error("%s: %s", name, errbuf[0] ? errbuf : danemsg_strerror(err));
+			cli_identity_hint(err, dir, name);
 			cli_free_keyring(keys, *n_keys);
 			*n_keys = 0;
 			return cli_exit_code(err);

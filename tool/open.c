@@ -192,9 +192,7 @@ static int parse_args(int argc, char **argv, struct open_args *a, struct cli_dns
 		case 'o': a->out = optarg; break;
 		case 'd': a->dir_opt = optarg; break;
 		case 'h': printf(open_usage, cli_dns_help, cli_chain_help); return -1;
-		default:
-			fprintf(stderr, open_usage, cli_dns_help, cli_chain_help);
-			return EXIT_USAGE;
+		default: return EXIT_USAGE;
 		}
 	}
 	if (!a->as || optind != argc) {

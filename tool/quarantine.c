@@ -318,7 +318,7 @@ static int parse_args(int argc, char **argv, struct q_args *a)
 {
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", quarantine_longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, quarantine_longopts)) != -1) {
 		switch (c) {
 		case OPT_AS: a->as = optarg; break;
 		case OPT_DIR: a->dir = optarg; break;
@@ -373,7 +373,11 @@ int cmd_quarantine(int argc, char **argv)
 		if (!strcmp(argv[optind], actions[i]))
 			action = (int)i;
 	if (action < 0) {
-		fputs(quarantine_usage, stderr);
+		if (optind < argc)
+			cli_error("quarantine: '%s' is not list, show, retry or purge",
+				  argv[optind]);
+		else
+			cli_operands(argc, argv, "list, show, retry or purge", 1, 1);
 		return EXIT_USAGE;
 	}
 	optind++;

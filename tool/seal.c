@@ -82,7 +82,7 @@ int cmd_seal(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'd': dir_opt = optarg; break;
 		case 'h': printf(seal_usage, cli_dns_help); return EXIT_OK_;
-		default: fprintf(stderr, seal_usage, cli_dns_help); return EXIT_USAGE;
+		default: return EXIT_USAGE;
 		}
 	}
 	if (!from || !to || optind != argc) {
@@ -96,12 +96,8 @@ int cmd_seal(int argc, char **argv)
 	}
 	if (!(dir = cli_identity_dir(dir_opt)))
 		return EXIT_USAGE;
-	err = danemsg_credential_load(dir, from, &cred);
-	if (err) {
-		cli_error("%s: cannot load its key and certificate from %s: %s", from, dir,
-			  danemsg_strerror(err));
+	if ((err = cli_credential_load(dir, from, &cred)))
 		return cli_exit_code(err);
-	}
 	rc = cli_read_input(in, MAX_MESSAGE, &msg, &msg_len);
 	if (rc == EXIT_OK_ && cli_resolver_new(&dns, &r))
 		rc = EXIT_DNS_CONFIG;

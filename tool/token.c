@@ -18,7 +18,9 @@ static const char token_usage[] =
 	"                     (env DANEMSG_BROKER_AUDIENCE; required)\n"
 	"  --lifetime S       seconds the token is valid, 1 to 300 (default 300)\n"
 	"  --issued-at T      its iat, Unix seconds (default now; for clocks known to be off)\n"
-	"  --dir DIR          the identity folder (env DANEMSG_DIR, default ~/.danemsg)\n";
+	"  --dir DIR          the identity folder (env DANEMSG_DIR or CRYPTO_PATH;\n"
+	"                     default ~/.danemsg)\n"
+	"  -h, --help         this text\n";
 
 static const char *const audience_vars[] = {"DANEMSG_BROKER_AUDIENCE", NULL};
 
@@ -40,7 +42,7 @@ int cmd_token(int argc, char **argv)
 	int opt;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, options)) != -1) {
 		int bad = 0;
 		switch (opt) {
 		case 'a': audience = optarg; break;
@@ -53,23 +55,18 @@ int cmd_token(int argc, char **argv)
 		case 'h': fputs(token_usage, stdout); return EXIT_OK_;
 		default: bad = 1; break;
 		}
-		if (bad) {
-			fputs(token_usage, stderr);
+		if (bad)
 			return EXIT_USAGE;
-		}
 	}
-	if (!(name = cli_name_operand(argc, argv, "token", token_usage, dir_option, &dir)))
+	if (!(name = cli_name_operand(argc, argv, dir_option, &dir)))
 		return EXIT_USAGE;
 	if (!audience && !(audience = cli_env(audience_vars))) {
 		cli_error("token: give the broker's name with --audience (or "
 			  "DANEMSG_BROKER_AUDIENCE)");
 		return EXIT_USAGE;
 	}
-	if ((err = danemsg_credential_load(dir, name, &cred))) {
-		cli_error("%s: cannot load its key and certificate from %s: %s", name, dir,
-			  danemsg_strerror(err));
+	if ((err = cli_credential_load(dir, name, &cred)))
 		return cli_exit_code(err);
-	}
 	err = danemsg_token_make(cred, audience, (uint32_t)lifetime, (int64_t)iat, &token);
 	danemsg_credential_free(cred);
 	if (err) {
