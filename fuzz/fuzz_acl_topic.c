@@ -2,8 +2,8 @@
  * libFuzzer target for the broker plugin's topic rules (plugin/acl_topic.c): topics and
  * user names come from MQTT clients. Input: "USER\nTOPIC" with the first byte choosing a
  * template. Invariants: a name a topic yields is a normalized DNS name that fits again
- * when asked for by name, and whose path turns back into it; a topic allowed as one's own subscription holds no '#', and no
- * '+' unless the template has {from}.
+ * when asked for by name, and whose path turns back into it; a topic allowed as one's own
+ * subscription holds no '#', and no '+' unless the template has {from}.
  */
 #include <stdint.h>
 #include <stdlib.h>

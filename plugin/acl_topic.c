@@ -57,7 +57,8 @@ int acl_topic_fits(const char *tmpl, const char *topic, const char *to, const ch
 		}
 		tmpl += tlen;
 		n = var_extent(v, tmpl, topic);
-		if (n == 0 || n >= sizeof(raw) || strcspn(topic, v == VAR_TO_PATH ? "+#" : "+#/") < n)
+		if (n == 0 || n >= sizeof(raw) ||
+		    strcspn(topic, v == VAR_TO_PATH ? "+#" : "+#/") < n)
 			return 0;
 		memcpy(raw, topic, n);
 		raw[n] = '\0';

@@ -42,7 +42,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 unset IDENTITY_NAME CRYPTO_PATH MQTT_HOST MQTT_PORT DANEMSG_MQTT_USERNAME DANEMSG_MQTT_PASSWORD
 export HOME=$work DANEMSG_DIR=$work/ids
-. "$(dirname "$0")/testlib.sh"
+. "$(dirname "$0")/lib.sh"
 
 "$lab" up "$work/lab" --broker-auth >"$work/lab.out" 2>&1 || {
 	cat "$work/lab.out"

@@ -42,6 +42,34 @@ expect_output() {
 	fi
 }
 
+# expect DESCRIPTION FILE PATTERN (grep -E): FILE has a line matching PATTERN
+expect() {
+	if grep -qE -- "$3" "$2" 2>/dev/null; then pass "$1"; else
+		fail "$1: no /$3/ in $2" "$2"; fi
+}
+
+# expect_not DESCRIPTION FILE PATTERN: no line of FILE matches PATTERN
+expect_not() {
+	if ! grep -qE -- "$3" "$2" 2>/dev/null; then pass "$1"; else
+		fail "$1: /$3/ in $2" "$2"; fi
+}
+
+# count FILE PATTERN: how many lines match (0 without the file)
+count() {
+	local n
+	n=$(grep -cE -- "$2" "$1" 2>/dev/null)
+	echo "${n:-0}"
+}
+
+# wait_for FILE PATTERN N SECONDS: until FILE has N lines matching PATTERN (1 on time-out)
+wait_for() {
+	local deadline=$(($(date +%s) + $4))
+	while [ "$(count "$1" "$2")" -lt "$3" ]; do
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
 # lab_update "add NAME TTL IN TLSA ..." [ZONE]: one DNS UPDATE to the lab's knot, signed
 # with the lab's TSIG key
 lab_update() {

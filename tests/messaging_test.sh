@@ -62,7 +62,7 @@ trap 'exit 1' INT TERM
 export DANEMSG_DIR=$work/ids
 unset IDENTITY_NAME CRYPTO_PATH MQTT_HOST MQTT_PORT DANEMSG_MQTT_USERNAME DANEMSG_MQTT_PASSWORD
 export HOME=$work   # no ~/.config/danemsg/config but ours
-. "$(dirname "$0")/testlib.sh"
+. "$(dirname "$0")/lib.sh"
 now_ms() { date +%s%3N; }
 
 zone=${DANEMSG_ZONE%.}

@@ -28,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-. "$(dirname "$0")/testlib.sh"
+. "$(dirname "$0")/lib.sh"
 
 if ! "$lab" up "$work/lab" --nats 3 >"$work/lab.out" 2>&1; then
 	cat "$work/lab.out"

@@ -42,7 +42,8 @@ static void test_topic_fits(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int fits = acl_topic_fits(cases[i].tmpl, cases[i].topic, NULL, NULL, to, sizeof(to));
+		int fits = acl_topic_fits(cases[i].tmpl, cases[i].topic, NULL, NULL, to,
+					  sizeof(to));
 		if (fits != (cases[i].to != NULL))
 			fail_msg("%s with %s: %s", cases[i].tmpl, cases[i].topic,
 				 fits ? "fits" : "does not fit");

@@ -445,7 +445,8 @@ static void test_name_paths(void **state)
 		assert_string_equal(name, buf);
 	}
 	for (size_t i = 0; i < sizeof(bad_paths) / sizeof(bad_paths[0]); i++)
-		assert_int_equal(danemsg_credential_name_from_path(bad_paths[i], name, sizeof(name)),
+		assert_int_equal(danemsg_credential_name_from_path(bad_paths[i], name,
+								   sizeof(name)),
 				 DANEMSG_ERR_INVALID_ARG);
 	assert_int_equal(danemsg_credential_name_to_path("a..b", buf, sizeof(buf)),
 			 DANEMSG_ERR_INVALID_ARG);

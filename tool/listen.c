@@ -108,7 +108,8 @@ static const char listen_usage[] =
 
 enum {
 	OPT_AS = 'a', OPT_FORMAT = 'F', OPT_EXEC = 'x', OPT_EXEC_TIMEOUT = 'X', OPT_ALLOW = 'A',
-	OPT_MAX_SIZE = 'm', OPT_MAX_AGE = 'g', OPT_COMPAT = 'c', OPT_NO_COMPAT = 'N', OPT_WORKERS = 'w',
+	OPT_MAX_SIZE = 'm', OPT_MAX_AGE = 'g', OPT_COMPAT = 'c', OPT_NO_COMPAT = 'N',
+	OPT_WORKERS = 'w',
 	OPT_STATE = 's', OPT_QUARANTINE_MAX = 'Q', OPT_TOPIC = 'T', OPT_CLIENT_ID = 'i',
 	OPT_SESSION_EXPIRY = 'E', OPT_KEEPALIVE = 'k', OPT_COUNT = 'n', OPT_ONCE = '1',
 	OPT_READY_FILE = 'r', OPT_DIR = 'd', OPT_CONFIG = 'C', OPT_HELP = 'h',
@@ -799,7 +800,8 @@ static void *broker_main(void *arg)
 		from = L->broker;
 		/* the next node: the persistent session lives in the cluster, not in one node */
 		if (!L->fell_back)
-			L->broker = &L->brokers[(size_t)(L->broker - L->brokers + 1) % L->n_brokers];
+			L->broker = &L->brokers[(size_t)(L->broker - L->brokers + 1) %
+						L->n_brokers];
 		L->fell_back = 0;
 		listen_log("%s %s: %s; trying %s in %u s",
 			   L->was_connected ? "lost the connection to" : "cannot connect to",

@@ -170,7 +170,8 @@ static int broker_list_parse(const char *list, struct cli_broker *out, size_t *n
 			return EXIT_USAGE;
 		}
 		if (len == 0 || len >= sizeof(url)) {
-			cli_error("broker list '%s': %s URL", list, len ? "a too long" : "an empty");
+			cli_error("broker list '%s': %s URL", list,
+				  len ? "a too long" : "an empty");
 			return EXIT_USAGE;
 		}
 		memcpy(url, p, len);
