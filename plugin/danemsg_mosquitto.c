@@ -54,6 +54,7 @@ struct plugin {
 struct wait {
 	int done;
 	danemsg_err status;
+	danemsg_identity *id;           /* the answer, for the waiter to verify against */
 	struct plugin *abandoned_by;    /* set when nobody waits any more */
 	struct wait *prev, *next;       /* in the plugin's list of those */
 };
@@ -97,8 +98,8 @@ static const char *safe(const char *in, char out[LOG_NAME_MAX + 4])
 static void on_lookup(void *arg, danemsg_err status, danemsg_identity *id)
 {
 	struct wait *w = arg;
-	danemsg_identity_unref(id);   /* the answer is in the cache; only its status counts */
-	if (w->abandoned_by) {
+	if (w->abandoned_by) {   /* the answer is in the cache for the next attempt */
+		danemsg_identity_unref(id);
 		if (w->prev)
 			w->prev->next = w->next;
 		else
@@ -109,15 +110,17 @@ static void on_lookup(void *arg, danemsg_err status, danemsg_identity *id)
 		return;
 	}
 	w->status = id ? status : DANEMSG_ERR_NOMEM;
+	w->id = id;
 	w->done = 1;
 }
 
 /*
  * The lookup status of name: from the cache at once, or after a wait bounded by
  * login_wait_ms and by the stall budget's credit; DANEMSG_ERR_TIMEOUT when the answer did
- * not come in time (it still goes to the cache when it comes).
+ * not come in time (it still goes to the cache when it comes). *out (may be NULL) gets the
+ * answer, to verify against: a second lookup could miss the cache (a TTL of 0) and block.
  */
-static danemsg_err bounded_lookup(struct plugin *p, const char *name)
+static danemsg_err bounded_lookup(struct plugin *p, const char *name, danemsg_identity **out)
 {
 	struct wait *w = calloc(1, sizeof(*w));
 	uint64_t start = now_us(), deadline, spent_ns;
@@ -143,6 +146,10 @@ static danemsg_err bounded_lookup(struct plugin *p, const char *name)
 		return DANEMSG_ERR_TIMEOUT;
 	}
 	err = w->status;
+	if (out)
+		*out = w->id;
+	else
+		danemsg_identity_unref(w->id);
 	free(w);
 	return err;
 }
@@ -207,6 +214,7 @@ static int check_token(struct plugin *p, struct mosquitto *client, const char *h
 		       danemsg_token_claims *claims)
 {
 	char errbuf[300];
+	danemsg_identity *id = NULL;
 	danemsg_err err = danemsg_token_parse(token, len, claims);
 
 	if (err)
@@ -218,14 +226,15 @@ static int check_token(struct plugin *p, struct mosquitto *client, const char *h
 		return refuse(how, claims->sub, "not on the allow-list");
 	if (check_client_id(p, client, how, claims->sub))
 		return MOSQ_ERR_AUTH;
-	if ((err = bounded_lookup(p, claims->sub)) == DANEMSG_ERR_TIMEOUT) {
+	if ((err = bounded_lookup(p, claims->sub, &id)) == DANEMSG_ERR_TIMEOUT) {
 		refuse(how, claims->sub, "DNS did not answer in time (try again)");
 		return MOSQ_ERR_UNKNOWN;   /* not "refused": mosquitto closes the connection */
 	}
-	if (err)
+	if (!id)
 		return refuse(how, claims->sub, danemsg_strerror(err));
-	err = danemsg_token_verify(p->r, &p->tokens, username, token, len, 0, claims, errbuf,
-				   sizeof(errbuf));
+	err = danemsg_token_verify_identity(id, &p->tokens, username, token, len, 0, claims,
+					    errbuf, sizeof(errbuf));
+	danemsg_identity_unref(id);
 	if (err)
 		return refuse(how, claims->sub, errbuf);
 	mosquitto_log_printf(MOSQ_LOG_INFO, "danemsg: %s logged in (%s, %s)", claims->sub, how,
@@ -275,12 +284,10 @@ static int check_certificate(struct plugin *p, struct mosquitto *client, X509 *c
 		return refuse("certificate login", name, "not on the allow-list");
 	if (check_client_id(p, client, "certificate login", name))
 		return MOSQ_ERR_AUTH;
-	if ((err = bounded_lookup(p, name)) == DANEMSG_ERR_TIMEOUT) {
+	if ((err = bounded_lookup(p, name, &id)) == DANEMSG_ERR_TIMEOUT) {
 		refuse("certificate login", name, "DNS did not answer in time (try again)");
 		return MOSQ_ERR_UNKNOWN;   /* not "refused": mosquitto closes the connection */
 	}
-	if (!err)
-		err = danemsg_resolver_lookup(p->r, name, &id);   /* a cache hit now */
 	if (!err)
 		err = danemsg_identity_authenticate_cert(id, cert, NULL, NULL);
 	danemsg_identity_unref(id);
@@ -363,7 +370,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 		if (p->allow && danemsg_policy_check_sender(p->allow, to))
 			break;
 		why = "the recipient publishes no DNSSEC-secure key";
-		if (bounded_lookup(p, to) == DANEMSG_OK)
+		if (bounded_lookup(p, to, NULL) == DANEMSG_OK)
 			return MOSQ_ERR_SUCCESS;
 		break;
 	default:

@@ -17,9 +17,11 @@
 #          that do not resolve arrive, first with knot answering (NXDOMAIN), then with
 #          knot frozen (SIGSTOP: every lookup times out); the worst gap it sees stays under a
 #          generous bound (STALL_BOUND_MS), and every ghost login is refused
+#   ttl0   records with a TTL of 0 from a server that answers each question once: a login
+#          is checked against its own lookup's answer, and junk logins do not stall
 # Run by CTest with DANEMSG_TOOL, DANEMSG_LAB and DANEMSG_MOSQUITTO_PLUGIN.
 set -u
-part=${1:?usage: broker_auth_test.sh login|flood}
+part=${1:?usage: broker_auth_test.sh login|tls|flood|ttl0}
 tool=${DANEMSG_TOOL:?the danemsg binary}
 lab=${DANEMSG_LAB:?the lab script}
 : "${DANEMSG_MOSQUITTO_PLUGIN:?the plugin}"
@@ -309,6 +311,73 @@ flood_part() {
 	kill -CONT "$(cat "$work/lab/knot.pid")"
 }
 
+# Records with a TTL of 0 from a server that then goes silent (tests/dns_fault_proxy.py
+# answers each question under ttl0.ZONE once, at the end of a second): a login must be
+# checked against the answer its own lookup brought, never looked up again on the broker's
+# thread (that lookup would wait dns_timeout_ms, 5 s here). A login of the identity whose
+# key the records publish succeeds; junk logins (another key's signature) are refused, and
+# an authenticated client sees no gap over TTL0_STALL_BOUND_MS: a login's own wait is at
+# most the 1 s budget, the rest is room for a loaded machine.
+TTL0_STALL_BOUND_MS=3000
+ttl0_part() {
+	local who=dev.ttl0.$zone res gap spki proxy_port token deadline=$(($(date +%s) + 10))
+	"$tool" id new "$who" >/dev/null || { fail "id new $who"; return; }
+	spki=$(openssl pkey -in "$(key "$who")" -pubout -outform DER | od -An -v -tx1 | tr -d ' \n')
+	# its key at dev and at j1..j6 (no wildcard: a resolver answers those from its cache)
+	{
+		printf 'server 127.0.0.1 %s\nzone %s\n' "$DANEMSG_DNS_PORT" "$DANEMSG_ZONE"
+		for n in dev j1 j2 j3 j4 j5 j6; do
+			printf 'update add %s.ttl0.%s 0 IN TLSA 3 1 0 %s\n' "$n" "$zone" "$spki"
+		done
+		printf 'send\n'
+	} | knsupdate -k "$DANEMSG_LAB_DIR/tsig.key" || fail "publish ttl0 names with a TTL of 0"
+	/usr/bin/python3 "$here/dns_fault_proxy.py" "$work/proxy.port" "$DANEMSG_DNS_PORT" \
+		never-dropped never-corrupted "$work/no-flag" ttl0 &
+	pids="$pids $!"
+	while [ ! -s "$work/proxy.port" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.05; done
+	proxy_port=$(cat "$work/proxy.port")
+	start_extra_broker "plugin_opt_trust_anchor $DANEMSG_TRUST_ANCHOR
+plugin_opt_resolver 127.0.0.1@$proxy_port
+plugin_opt_login_wait_ms 5000
+plugin_opt_stall_budget_ms 1000
+plugin_opt_dns_timeout_ms 5000"
+	port=$extra_port log=$work/extra.log
+	# a full budget (1 s), and a start early in a second: the answer comes within it
+	token=$("$tool" token "$who")
+	sleep 1.2
+	/usr/bin/python3 -c 'import time; time.sleep((1.8 - time.time() % 1) % 1)'
+	check "a login checked against its own lookup's answer (TTL 0, server silent after)" 0 \
+		pub "$who" "$token"
+	expect "... logged in" "$log" "$who logged in"
+	timeout 120 mosquitto_sub -h 127.0.0.1 -p "$port" -u "$alice" \
+		-P "$("$tool" token "$alice")" -t "$alice" -F '%U %p' >>"$work/received" 2>&1 &
+	pids="$pids $!"
+	sleep 0.5
+	(for i in $(seq 100000); do echo "$i"; sleep 0.02; done) |
+		timeout 120 mosquitto_pub -h 127.0.0.1 -p "$port" -u "$bob" \
+			-P "$("$tool" token "$bob")" -t "$alice" -l -q 0 2>"$work/pub.err" &
+	pids="$pids $!"
+	sleep 1
+	: >"$work/received"
+	local n got=0
+	for n in j1 j2 j3 j4 j5 j6; do   # signed with a key no record publishes
+		pub "$n.ttl0.$zone" "$($logins --token --port 0 --audience "$zone" \
+			--key "$(key "$mallory")" --name "$n.ttl0.$zone")" >/dev/null 2>&1 &&
+			got=$((got + 1))
+	done
+	sleep 0.5
+	cp "$work/received" "$work/during"
+	gap=$(max_gap_ms "$work/during")
+	say "      6 junk logins under ttl0: $got logged in; worst gap ${gap} ms"
+	if [ "$got" -ne 0 ]; then fail "a junk login got in"
+	else pass "6 junk logins (TTL 0, silent server) refused"; fi
+	if [ "$(wc -l <"$work/during")" -ge 5 ] && [ "$gap" -lt "$TTL0_STALL_BOUND_MS" ]; then
+		pass "... and the authenticated client kept receiving (worst gap ${gap} ms)"
+	else
+		fail "... messages stalled (worst gap ${gap} ms)" "$work/pub.err"
+	fi
+}
+
 # TLS client certificates of an organisation CA that DNS names (DANE-TA, 2 0 0)
 tls_part() {
 	local ca=$work/ca dev=dev1._device.$zone other=dev2._device.$zone hex
@@ -365,6 +434,7 @@ require_certificate true"
 case $part in
 login) login_part ;;
 tls) tls_part ;;
+ttl0) ttl0_part ;;
 flood) flood_part ;;
 *) echo "unknown part $part" >&2; exit 2 ;;
 esac

@@ -292,6 +292,40 @@ static void test_garbage(void **state)
 	assert_null(t);
 }
 
+/* Verifying against an identity looked up already: no second lookup, and only sub's own. */
+static void test_verify_identity(void **state)
+{
+	struct fixture *f = *state;
+	danemsg_identity *alice = NULL, *eve = NULL;
+	char err[300] = "", *t = make(f, ALICE, AUD, 0, 0), *b = make(f, BOB, AUD, 0, 0);
+
+	assert_int_equal(danemsg_resolver_lookup(f->r, people[ALICE].name, &alice), DANEMSG_OK);
+	assert_int_not_equal(danemsg_resolver_lookup(f->r, people[EVE].name, &eve), DANEMSG_OK);
+	assert_int_equal(danemsg_token_verify_identity(alice, &f->policy, NULL, b, strlen(b), 0,
+						       NULL, err, sizeof(err)),
+			 DANEMSG_ERR_NOT_FOR_ME);   /* bob's token, alice's keys */
+	assert_non_null(strstr(err, "not for the identity looked up"));
+	assert_int_equal(danemsg_token_verify_identity(alice, &f->policy, people[ALICE].name, t,
+						       strlen(t), 0, NULL, err, sizeof(err)),
+			 DANEMSG_OK);
+	assert_int_equal(danemsg_token_verify_identity(alice, &f->policy, NULL, t, strlen(t), 0,
+						       NULL, err, sizeof(err)),
+			 DANEMSG_ERR_REPLAYED);
+	free(t);
+	t = make(f, EVE, AUD, 0, 0);   /* a failed lookup's identity: its status, and why */
+	assert_int_equal(danemsg_token_verify_identity(eve, &f->policy, NULL, t, strlen(t), 0,
+						       NULL, err, sizeof(err)),
+			 danemsg_identity_status(eve));
+	assert_non_null(strstr(err, people[EVE].name));
+	assert_int_equal(danemsg_token_verify_identity(NULL, &f->policy, NULL, t, strlen(t), 0,
+						       NULL, err, sizeof(err)),
+			 DANEMSG_ERR_INVALID_ARG);
+	danemsg_identity_unref(alice);
+	danemsg_identity_unref(eve);
+	free(t);
+	free(b);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -302,6 +336,7 @@ int main(void)
 		T(test_policy_max_lifetime),
 		T(test_signatures),
 		T(test_garbage),
+		T(test_verify_identity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
