@@ -164,18 +164,20 @@ static int refuse(const char *how, const char *user, const char *why)
 	return MOSQ_ERR_AUTH;
 }
 
-/* Does id start with prefix, followed by its end, '-' or '/'? */
+/* Is id prefix itself, or prefix, '/' and anything? Never prefix and '-' or '.': those
+ * continue a DNS name, so NAME-x could be another identity's name (or its listener's id). */
 static int id_is(const char *id, const char *prefix)
 {
 	size_t n = strlen(prefix);
-	return !strncasecmp(id, prefix, n) && (!id[n] || id[n] == '-' || id[n] == '/');
+	return !strncasecmp(id, prefix, n) && (!id[n] || id[n] == '/');
 }
 
 /*
  * A client id binds a session: whoever connects with it takes the session over (its
  * subscriptions, its queued messages) and drops the one connected. So an identity gets
- * only ids of its own: NAME, NAME-..., NAME/..., danemsg-NAME... (what listen uses); or,
- * for a clean session, a random id a client library or the broker made up (mosq-, auto-).
+ * only ids of its own: NAME or danemsg-NAME (what listen uses), each alone or followed by
+ * '/' and anything ('/' occurs in no DNS name); or, for a clean session, a random id a
+ * client library or the broker made up (mosq-, auto-).
  */
 static int client_id_ok(const struct plugin *p, struct mosquitto *client, const char *name)
 {

@@ -143,9 +143,17 @@ login_part() {
 		refused "refused: $what" "$pattern" "$user" "$token"
 	done
 	# client ids bind sessions: an identity gets its own only
-	check "client id NAME-suffix: allowed" 0 pub "$alice" "$("$tool" token "$alice")" -i "$alice-7"
-	check "client id danemsg-NAME (listen's): allowed" 0 pub "$alice" "$("$tool" token "$alice")" \
-		-i "danemsg-$alice"
+	# exactly NAME or danemsg-NAME, or either and '/' and anything; never NAME and '-' or '.',
+	# which could be another identity's name (alice._device.ZONE-ops.example.org)
+	local cid want
+	for c in "0 $alice" "0 $alice/phone" "0 danemsg-$alice" "0 danemsg-$alice/2" \
+		"0 ${alice^^}" "5 $alice-7" "5 $alice-ops.example.org" "5 $alice.x" \
+		"5 danemsg-$alice-ops.example.org" "5 danemsg-$alice.x" "5 $alice#x" \
+		"5 ${alice%.*}" "5 danemsg-"; do
+		want=${c%% *} cid=${c#* }
+		check "client id $cid: $([ "$want" = 0 ] && echo allowed || echo refused)" "$want" \
+			pub "$alice" "$("$tool" token "$alice")" -i "$cid"
+	done
 	check "another identity's client id (danemsg-bob...): refused" 5 pub "$alice" \
 		"$("$tool" token "$alice")" -i "danemsg-$bob"
 	expect "... because of the client id" "$log" "refused login of $alice: client id danemsg-$bob"

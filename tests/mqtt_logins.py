@@ -47,7 +47,7 @@ def login(host, port, user, password, timeout):
     """CONNECT, then the CONNACK's return code; -1 when the broker closes the connection."""
     body = utf8("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 30)
     # a client id of the user's own (the plugin refuses another identity's)
-    body += utf8("%s-%s" % (user, uuid.uuid4().hex[:12])) + utf8(user) + utf8(password)
+    body += utf8("%s/%s" % (user, uuid.uuid4().hex[:12])) + utf8(user) + utf8(password)
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(bytes([0x10]) + remaining_length(len(body)) + body)
         ack = b""
