@@ -40,6 +40,7 @@ struct plugin {
 	danemsg_policy *allow;          /* its allow-list only; NULL: every name */
 	danemsg_token_policy tokens;
 	char *audience, *topic, *anchor_list;
+	STACK_OF(X509) *cas;            /* plugin_opt_cafile: the listener's CAs, or NULL */
 	const char *anchors[MAX_ANCHORS + 1];
 	unsigned login_wait_ms, stall_budget_ms;
 	int any_client_id;              /* plugin_opt_client_ids any */
@@ -269,6 +270,9 @@ static int san_name(X509 *cert, char *name, size_t len)
  * A TLS client certificate (its CA in the listener's cafile, which mosquitto checked):
  * it must be one the TLSA records at the name in its SAN authenticate (DANE-TA: the
  * organisation's CA; DANE-EE works too, if the broker trusts the certificate at all).
+ * The plugin API gives the client's certificate but not its chain: the CAs of
+ * plugin_opt_cafile stand in for it, so that DANE-TA digests (2 0 1, 2 1 1, ...) find
+ * their CA; the certificate must still chain to the one a record matches.
  */
 static int check_certificate(struct plugin *p, struct mosquitto *client, X509 *cert,
 			     const char *username)
@@ -291,7 +295,7 @@ static int check_certificate(struct plugin *p, struct mosquitto *client, X509 *c
 		return MOSQ_ERR_UNKNOWN;   /* not "refused": mosquitto closes the connection */
 	}
 	if (!err)
-		err = danemsg_identity_authenticate_cert(id, cert, NULL, NULL);
+		err = danemsg_identity_authenticate_cert(id, cert, p->cas, NULL);
 	danemsg_identity_unref(id);
 	if (err)
 		return refuse("certificate login", name, danemsg_strerror(err));
@@ -441,6 +445,22 @@ static int anchor_list(struct plugin *p, const char *value)
 	return 0;
 }
 
+/* plugin_opt_cafile: every certificate of a PEM file (the listener's cafile). */
+static int ca_file(struct plugin *p, const char *path)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_LOOKUP *file = store ? X509_STORE_add_lookup(store, X509_LOOKUP_file()) : NULL;
+
+	if (!p->cas && file && X509_load_cert_file(file, path, X509_FILETYPE_PEM) > 0)
+		p->cas = X509_STORE_get1_all_certs(store);
+	X509_STORE_free(store);
+	if (p->cas)
+		return 0;
+	mosquitto_log_printf(MOSQ_LOG_ERR, "danemsg: plugin_opt_cafile: no PEM certificate "
+			     "read from %s (or given twice)", path);
+	return -1;
+}
+
 static int set_string(char **dst, const char *value)
 {
 	free(*dst);
@@ -463,6 +483,8 @@ static int take_option(struct plugin *p, danemsg_resolver_config *cfg, unsigned 
 		return (cfg->server = value), 0;
 	if (!strcmp(key, "trust_anchor"))
 		return anchor_list(p, value);
+	if (!strcmp(key, "cafile"))
+		return ca_file(p, value);
 	if (!strcmp(key, "root_anchor"))
 		return (cfg->root_anchor_file = value), 0;
 	if (!strcmp(key, "client_ids")) {
@@ -508,6 +530,7 @@ static void plugin_free(struct plugin *p)
 	free(p->audience);
 	free(p->topic);
 	free(p->anchor_list);
+	sk_X509_pop_free(p->cas, X509_free);
 	free(p);
 }
 

@@ -11,8 +11,8 @@
 #          identity refused (they would take its session over); danemsg send and
 #          listen with --auth dane deliver a message; the allow-list refuses other names
 #   tls    a TLS client certificate issued by a CA that the TLSA records at the name in
-#          its SAN publish (DANE-TA, 2 0 0) logs in; one whose name's records publish
-#          another CA does not
+#          its SAN publish (DANE-TA, 2 0 0, or by digest: 2 0 1, 2 1 2) logs in; one whose
+#          name's records publish another CA does not
 #   flood  an authenticated client keeps receiving messages while 1,000 logins with names
 #          that do not resolve arrive, first with knot answering (NXDOMAIN), then with
 #          knot frozen (SIGSTOP: every lookup times out); the worst gap it sees stays under a
@@ -403,15 +403,29 @@ tls_part() {
 		-keyout "$ca/ca.key" -out "$ca/ca.crt" 2>/dev/null || { fail "make a CA"; return; }
 	issue server IP:127.0.0.1 && issue dev1 "DNS:$dev" && issue dev2 "DNS:$other" ||
 		{ fail "issue certificates"; return; }
+	# the digest forms of DANE-TA: the CA's certificate (2 0 1) or key (2 1 2) by digest,
+	# found among plugin_opt_cafile's CAs (mosquitto does not give plugins the chain)
+	local d201=d201._device.$zone d212=d212._device.$zone dother=dother._device.$zone
+	issue d201 "DNS:$d201" && issue d212 "DNS:$d212" && issue dother "DNS:$dother" ||
+		{ fail "issue certificates"; return; }
 	# dev1 names the Fleet CA; dev2 names another organisation's CA
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=Other CA" \
 		-days 2 -keyout "$ca/other.key" -out "$ca/other.crt" 2>/dev/null
 	tlsa_of() { openssl x509 -in "$1" -outform DER | od -An -v -tx1 | tr -d ' \n'; }
-	printf 'server 127.0.0.1 %s\nzone %s\nupdate add %s 60 IN TLSA 2 0 0 %s\n%s\nsend\n' \
+	digest() {   # digest sha256|sha512 cert|spki PEM
+		if [ "$2" = cert ]; then openssl x509 -in "$3" -outform DER; else
+			openssl x509 -in "$3" -noout -pubkey | openssl pkey -pubin -outform DER; fi |
+			openssl dgst "-$1" -r | cut -d' ' -f1
+	}
+	printf 'server 127.0.0.1 %s\nzone %s\nupdate add %s 60 IN TLSA 2 0 0 %s\n%s\n%s\n%s\n%s\nsend\n' \
 		"$DANEMSG_DNS_PORT" "$DANEMSG_ZONE" "$dev" "$(tlsa_of "$ca/ca.crt")" \
-		"update add $other 60 IN TLSA 2 0 0 $(tlsa_of "$ca/other.crt")" |
+		"update add $other 60 IN TLSA 2 0 0 $(tlsa_of "$ca/other.crt")" \
+		"update add $d201 60 IN TLSA 2 0 1 $(digest sha256 cert "$ca/ca.crt")" \
+		"update add $d212 60 IN TLSA 2 1 2 $(digest sha512 spki "$ca/ca.crt")" \
+		"update add $dother 60 IN TLSA 2 0 1 $(digest sha256 cert "$ca/other.crt")" |
 		knsupdate -k "$DANEMSG_LAB_DIR/tsig.key" || fail "publish the CAs"
 	start_extra_broker "plugin_opt_trust_anchor $DANEMSG_TRUST_ANCHOR
+plugin_opt_cafile $ca/ca.crt
 cafile $ca/ca.crt
 certfile $ca/server.crt
 keyfile $ca/server.key
@@ -430,6 +444,10 @@ require_certificate true"
 		tls_pub dev2 "$other"
 	tail -n +$((before + 1)) "$log" >"$work/log.new"
 	expect "... for that reason" "$work/log.new" "refused certificate login of $other: .*match"
+	check "DANE-TA by the CA certificate's digest (2 0 1) logs in" 0 tls_pub d201 "$d201"
+	check "DANE-TA by the CA key's digest (2 1 2) logs in" 0 tls_pub d212 "$d212"
+	check "2 0 1 of another CA than the one that issued the certificate: refused" 5 \
+		tls_pub dother "$dother"
 	if timeout 20 mosquitto_pub -h 127.0.0.1 -p "$extra_port" --cafile "$ca/ca.crt" -u "$dev" \
 		-P x -m hi -t "$dev" >/dev/null 2>&1; then
 		fail "a client without a certificate got through TLS"
