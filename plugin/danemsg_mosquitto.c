@@ -467,7 +467,7 @@ static int set_string(char **dst, const char *value)
 	return (*dst = strdup(value)) ? 0 : -1;
 }
 
-static int take_option(struct plugin *p, danemsg_resolver_config *cfg, unsigned long *replay_max,
+static int take_option(struct plugin *p, danemsg_resolver_config *cfg, unsigned long *replay,
 		       const char *key, const char *value)
 {
 	unsigned long v;
@@ -492,7 +492,9 @@ static int take_option(struct plugin *p, danemsg_resolver_config *cfg, unsigned 
 		return strcmp(value, "any") && strcmp(value, "bound") ? -1 : 0;
 	}
 	if (!strcmp(key, "replay_max"))
-		return number(key, value, 1000, 10000000, replay_max);
+		return number(key, value, 1000, 10000000, &replay[0]);
+	if (!strcmp(key, "replay_per_identity"))
+		return number(key, value, 1, 10000, &replay[1]);
 	if (!strcmp(key, "max_lifetime") &&
 	    !(rc = number(key, value, 1, DANEMSG_TOKEN_MAX_LIFETIME, &v)))
 		p->tokens.max_lifetime = (uint32_t)v;
@@ -537,7 +539,7 @@ static void plugin_free(struct plugin *p)
 static int configure(struct plugin *p, struct mosquitto_opt *opts, int n)
 {
 	danemsg_resolver_config cfg;
-	unsigned long replay_max = 100000;
+	unsigned long replay[2] = {100000, 100};   /* replay_max, replay_per_identity */
 	char errbuf[300];
 
 	danemsg_resolver_config_init(&cfg);
@@ -548,7 +550,7 @@ static int configure(struct plugin *p, struct mosquitto_opt *opts, int n)
 	p->stall_budget_ms = 200;
 	p->credit_at_us = now_us();
 	for (int i = 0; i < n; i++) {
-		int rc = take_option(p, &cfg, &replay_max, opts[i].key, opts[i].value);
+		int rc = take_option(p, &cfg, replay, opts[i].key, opts[i].value);
 		if (rc == -2)
 			mosquitto_log_printf(MOSQ_LOG_ERR, "danemsg: unknown option plugin_opt_%s",
 					     opts[i].key);
@@ -562,9 +564,16 @@ static int configure(struct plugin *p, struct mosquitto_opt *opts, int n)
 				     "{to}");
 		return -1;
 	}
+	if (replay[1] > replay[0] || p->tokens.max_skew >= p->tokens.max_lifetime) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, "danemsg: plugin_opt_replay_per_identity must "
+				     "not be over plugin_opt_replay_max, and plugin_opt_max_skew "
+				     "must be under plugin_opt_max_lifetime");
+		return -1;
+	}
 	p->tokens.audience = p->audience;
 	cfg.trust_anchor_files = p->anchor_list ? p->anchors : NULL;
-	if (danemsg_replay_cache_new(replay_max, &p->replay) ||
+	if (danemsg_replay_cache_new(replay[0], &p->replay) ||
+	    danemsg_replay_cache_set_sender_max(p->replay, replay[1]) ||
 	    danemsg_resolver_new(&cfg, &p->r, errbuf, sizeof(errbuf))) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "danemsg: %s", p->r ? "out of memory" : errbuf);
 		return -1;

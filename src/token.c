@@ -258,6 +258,19 @@ static danemsg_err check_signature(const danemsg_identity *id, const jose_jws *j
 	return DANEMSG_OK;
 }
 
+static void replay_refusal(danemsg_err err, const danemsg_token_claims *c, char *errbuf,
+			   size_t errbuf_len)
+{
+	if (err == DANEMSG_ERR_REPLAYED)
+		errbuf_set(errbuf, errbuf_len, err, "token %s of %s was used before", c->jti,
+			   c->sub);
+	else if (err == DANEMSG_ERR_TOO_LARGE)   /* danemsg_replay_cache_set_sender_max */
+		errbuf_set(errbuf, errbuf_len, err, "%s has its most logins in the replay cache "
+			   "(wait for one to expire)", c->sub);
+	else
+		errbuf_set(errbuf, errbuf_len, err, "replay cache: %s", danemsg_strerror(err));
+}
+
 /* The signature (against id, or what r finds for the token's sub), then the jti. */
 static danemsg_err verify(danemsg_resolver *r, const danemsg_identity *id,
 			  const danemsg_token_policy *policy, const char *username,
@@ -287,10 +300,7 @@ static danemsg_err verify(danemsg_resolver *r, const danemsg_identity *id,
 		 policy->replay.check_and_add &&
 		 (err = policy->replay.check_and_add(policy->replay.ctx, c.sub, c.jti,
 						     last_use(policy, &c), now)))
-		errbuf_set(errbuf, errbuf_len, err, err == DANEMSG_ERR_REPLAYED ?
-		     "token %s of %s was used before" : "replay cache: %s%s",
-		     err == DANEMSG_ERR_REPLAYED ? c.jti : danemsg_strerror(err),
-		     err == DANEMSG_ERR_REPLAYED ? c.sub : "");
+		replay_refusal(err, &c, errbuf, errbuf_len);
 	danemsg_identity_unref(found);
 	jose_jws_clear(&jws);
 	if (claims)

@@ -268,6 +268,22 @@ plugin_opt_allow bob._device.$zone, *.fleet.$zone"
 	refused "refused: a name not on the allow-list (before DNS)" "not on the allow-list" \
 		"$alice" "$("$tool" token "$alice")"
 	check "a name on the allow-list logs in" 0 pub "$bob" "$("$tool" token "$bob")"
+	# one identity cannot fill the login replay cache: 1,100 logins of alice (over the cache's
+	# size), issued max_skew (30 s) ahead; the quota (100 by default) refuses 1,000 of them,
+	# and bob's fresh token still logs in (not refused as "used before")
+	start_extra_broker "plugin_opt_trust_anchor $DANEMSG_TRUST_ANCHOR
+plugin_opt_replay_max 1000"
+	port=$extra_port log=$work/extra.log
+	local res
+	res=$($logins --port "$port" --audience "$zone" -n 1100 --parallel 8 \
+		--key "$(key "$alice")" --name "$alice" --iat $(($(date +%s) + 30)))
+	if grep -q '"0": 100,' <<<"$res" && grep -q '"5": 1000' <<<"$res"; then
+		pass "1,100 logins of one identity: 100 in, 1,000 over its quota ($res)"
+	else
+		fail "1,100 logins of one identity: $res"
+	fi
+	expect "... refused for the quota" "$log" "refused login of $alice: .*most logins"
+	check "... and another identity's fresh token logs in" 0 pub "$bob" "$("$tool" token "$bob")"
 	port=$save_port log=$save_log
 }
 
