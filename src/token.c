@@ -204,7 +204,8 @@ danemsg_err danemsg_token_check(const danemsg_token_policy *p, const char *usern
 
 	if (!policy_ok(p) || !c)
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "no claims, or a policy "
-			    "without an audience, with a max_lifetime over %u s or not over max_skew",
+			    "without an audience, with a max_lifetime over %u s or not over "
+			    "max_skew",
 			    DANEMSG_TOKEN_MAX_LIFETIME);
 	if (!now)
 		now = (int64_t)time(NULL);
@@ -225,7 +226,8 @@ danemsg_err danemsg_token_check(const danemsg_token_policy *p, const char *usern
 				  "the token is issued %lld s in the future", (long long)(c->iat - now));
 	if (last_use(p, c) <= now)
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_EXPIRED,
-				  "the token expired %lld s ago", (long long)(now - last_use(p, c)));
+				  "the token expired %lld s ago",
+				  (long long)(now - last_use(p, c)));
 	return DANEMSG_OK;
 }
 
@@ -287,7 +289,8 @@ static danemsg_err verify(danemsg_resolver *r, const danemsg_identity *id,
 	if ((!r && !id) || !policy_ok(policy) || !token)
 		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
 				  "no identity or token, or a policy without an audience, with "
-				  "a max_lifetime over %u s or not over max_skew", DANEMSG_TOKEN_MAX_LIFETIME);
+				  "a max_lifetime over %u s or not over max_skew",
+				  DANEMSG_TOKEN_MAX_LIFETIME);
 	if (!now)
 		now = (int64_t)time(NULL);
 	if ((err = parse(token, len, &jws, &c)))

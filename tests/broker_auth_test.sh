@@ -283,7 +283,8 @@ plugin_opt_replay_max 1000"
 		fail "1,100 logins of one identity: $res"
 	fi
 	expect "... refused for the quota" "$log" "refused login of $alice: .*most logins"
-	check "... and another identity's fresh token logs in" 0 pub "$bob" "$("$tool" token "$bob")"
+	check "... and another identity's fresh token logs in" 0 pub "$bob" \
+		"$("$tool" token "$bob")"
 	port=$save_port log=$save_log
 }
 
@@ -430,15 +431,16 @@ tls_part() {
 	tlsa_of() { openssl x509 -in "$1" -outform DER | od -An -v -tx1 | tr -d ' \n'; }
 	digest() {   # digest sha256|sha512 cert|spki PEM
 		if [ "$2" = cert ]; then openssl x509 -in "$3" -outform DER; else
-			openssl x509 -in "$3" -noout -pubkey | openssl pkey -pubin -outform DER; fi |
+			openssl x509 -in "$3" -noout -pubkey |
+				openssl pkey -pubin -outform DER; fi |
 			openssl dgst "-$1" -r | cut -d' ' -f1
 	}
-	printf 'server 127.0.0.1 %s\nzone %s\nupdate add %s 60 IN TLSA 2 0 0 %s\n%s\n%s\n%s\n%s\nsend\n' \
-		"$DANEMSG_DNS_PORT" "$DANEMSG_ZONE" "$dev" "$(tlsa_of "$ca/ca.crt")" \
+	printf '%s\n' "server 127.0.0.1 $DANEMSG_DNS_PORT" "zone $DANEMSG_ZONE" \
+		"update add $dev 60 IN TLSA 2 0 0 $(tlsa_of "$ca/ca.crt")" \
 		"update add $other 60 IN TLSA 2 0 0 $(tlsa_of "$ca/other.crt")" \
 		"update add $d201 60 IN TLSA 2 0 1 $(digest sha256 cert "$ca/ca.crt")" \
 		"update add $d212 60 IN TLSA 2 1 2 $(digest sha512 spki "$ca/ca.crt")" \
-		"update add $dother 60 IN TLSA 2 0 1 $(digest sha256 cert "$ca/other.crt")" |
+		"update add $dother 60 IN TLSA 2 0 1 $(digest sha256 cert "$ca/other.crt")" send |
 		knsupdate -k "$DANEMSG_LAB_DIR/tsig.key" || fail "publish the CAs"
 	start_extra_broker "plugin_opt_trust_anchor $DANEMSG_TRUST_ANCHOR
 plugin_opt_cafile $ca/ca.crt
