@@ -40,6 +40,7 @@ struct plugin {
 	danemsg_policy *allow;          /* its allow-list only; NULL: every name */
 	danemsg_token_policy tokens;
 	char *audience, *topic, *anchor_list;
+	STACK_OF(X509) *cas;            /* plugin_opt_cafile: the listener's CAs, or NULL */
 	const char *anchors[MAX_ANCHORS + 1];
 	unsigned login_wait_ms, stall_budget_ms;
 	int any_client_id;              /* plugin_opt_client_ids any */
@@ -54,6 +55,7 @@ struct plugin {
 struct wait {
 	int done;
 	danemsg_err status;
+	danemsg_identity *id;           /* the answer, for the waiter to verify against */
 	struct plugin *abandoned_by;    /* set when nobody waits any more */
 	struct wait *prev, *next;       /* in the plugin's list of those */
 };
@@ -97,8 +99,8 @@ static const char *safe(const char *in, char out[LOG_NAME_MAX + 4])
 static void on_lookup(void *arg, danemsg_err status, danemsg_identity *id)
 {
 	struct wait *w = arg;
-	danemsg_identity_unref(id);   /* the answer is in the cache; only its status counts */
-	if (w->abandoned_by) {
+	if (w->abandoned_by) {   /* the answer is in the cache for the next attempt */
+		danemsg_identity_unref(id);
 		if (w->prev)
 			w->prev->next = w->next;
 		else
@@ -109,15 +111,17 @@ static void on_lookup(void *arg, danemsg_err status, danemsg_identity *id)
 		return;
 	}
 	w->status = id ? status : DANEMSG_ERR_NOMEM;
+	w->id = id;
 	w->done = 1;
 }
 
 /*
  * The lookup status of name: from the cache at once, or after a wait bounded by
  * login_wait_ms and by the stall budget's credit; DANEMSG_ERR_TIMEOUT when the answer did
- * not come in time (it still goes to the cache when it comes).
+ * not come in time (it still goes to the cache when it comes). *out (may be NULL) gets the
+ * answer, to verify against: a second lookup could miss the cache (a TTL of 0) and block.
  */
-static danemsg_err bounded_lookup(struct plugin *p, const char *name)
+static danemsg_err bounded_lookup(struct plugin *p, const char *name, danemsg_identity **out)
 {
 	struct wait *w = calloc(1, sizeof(*w));
 	uint64_t start = now_us(), deadline, spent_ns;
@@ -143,6 +147,10 @@ static danemsg_err bounded_lookup(struct plugin *p, const char *name)
 		return DANEMSG_ERR_TIMEOUT;
 	}
 	err = w->status;
+	if (out)
+		*out = w->id;
+	else
+		danemsg_identity_unref(w->id);
 	free(w);
 	return err;
 }
@@ -157,18 +165,20 @@ static int refuse(const char *how, const char *user, const char *why)
 	return MOSQ_ERR_AUTH;
 }
 
-/* Does id start with prefix, followed by its end, '-' or '/'? */
+/* Is id prefix itself, or prefix, '/' and anything? Never prefix and '-' or '.': those
+ * continue a DNS name, so NAME-x could be another identity's name (or its listener's id). */
 static int id_is(const char *id, const char *prefix)
 {
 	size_t n = strlen(prefix);
-	return !strncasecmp(id, prefix, n) && (!id[n] || id[n] == '-' || id[n] == '/');
+	return !strncasecmp(id, prefix, n) && (!id[n] || id[n] == '/');
 }
 
 /*
  * A client id binds a session: whoever connects with it takes the session over (its
  * subscriptions, its queued messages) and drops the one connected. So an identity gets
- * only ids of its own: NAME, NAME-..., NAME/..., danemsg-NAME... (what listen uses); or,
- * for a clean session, a random id a client library or the broker made up (mosq-, auto-).
+ * only ids of its own: NAME or danemsg-NAME (what listen uses), each alone or followed by
+ * '/' and anything ('/' occurs in no DNS name); or, for a clean session, a random id a
+ * client library or the broker made up (mosq-, auto-).
  */
 static int client_id_ok(const struct plugin *p, struct mosquitto *client, const char *name)
 {
@@ -207,6 +217,7 @@ static int check_token(struct plugin *p, struct mosquitto *client, const char *h
 		       danemsg_token_claims *claims)
 {
 	char errbuf[300];
+	danemsg_identity *id = NULL;
 	danemsg_err err = danemsg_token_parse(token, len, claims);
 
 	if (err)
@@ -218,14 +229,15 @@ static int check_token(struct plugin *p, struct mosquitto *client, const char *h
 		return refuse(how, claims->sub, "not on the allow-list");
 	if (check_client_id(p, client, how, claims->sub))
 		return MOSQ_ERR_AUTH;
-	if ((err = bounded_lookup(p, claims->sub)) == DANEMSG_ERR_TIMEOUT) {
+	if ((err = bounded_lookup(p, claims->sub, &id)) == DANEMSG_ERR_TIMEOUT) {
 		refuse(how, claims->sub, "DNS did not answer in time (try again)");
 		return MOSQ_ERR_UNKNOWN;   /* not "refused": mosquitto closes the connection */
 	}
-	if (err)
+	if (!id)
 		return refuse(how, claims->sub, danemsg_strerror(err));
-	err = danemsg_token_verify(p->r, &p->tokens, username, token, len, 0, claims, errbuf,
-				   sizeof(errbuf));
+	err = danemsg_token_verify_identity(id, &p->tokens, username, token, len, 0, claims,
+					    errbuf, sizeof(errbuf));
+	danemsg_identity_unref(id);
 	if (err)
 		return refuse(how, claims->sub, errbuf);
 	mosquitto_log_printf(MOSQ_LOG_INFO, "danemsg: %s logged in (%s, %s)", claims->sub, how,
@@ -258,6 +270,9 @@ static int san_name(X509 *cert, char *name, size_t len)
  * A TLS client certificate (its CA in the listener's cafile, which mosquitto checked):
  * it must be one the TLSA records at the name in its SAN authenticate (DANE-TA: the
  * organisation's CA; DANE-EE works too, if the broker trusts the certificate at all).
+ * The plugin API gives the client's certificate but not its chain: the CAs of
+ * plugin_opt_cafile stand in for it, so that DANE-TA digests (2 0 1, 2 1 1, ...) find
+ * their CA; the certificate must still chain to the one a record matches.
  */
 static int check_certificate(struct plugin *p, struct mosquitto *client, X509 *cert,
 			     const char *username)
@@ -275,14 +290,12 @@ static int check_certificate(struct plugin *p, struct mosquitto *client, X509 *c
 		return refuse("certificate login", name, "not on the allow-list");
 	if (check_client_id(p, client, "certificate login", name))
 		return MOSQ_ERR_AUTH;
-	if ((err = bounded_lookup(p, name)) == DANEMSG_ERR_TIMEOUT) {
+	if ((err = bounded_lookup(p, name, &id)) == DANEMSG_ERR_TIMEOUT) {
 		refuse("certificate login", name, "DNS did not answer in time (try again)");
 		return MOSQ_ERR_UNKNOWN;   /* not "refused": mosquitto closes the connection */
 	}
 	if (!err)
-		err = danemsg_resolver_lookup(p->r, name, &id);   /* a cache hit now */
-	if (!err)
-		err = danemsg_identity_authenticate_cert(id, cert, NULL, NULL);
+		err = danemsg_identity_authenticate_cert(id, cert, p->cas, NULL);
 	danemsg_identity_unref(id);
 	if (err)
 		return refuse("certificate login", name, danemsg_strerror(err));
@@ -363,7 +376,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 		if (p->allow && danemsg_policy_check_sender(p->allow, to))
 			break;
 		why = "the recipient publishes no DNSSEC-secure key";
-		if (bounded_lookup(p, to) == DANEMSG_OK)
+		if (bounded_lookup(p, to, NULL) == DANEMSG_OK)
 			return MOSQ_ERR_SUCCESS;
 		break;
 	default:
@@ -432,13 +445,29 @@ static int anchor_list(struct plugin *p, const char *value)
 	return 0;
 }
 
+/* plugin_opt_cafile: every certificate of a PEM file (the listener's cafile). */
+static int ca_file(struct plugin *p, const char *path)
+{
+	X509_STORE *store = X509_STORE_new();
+	X509_LOOKUP *file = store ? X509_STORE_add_lookup(store, X509_LOOKUP_file()) : NULL;
+
+	if (!p->cas && file && X509_load_cert_file(file, path, X509_FILETYPE_PEM) > 0)
+		p->cas = X509_STORE_get1_all_certs(store);
+	X509_STORE_free(store);
+	if (p->cas)
+		return 0;
+	mosquitto_log_printf(MOSQ_LOG_ERR, "danemsg: plugin_opt_cafile: no PEM certificate "
+			     "read from %s (or given twice)", path);
+	return -1;
+}
+
 static int set_string(char **dst, const char *value)
 {
 	free(*dst);
 	return (*dst = strdup(value)) ? 0 : -1;
 }
 
-static int take_option(struct plugin *p, danemsg_resolver_config *cfg, unsigned long *replay_max,
+static int take_option(struct plugin *p, danemsg_resolver_config *cfg, unsigned long *replay,
 		       const char *key, const char *value)
 {
 	unsigned long v;
@@ -454,6 +483,8 @@ static int take_option(struct plugin *p, danemsg_resolver_config *cfg, unsigned 
 		return (cfg->server = value), 0;
 	if (!strcmp(key, "trust_anchor"))
 		return anchor_list(p, value);
+	if (!strcmp(key, "cafile"))
+		return ca_file(p, value);
 	if (!strcmp(key, "root_anchor"))
 		return (cfg->root_anchor_file = value), 0;
 	if (!strcmp(key, "client_ids")) {
@@ -461,7 +492,9 @@ static int take_option(struct plugin *p, danemsg_resolver_config *cfg, unsigned 
 		return strcmp(value, "any") && strcmp(value, "bound") ? -1 : 0;
 	}
 	if (!strcmp(key, "replay_max"))
-		return number(key, value, 1000, 10000000, replay_max);
+		return number(key, value, 1000, 10000000, &replay[0]);
+	if (!strcmp(key, "replay_per_identity"))
+		return number(key, value, 1, 10000, &replay[1]);
 	if (!strcmp(key, "max_lifetime") &&
 	    !(rc = number(key, value, 1, DANEMSG_TOKEN_MAX_LIFETIME, &v)))
 		p->tokens.max_lifetime = (uint32_t)v;
@@ -499,13 +532,14 @@ static void plugin_free(struct plugin *p)
 	free(p->audience);
 	free(p->topic);
 	free(p->anchor_list);
+	sk_X509_pop_free(p->cas, X509_free);
 	free(p);
 }
 
 static int configure(struct plugin *p, struct mosquitto_opt *opts, int n)
 {
 	danemsg_resolver_config cfg;
-	unsigned long replay_max = 100000;
+	unsigned long replay[2] = {100000, 100};   /* replay_max, replay_per_identity */
 	char errbuf[300];
 
 	danemsg_resolver_config_init(&cfg);
@@ -516,7 +550,7 @@ static int configure(struct plugin *p, struct mosquitto_opt *opts, int n)
 	p->stall_budget_ms = 200;
 	p->credit_at_us = now_us();
 	for (int i = 0; i < n; i++) {
-		int rc = take_option(p, &cfg, &replay_max, opts[i].key, opts[i].value);
+		int rc = take_option(p, &cfg, replay, opts[i].key, opts[i].value);
 		if (rc == -2)
 			mosquitto_log_printf(MOSQ_LOG_ERR, "danemsg: unknown option plugin_opt_%s",
 					     opts[i].key);
@@ -530,9 +564,16 @@ static int configure(struct plugin *p, struct mosquitto_opt *opts, int n)
 				     "{to} or {to_path} (followed by '/' or nothing)");
 		return -1;
 	}
+	if (replay[1] > replay[0] || p->tokens.max_skew >= p->tokens.max_lifetime) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, "danemsg: plugin_opt_replay_per_identity must "
+				     "not be over plugin_opt_replay_max, and plugin_opt_max_skew "
+				     "must be under plugin_opt_max_lifetime");
+		return -1;
+	}
 	p->tokens.audience = p->audience;
 	cfg.trust_anchor_files = p->anchor_list ? p->anchors : NULL;
-	if (danemsg_replay_cache_new(replay_max, &p->replay) ||
+	if (danemsg_replay_cache_new(replay[0], &p->replay) ||
+	    danemsg_replay_cache_set_sender_max(p->replay, replay[1]) ||
 	    danemsg_resolver_new(&cfg, &p->r, errbuf, sizeof(errbuf))) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "danemsg: %s", p->r ? "out of memory" : errbuf);
 		return -1;

@@ -24,11 +24,21 @@ struct replay_entry {
 	struct replay_entry *next;
 };
 
+/* A sender's quota: the expiries of its entries, a slot each (an expired slot is free). */
+struct sender_quota {
+	struct sender_quota *next;
+	int64_t *slots;
+	char name[];
+};
+
 struct danemsg_replay_cache {
 	pthread_mutex_t lock;
 	struct replay_entry **buckets;
 	size_t n_buckets, count, max_entries;
 	int64_t floor;             /* messages expiring at or before this are refused */
+	/* danemsg_replay_cache_set_sender_max: at most sender_max live entries a sender */
+	struct sender_quota **senders;
+	size_t n_sender_buckets, n_senders, sender_max;
 };
 
 static uint32_t key_hash(const char *s)
@@ -59,10 +69,25 @@ danemsg_err danemsg_replay_cache_new(size_t max_entries, danemsg_replay_cache **
 	return DANEMSG_OK;
 }
 
+static void senders_free(danemsg_replay_cache *c)
+{
+	for (size_t b = 0; c->senders && b < c->n_sender_buckets; b++)
+		while (c->senders[b]) {
+			struct sender_quota *q = c->senders[b];
+			c->senders[b] = q->next;
+			free(q->slots);
+			free(q);
+		}
+	free(c->senders);
+	c->senders = NULL;
+	c->n_senders = 0;
+}
+
 void danemsg_replay_cache_free(danemsg_replay_cache *c)
 {
 	if (!c)
 		return;
+	senders_free(c);
 	for (size_t b = 0; b < c->n_buckets; b++) {
 		struct replay_entry *e = c->buckets[b];
 		while (e) {
@@ -172,16 +197,93 @@ static danemsg_err replay_insert(danemsg_replay_cache *c, const char *key, int64
 	return DANEMSG_OK;
 }
 
+danemsg_err danemsg_replay_cache_set_sender_max(danemsg_replay_cache *c, size_t sender_max)
+{
+	size_t n = 64;
+	if (!c || sender_max > c->max_entries || sender_max > DANEMSG_REPLAY_SENDER_MAX)
+		return DANEMSG_ERR_INVALID_ARG;
+	while (n < c->max_entries / 4 && n < (1u << 20))
+		n *= 2;
+	pthread_mutex_lock(&c->lock);
+	senders_free(c);
+	c->sender_max = sender_max;
+	c->n_sender_buckets = n;
+	c->senders = sender_max ? calloc(n, sizeof(*c->senders)) : NULL;
+	pthread_mutex_unlock(&c->lock);
+	return !sender_max || c->senders ? DANEMSG_OK : DANEMSG_ERR_NOMEM;
+}
+
+/* Forgets the senders whose slots have all expired. Lock held. */
+static void senders_sweep(danemsg_replay_cache *c, int64_t now)
+{
+	for (size_t b = 0; b < c->n_sender_buckets; b++) {
+		struct sender_quota **p = &c->senders[b];
+		while (*p) {
+			struct sender_quota *q = *p;
+			size_t i = 0;
+			while (i < c->sender_max && q->slots[i] < now)
+				i++;
+			if (i < c->sender_max) {
+				p = &q->next;
+				continue;
+			}
+			*p = q->next;
+			free(q->slots);
+			free(q);
+			c->n_senders--;
+		}
+	}
+}
+
+/* A free slot of sender's quota (found or made), or NULL: the sender is at its quota
+ * (DANEMSG_ERR_TOO_LARGE), or out of memory. Lock held. */
+static int64_t *sender_slot(danemsg_replay_cache *c, const char *sender, int64_t now,
+			    danemsg_err *err)
+{
+	struct sender_quota **head = &c->senders[key_hash(sender) & (c->n_sender_buckets - 1)];
+	struct sender_quota *q;
+
+	for (q = *head; q && strcmp(q->name, sender); q = q->next)
+		;
+	if (q) {
+		for (size_t i = 0; i < c->sender_max; i++)
+			if (q->slots[i] < now)
+				return &q->slots[i];
+		*err = DANEMSG_ERR_TOO_LARGE;
+		return NULL;
+	}
+	if (c->n_senders >= c->max_entries)   /* a sender per live entry, at most */
+		senders_sweep(c, now);
+	*err = DANEMSG_ERR_NOMEM;
+	if (c->n_senders >= c->max_entries || !(q = calloc(1, sizeof(*q) + strlen(sender) + 1)))
+		return NULL;
+	if (!(q->slots = malloc(c->sender_max * sizeof(*q->slots)))) {
+		free(q);
+		return NULL;
+	}
+	for (size_t i = 0; i < c->sender_max; i++)
+		q->slots[i] = INT64_MIN;
+	strcpy(q->name, sender);
+	q->next = *head;
+	*head = q;
+	c->n_senders++;
+	return &q->slots[0];
+}
+
 static danemsg_err replay_check_and_add(void *ctx, const char *sender, const char *id,
 					int64_t expires_at, int64_t now)
 {
 	danemsg_replay_cache *c = ctx;
 	char key[600];
-	danemsg_err err;
+	int64_t *slot = NULL;
+	danemsg_err err = DANEMSG_OK;
 	if (snprintf(key, sizeof(key), "%s %s", sender, id) >= (int)sizeof(key))
 		return DANEMSG_ERR_MALFORMED;
 	pthread_mutex_lock(&c->lock);
-	err = replay_insert(c, key, expires_at, now, 1);
+	if (!c->sender_max || (slot = sender_slot(c, sender, now, &err)))
+		err = replay_insert(c, key, expires_at, now, 1);
+	if (!err && slot)
+		*slot = expires_at;
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }

@@ -179,7 +179,21 @@ void danemsg_token_policy_init(danemsg_token_policy *policy)
 
 static int policy_ok(const danemsg_token_policy *p)
 {
-	return p && audience_ok(p->audience) && p->max_lifetime <= DANEMSG_TOKEN_MAX_LIFETIME;
+	return p && audience_ok(p->audience) && p->max_lifetime <= DANEMSG_TOKEN_MAX_LIFETIME &&
+	       p->max_skew < p->max_lifetime;
+}
+
+/*
+ * The end of a token's use: exp, but no later than iat + max_lifetime - max_skew. A token
+ * is accepted only from iat - max_skew on, so its replay-cache entry, which lasts until
+ * then, lasts at most max_lifetime from its first use: an identity that issues tokens
+ * "in the future" cannot fill the cache with entries that outlive everyone's fresh tokens.
+ * The same token always gives the same time, so a forgotten one stays below the floor.
+ */
+static int64_t last_use(const danemsg_token_policy *p, const danemsg_token_claims *c)
+{
+	int64_t cut = c->iat + (int64_t)p->max_lifetime - (int64_t)p->max_skew;
+	return c->exp < cut ? c->exp : cut;
 }
 
 danemsg_err danemsg_token_check(const danemsg_token_policy *p, const char *username,
@@ -190,7 +204,8 @@ danemsg_err danemsg_token_check(const danemsg_token_policy *p, const char *usern
 
 	if (!policy_ok(p) || !c)
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "no claims, or a policy "
-			    "without an audience or with a max_lifetime over %u s",
+			    "without an audience, with a max_lifetime over %u s or not over "
+			    "max_skew",
 			    DANEMSG_TOKEN_MAX_LIFETIME);
 	if (!now)
 		now = (int64_t)time(NULL);
@@ -209,36 +224,90 @@ danemsg_err danemsg_token_check(const danemsg_token_policy *p, const char *usern
 	if (c->iat > now + (int64_t)p->max_skew)
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_EXPIRED,
 				  "the token is issued %lld s in the future", (long long)(c->iat - now));
-	if (c->exp <= now)
+	if (last_use(p, c) <= now)
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_EXPIRED,
-				  "the token expired %lld s ago", (long long)(now - c->exp));
+				  "the token expired %lld s ago",
+				  (long long)(now - last_use(p, c)));
 	return DANEMSG_OK;
 }
 
-/* The identity's keys from DNSSEC-secure records, and the signature. */
-static danemsg_err check_signature(danemsg_resolver *r, const jose_jws *jws, const char *sub,
-				   char *errbuf, size_t errlen)
+/* The signature, with a key id (an identity's DNSSEC-secure records) publishes for sub. */
+static danemsg_err check_signature(const danemsg_identity *id, const jose_jws *jws,
+				   const char *sub, char *errbuf, size_t errlen)
 {
 	const char *x5t = json_string_value(json_object_get(jws->protected_header, "x5t#S256"));
-	danemsg_identity *id = NULL;
+	const char *name = danemsg_identity_name(id), *why = danemsg_identity_why(id);
+	size_t n = strlen(sub);
+	danemsg_err err = danemsg_identity_status(id);
 	EVP_PKEY *key;
 	X509 *cert;
-	danemsg_err err = danemsg_resolver_lookup(r, sub, &id);
 
-	if (err) {
-		const char *why = id ? danemsg_identity_why(id) : NULL;
-		errbuf_set(errbuf, errlen, err, "%s: %s%s%s", sub, danemsg_strerror(err),
-		     why ? ": " : "", why ? why : "");
-	} else if ((err = identity_verify_jws(id, jws, x5t, 1, &key, &cert)) ==
-		   DANEMSG_ERR_UNKNOWN_SENDER) {
-		errbuf_set(errbuf, errlen, err,
-			   "%s publishes no %s key (in full) that the token names", sub,
-			   jose_alg_name(jws->alg));
-	} else if (err) {
-		errbuf_set(errbuf, errlen, err,
-			   "the signature does not verify with any key %s publishes", sub);
-	}
-	danemsg_identity_unref(id);
+	/* id's name has a trailing dot, sub has none: another name's keys never vouch */
+	if (!name || strncmp(name, sub, n) || strcmp(name + n, "."))
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_NOT_FOR_ME,
+				  "the token is for %s, not for the identity looked up", sub);
+	if (err)
+		return errbuf_set(errbuf, errlen, err, "%s: %s%s%s", sub, danemsg_strerror(err),
+				  why ? ": " : "", why ? why : "");
+	err = identity_verify_jws(id, jws, x5t, 1, &key, &cert);
+	if (err == DANEMSG_ERR_UNKNOWN_SENDER)
+		return errbuf_set(errbuf, errlen, err,
+				  "%s publishes no %s key (in full) that the token names", sub,
+				  jose_alg_name(jws->alg));
+	if (err)
+		return errbuf_set(errbuf, errlen, err,
+				  "the signature does not verify with any key %s publishes", sub);
+	return DANEMSG_OK;
+}
+
+static void replay_refusal(danemsg_err err, const danemsg_token_claims *c, char *errbuf,
+			   size_t errbuf_len)
+{
+	if (err == DANEMSG_ERR_REPLAYED)
+		errbuf_set(errbuf, errbuf_len, err, "token %s of %s was used before", c->jti,
+			   c->sub);
+	else if (err == DANEMSG_ERR_TOO_LARGE)   /* danemsg_replay_cache_set_sender_max */
+		errbuf_set(errbuf, errbuf_len, err, "%s has its most logins in the replay cache "
+			   "(wait for one to expire)", c->sub);
+	else
+		errbuf_set(errbuf, errbuf_len, err, "replay cache: %s", danemsg_strerror(err));
+}
+
+/* The signature (against id, or what r finds for the token's sub), then the jti. */
+static danemsg_err verify(danemsg_resolver *r, const danemsg_identity *id,
+			  const danemsg_token_policy *policy, const char *username,
+			  const char *token, size_t len, int64_t now,
+			  danemsg_token_claims *claims, char *errbuf, size_t errbuf_len)
+{
+	danemsg_identity *found = NULL;
+	jose_jws jws;
+	danemsg_token_claims c;
+	danemsg_err err;
+
+	if (errbuf && errbuf_len)
+		*errbuf = '\0';
+	if ((!r && !id) || !policy_ok(policy) || !token)
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "no identity or token, or a policy without an audience, with "
+				  "a max_lifetime over %u s or not over max_skew",
+				  DANEMSG_TOKEN_MAX_LIFETIME);
+	if (!now)
+		now = (int64_t)time(NULL);
+	if ((err = parse(token, len, &jws, &c)))
+		errbuf_set(errbuf, errbuf_len, err, "not a login token: %s", danemsg_strerror(err));
+	else if ((err = danemsg_token_check(policy, username, &c, now, errbuf, errbuf_len)))
+		;
+	else if (!id && (err = danemsg_resolver_lookup(r, c.sub, &found)) && !found)
+		errbuf_set(errbuf, errbuf_len, err, "%s: %s", c.sub, danemsg_strerror(err));
+	else if (!(err = check_signature(id ? id : found, &jws, c.sub, errbuf, errbuf_len)) &&
+		 policy->replay.check_and_add &&
+		 (err = policy->replay.check_and_add(policy->replay.ctx, c.sub, c.jti,
+						     last_use(policy, &c), now)))
+		replay_refusal(err, &c, errbuf, errbuf_len);
+	danemsg_identity_unref(found);
+	jose_jws_clear(&jws);
+	if (claims)
+		*claims = c;
 	return err;
 }
 
@@ -247,30 +316,18 @@ danemsg_err danemsg_token_verify(danemsg_resolver *r, const danemsg_token_policy
 				 int64_t now, danemsg_token_claims *claims, char *errbuf,
 				 size_t errbuf_len)
 {
-	jose_jws jws;
-	danemsg_token_claims c;
-	danemsg_err err;
+	if (!r)
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "no resolver");
+	return verify(r, NULL, policy, username, token, len, now, claims, errbuf, errbuf_len);
+}
 
-	if (errbuf && errbuf_len)
-		*errbuf = '\0';
-	if (!r || !policy_ok(policy) || !token)
-		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-				  "no resolver or token, or a policy without an audience or with "
-				  "a max_lifetime over %u s", DANEMSG_TOKEN_MAX_LIFETIME);
-	if (!now)
-		now = (int64_t)time(NULL);
-	if ((err = parse(token, len, &jws, &c)))
-		errbuf_set(errbuf, errbuf_len, err, "not a login token: %s", danemsg_strerror(err));
-	else if (!(err = danemsg_token_check(policy, username, &c, now, errbuf, errbuf_len)) &&
-		 !(err = check_signature(r, &jws, c.sub, errbuf, errbuf_len)) &&
-		 policy->replay.check_and_add &&
-		 (err = policy->replay.check_and_add(policy->replay.ctx, c.sub, c.jti, c.exp, now)))
-		errbuf_set(errbuf, errbuf_len, err, err == DANEMSG_ERR_REPLAYED ?
-		     "token %s of %s was used before" : "replay cache: %s%s",
-		     err == DANEMSG_ERR_REPLAYED ? c.jti : danemsg_strerror(err),
-		     err == DANEMSG_ERR_REPLAYED ? c.sub : "");
-	jose_jws_clear(&jws);
-	if (claims)
-		*claims = c;
-	return err;
+danemsg_err danemsg_token_verify_identity(const danemsg_identity *id,
+					  const danemsg_token_policy *policy,
+					  const char *username, const char *token, size_t len,
+					  int64_t now, danemsg_token_claims *claims,
+					  char *errbuf, size_t errbuf_len)
+{
+	if (!id)
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "no identity");
+	return verify(NULL, id, policy, username, token, len, now, claims, errbuf, errbuf_len);
 }

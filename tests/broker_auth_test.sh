@@ -11,15 +11,17 @@
 #          identity refused (they would take its session over); danemsg send and
 #          listen with --auth dane deliver a message; the allow-list refuses other names
 #   tls    a TLS client certificate issued by a CA that the TLSA records at the name in
-#          its SAN publish (DANE-TA, 2 0 0) logs in; one whose name's records publish
-#          another CA does not
+#          its SAN publish (DANE-TA, 2 0 0, or by digest: 2 0 1, 2 1 2) logs in; one whose
+#          name's records publish another CA does not
 #   flood  an authenticated client keeps receiving messages while 1,000 logins with names
 #          that do not resolve arrive, first with knot answering (NXDOMAIN), then with
 #          knot frozen (SIGSTOP: every lookup times out); the worst gap it sees stays under a
 #          generous bound (STALL_BOUND_MS), and every ghost login is refused
+#   ttl0   records with a TTL of 0 from a server that answers each question once: a login
+#          is checked against its own lookup's answer, and junk logins do not stall
 # Run by CTest with DANEMSG_TOOL, DANEMSG_LAB and DANEMSG_MOSQUITTO_PLUGIN.
 set -u
-part=${1:?usage: broker_auth_test.sh login|flood}
+part=${1:?usage: broker_auth_test.sh login|tls|flood|ttl0}
 tool=${DANEMSG_TOOL:?the danemsg binary}
 lab=${DANEMSG_LAB:?the lab script}
 : "${DANEMSG_MOSQUITTO_PLUGIN:?the plugin}"
@@ -121,9 +123,17 @@ login_part() {
 		refused "refused: $what" "$pattern" "$user" "$token"
 	done
 	# client ids bind sessions: an identity gets its own only
-	check "client id NAME-suffix: allowed" 0 pub "$alice" "$("$tool" token "$alice")" -i "$alice-7"
-	check "client id danemsg-NAME (listen's): allowed" 0 pub "$alice" "$("$tool" token "$alice")" \
-		-i "danemsg-$alice"
+	# exactly NAME or danemsg-NAME, or either and '/' and anything; never NAME and '-' or '.',
+	# which could be another identity's name (alice._device.ZONE-ops.example.org)
+	local cid want
+	for c in "0 $alice" "0 $alice/phone" "0 danemsg-$alice" "0 danemsg-$alice/2" \
+		"0 ${alice^^}" "5 $alice-7" "5 $alice-ops.example.org" "5 $alice.x" \
+		"5 danemsg-$alice-ops.example.org" "5 danemsg-$alice.x" "5 $alice#x" \
+		"5 ${alice%.*}" "5 danemsg-"; do
+		want=${c%% *} cid=${c#* }
+		check "client id $cid: $([ "$want" = 0 ] && echo allowed || echo refused)" "$want" \
+			pub "$alice" "$("$tool" token "$alice")" -i "$cid"
+	done
 	check "another identity's client id (danemsg-bob...): refused" 5 pub "$alice" \
 		"$("$tool" token "$alice")" -i "danemsg-$bob"
 	expect "... because of the client id" "$log" "refused login of $alice: client id danemsg-$bob"
@@ -238,6 +248,23 @@ plugin_opt_allow bob._device.$zone, *.fleet.$zone"
 	refused "refused: a name not on the allow-list (before DNS)" "not on the allow-list" \
 		"$alice" "$("$tool" token "$alice")"
 	check "a name on the allow-list logs in" 0 pub "$bob" "$("$tool" token "$bob")"
+	# one identity cannot fill the login replay cache: 1,100 logins of alice (over the cache's
+	# size), issued max_skew (30 s) ahead; the quota (100 by default) refuses 1,000 of them,
+	# and bob's fresh token still logs in (not refused as "used before")
+	start_extra_broker "plugin_opt_trust_anchor $DANEMSG_TRUST_ANCHOR
+plugin_opt_replay_max 1000"
+	port=$extra_port log=$work/extra.log
+	local res
+	res=$($logins --port "$port" --audience "$zone" -n 1100 --parallel 8 \
+		--key "$(key "$alice")" --name "$alice" --iat $(($(date +%s) + 30)))
+	if grep -q '"0": 100,' <<<"$res" && grep -q '"5": 1000' <<<"$res"; then
+		pass "1,100 logins of one identity: 100 in, 1,000 over its quota ($res)"
+	else
+		fail "1,100 logins of one identity: $res"
+	fi
+	expect "... refused for the quota" "$log" "refused login of $alice: .*most logins"
+	check "... and another identity's fresh token logs in" 0 pub "$bob" \
+		"$("$tool" token "$bob")"
 	port=$save_port log=$save_log
 }
 
@@ -289,6 +316,73 @@ flood_part() {
 	kill -CONT "$(cat "$work/lab/knot.pid")"
 }
 
+# Records with a TTL of 0 from a server that then goes silent (tests/dns_fault_proxy.py
+# answers each question under ttl0.ZONE once, at the end of a second): a login must be
+# checked against the answer its own lookup brought, never looked up again on the broker's
+# thread (that lookup would wait dns_timeout_ms, 5 s here). A login of the identity whose
+# key the records publish succeeds; junk logins (another key's signature) are refused, and
+# an authenticated client sees no gap over TTL0_STALL_BOUND_MS: a login's own wait is at
+# most the 1 s budget, the rest is room for a loaded machine.
+TTL0_STALL_BOUND_MS=3000
+ttl0_part() {
+	local who=dev.ttl0.$zone res gap spki proxy_port token deadline=$(($(date +%s) + 10))
+	"$tool" id new "$who" >/dev/null || { fail "id new $who"; return; }
+	spki=$(openssl pkey -in "$(key "$who")" -pubout -outform DER | od -An -v -tx1 | tr -d ' \n')
+	# its key at dev and at j1..j6 (no wildcard: a resolver answers those from its cache)
+	{
+		printf 'server 127.0.0.1 %s\nzone %s\n' "$DANEMSG_DNS_PORT" "$DANEMSG_ZONE"
+		for n in dev j1 j2 j3 j4 j5 j6; do
+			printf 'update add %s.ttl0.%s 0 IN TLSA 3 1 0 %s\n' "$n" "$zone" "$spki"
+		done
+		printf 'send\n'
+	} | knsupdate -k "$DANEMSG_LAB_DIR/tsig.key" || fail "publish ttl0 names with a TTL of 0"
+	/usr/bin/python3 "$here/dns_fault_proxy.py" "$work/proxy.port" "$DANEMSG_DNS_PORT" \
+		never-dropped never-corrupted "$work/no-flag" ttl0 &
+	pids="$pids $!"
+	while [ ! -s "$work/proxy.port" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.05; done
+	proxy_port=$(cat "$work/proxy.port")
+	start_extra_broker "plugin_opt_trust_anchor $DANEMSG_TRUST_ANCHOR
+plugin_opt_resolver 127.0.0.1@$proxy_port
+plugin_opt_login_wait_ms 5000
+plugin_opt_stall_budget_ms 1000
+plugin_opt_dns_timeout_ms 5000"
+	port=$extra_port log=$work/extra.log
+	# a full budget (1 s), and a start early in a second: the answer comes within it
+	token=$("$tool" token "$who")
+	sleep 1.2
+	/usr/bin/python3 -c 'import time; time.sleep((1.8 - time.time() % 1) % 1)'
+	check "a login checked against its own lookup's answer (TTL 0, server silent after)" 0 \
+		pub "$who" "$token"
+	expect "... logged in" "$log" "$who logged in"
+	timeout 120 mosquitto_sub -h 127.0.0.1 -p "$port" -u "$alice" \
+		-P "$("$tool" token "$alice")" -t "$alice" -F '%U %p' >>"$work/received" 2>&1 &
+	pids="$pids $!"
+	sleep 0.5
+	(for i in $(seq 100000); do echo "$i"; sleep 0.02; done) |
+		timeout 120 mosquitto_pub -h 127.0.0.1 -p "$port" -u "$bob" \
+			-P "$("$tool" token "$bob")" -t "$alice" -l -q 0 2>"$work/pub.err" &
+	pids="$pids $!"
+	sleep 1
+	: >"$work/received"
+	local n got=0
+	for n in j1 j2 j3 j4 j5 j6; do   # signed with a key no record publishes
+		pub "$n.ttl0.$zone" "$($logins --token --port 0 --audience "$zone" \
+			--key "$(key "$mallory")" --name "$n.ttl0.$zone")" >/dev/null 2>&1 &&
+			got=$((got + 1))
+	done
+	sleep 0.5
+	cp "$work/received" "$work/during"
+	gap=$(max_gap_ms "$work/during")
+	say "      6 junk logins under ttl0: $got logged in; worst gap ${gap} ms"
+	if [ "$got" -ne 0 ]; then fail "a junk login got in"
+	else pass "6 junk logins (TTL 0, silent server) refused"; fi
+	if [ "$(wc -l <"$work/during")" -ge 5 ] && [ "$gap" -lt "$TTL0_STALL_BOUND_MS" ]; then
+		pass "... and the authenticated client kept receiving (worst gap ${gap} ms)"
+	else
+		fail "... messages stalled (worst gap ${gap} ms)" "$work/pub.err"
+	fi
+}
+
 # TLS client certificates of an organisation CA that DNS names (DANE-TA, 2 0 0)
 tls_part() {
 	local ca=$work/ca dev=dev1._device.$zone other=dev2._device.$zone hex
@@ -306,15 +400,30 @@ tls_part() {
 		-keyout "$ca/ca.key" -out "$ca/ca.crt" 2>/dev/null || { fail "make a CA"; return; }
 	issue server IP:127.0.0.1 && issue dev1 "DNS:$dev" && issue dev2 "DNS:$other" ||
 		{ fail "issue certificates"; return; }
+	# the digest forms of DANE-TA: the CA's certificate (2 0 1) or key (2 1 2) by digest,
+	# found among plugin_opt_cafile's CAs (mosquitto does not give plugins the chain)
+	local d201=d201._device.$zone d212=d212._device.$zone dother=dother._device.$zone
+	issue d201 "DNS:$d201" && issue d212 "DNS:$d212" && issue dother "DNS:$dother" ||
+		{ fail "issue certificates"; return; }
 	# dev1 names the Fleet CA; dev2 names another organisation's CA
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=Other CA" \
 		-days 2 -keyout "$ca/other.key" -out "$ca/other.crt" 2>/dev/null
 	tlsa_of() { openssl x509 -in "$1" -outform DER | od -An -v -tx1 | tr -d ' \n'; }
-	printf 'server 127.0.0.1 %s\nzone %s\nupdate add %s 60 IN TLSA 2 0 0 %s\n%s\nsend\n' \
-		"$DANEMSG_DNS_PORT" "$DANEMSG_ZONE" "$dev" "$(tlsa_of "$ca/ca.crt")" \
-		"update add $other 60 IN TLSA 2 0 0 $(tlsa_of "$ca/other.crt")" |
+	digest() {   # digest sha256|sha512 cert|spki PEM
+		if [ "$2" = cert ]; then openssl x509 -in "$3" -outform DER; else
+			openssl x509 -in "$3" -noout -pubkey |
+				openssl pkey -pubin -outform DER; fi |
+			openssl dgst "-$1" -r | cut -d' ' -f1
+	}
+	printf '%s\n' "server 127.0.0.1 $DANEMSG_DNS_PORT" "zone $DANEMSG_ZONE" \
+		"update add $dev 60 IN TLSA 2 0 0 $(tlsa_of "$ca/ca.crt")" \
+		"update add $other 60 IN TLSA 2 0 0 $(tlsa_of "$ca/other.crt")" \
+		"update add $d201 60 IN TLSA 2 0 1 $(digest sha256 cert "$ca/ca.crt")" \
+		"update add $d212 60 IN TLSA 2 1 2 $(digest sha512 spki "$ca/ca.crt")" \
+		"update add $dother 60 IN TLSA 2 0 1 $(digest sha256 cert "$ca/other.crt")" send |
 		knsupdate -k "$DANEMSG_LAB_DIR/tsig.key" || fail "publish the CAs"
 	start_extra_broker "plugin_opt_trust_anchor $DANEMSG_TRUST_ANCHOR
+plugin_opt_cafile $ca/ca.crt
 cafile $ca/ca.crt
 certfile $ca/server.crt
 keyfile $ca/server.key
@@ -333,6 +442,10 @@ require_certificate true"
 		tls_pub dev2 "$other"
 	tail -n +$((before + 1)) "$log" >"$work/log.new"
 	expect "... for that reason" "$work/log.new" "refused certificate login of $other: .*match"
+	check "DANE-TA by the CA certificate's digest (2 0 1) logs in" 0 tls_pub d201 "$d201"
+	check "DANE-TA by the CA key's digest (2 1 2) logs in" 0 tls_pub d212 "$d212"
+	check "2 0 1 of another CA than the one that issued the certificate: refused" 5 \
+		tls_pub dother "$dother"
 	if timeout 20 mosquitto_pub -h 127.0.0.1 -p "$extra_port" --cafile "$ca/ca.crt" -u "$dev" \
 		-P x -m hi -t "$dev" >/dev/null 2>&1; then
 		fail "a client without a certificate got through TLS"
@@ -345,6 +458,7 @@ require_certificate true"
 case $part in
 login) login_part ;;
 tls) tls_part ;;
+ttl0) ttl0_part ;;
 flood) flood_part ;;
 *) echo "unknown part $part" >&2; exit 2 ;;
 esac

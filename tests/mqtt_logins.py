@@ -47,7 +47,7 @@ def login(host, port, user, password, timeout):
     """CONNECT, then the CONNACK's return code; -1 when the broker closes the connection."""
     body = utf8("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 30)
     # a client id of the user's own (the plugin refuses another identity's)
-    body += utf8("%s-%s" % (user, uuid.uuid4().hex[:12])) + utf8(user) + utf8(password)
+    body += utf8("%s/%s" % (user, uuid.uuid4().hex[:12])) + utf8(user) + utf8(password)
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(bytes([0x10]) + remaining_length(len(body)) + body)
         ack = b""
@@ -76,7 +76,7 @@ def main():
     ap.add_argument("--token", action="store_true", help="print one token and exit")
     ap.add_argument("--typ", default="danemsg-login+jwt")
     ap.add_argument("--lifetime", type=int, default=300)
-    ap.add_argument("--iat", type=int, default=0)
+    ap.add_argument("--iat", type=int, default=0, help="issued at (default: now)")
     ap.add_argument("--timeout", type=float, default=30)
     a = ap.parse_args()
 
@@ -93,7 +93,7 @@ def main():
     if a.password is not None:
         creds = [(a.user, a.password)] * a.n
     elif a.key:
-        creds = [(a.name, token(key, alg, a.name, a.audience, now, a.lifetime))
+        creds = [(a.name, token(key, alg, a.name, a.audience, a.iat or now, a.lifetime))
                  for _ in range(a.n)]
     else:
         creds = []

@@ -292,6 +292,78 @@ static void test_garbage(void **state)
 	assert_null(t);
 }
 
+/* Verifying against an identity looked up already: no second lookup, and only sub's own. */
+static void test_verify_identity(void **state)
+{
+	struct fixture *f = *state;
+	danemsg_identity *alice = NULL, *eve = NULL;
+	char err[300] = "", *t = make(f, ALICE, AUD, 0, 0), *b = make(f, BOB, AUD, 0, 0);
+
+	assert_int_equal(danemsg_resolver_lookup(f->r, people[ALICE].name, &alice), DANEMSG_OK);
+	assert_int_not_equal(danemsg_resolver_lookup(f->r, people[EVE].name, &eve), DANEMSG_OK);
+	assert_int_equal(danemsg_token_verify_identity(alice, &f->policy, NULL, b, strlen(b), 0,
+						       NULL, err, sizeof(err)),
+			 DANEMSG_ERR_NOT_FOR_ME);   /* bob's token, alice's keys */
+	assert_non_null(strstr(err, "not for the identity looked up"));
+	assert_int_equal(danemsg_token_verify_identity(alice, &f->policy, people[ALICE].name, t,
+						       strlen(t), 0, NULL, err, sizeof(err)),
+			 DANEMSG_OK);
+	assert_int_equal(danemsg_token_verify_identity(alice, &f->policy, NULL, t, strlen(t), 0,
+						       NULL, err, sizeof(err)),
+			 DANEMSG_ERR_REPLAYED);
+	free(t);
+	t = make(f, EVE, AUD, 0, 0);   /* a failed lookup's identity: its status, and why */
+	assert_int_equal(danemsg_token_verify_identity(eve, &f->policy, NULL, t, strlen(t), 0,
+						       NULL, err, sizeof(err)),
+			 danemsg_identity_status(eve));
+	assert_non_null(strstr(err, people[EVE].name));
+	assert_int_equal(danemsg_token_verify_identity(NULL, &f->policy, NULL, t, strlen(t), 0,
+						       NULL, err, sizeof(err)),
+			 DANEMSG_ERR_INVALID_ARG);
+	danemsg_identity_unref(alice);
+	danemsg_identity_unref(eve);
+	free(t);
+	free(b);
+}
+
+/*
+ * One identity cannot fill the replay cache and push everyone's fresh tokens under its
+ * floor: 1,000 logins of alice (the cache's size) issued max_skew ahead, with a quota of
+ * 100 a sender; then bob's fresh token still logs in. And a token is used no later than
+ * iat + max_lifetime - max_skew, so that no entry outlives max_lifetime from first use.
+ */
+static void test_replay_quota(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = (int64_t)time(NULL);
+	size_t refused = 0;
+	char *t;
+
+	assert_int_equal(danemsg_replay_cache_set_sender_max(f->replay, 1001),
+			 DANEMSG_ERR_INVALID_ARG);   /* over the cache's size */
+	assert_int_equal(danemsg_replay_cache_set_sender_max(f->replay, 100), DANEMSG_OK);
+	for (int i = 0; i < 1000; i++) {
+		danemsg_err e;
+		t = make(f, ALICE, AUD, 0, now + 30);
+		e = verify(f, NULL, t, now, NULL);
+		assert_true(e == DANEMSG_OK || e == DANEMSG_ERR_TOO_LARGE);
+		refused += e == DANEMSG_ERR_TOO_LARGE;
+		free(t);
+	}
+	assert_int_equal(refused, 900);
+	t = make(f, BOB, AUD, 0, now);
+	assert_int_equal(verify(f, NULL, t, now, NULL), DANEMSG_OK);
+	free(t);
+	/* alice's entries expire at iat + 270: then she logs in again */
+	t = make(f, ALICE, AUD, 0, now + 271);
+	assert_int_equal(verify(f, NULL, t, now + 301, NULL), DANEMSG_OK);
+	free(t);
+	t = make(f, CAROL, AUD, 0, now + 30);   /* exp now + 330, last use now + 300 */
+	assert_int_equal(verify(f, NULL, t, now + 300, NULL), DANEMSG_ERR_EXPIRED);
+	assert_int_equal(verify(f, NULL, t, now + 299, NULL), DANEMSG_OK);
+	free(t);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -302,6 +374,8 @@ int main(void)
 		T(test_policy_max_lifetime),
 		T(test_signatures),
 		T(test_garbage),
+		T(test_verify_identity),
+		T(test_replay_quota),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,12 @@ danemsg_err danemsg_replay_cache_new(size_t max_entries, danemsg_replay_cache **
 void danemsg_replay_cache_free(danemsg_replay_cache *cache);
 danemsg_replay_ops danemsg_replay_cache_ops(danemsg_replay_cache *cache);
 size_t danemsg_replay_cache_count(danemsg_replay_cache *cache);
+/* Most unexpired entries one sender may hold: 0 (the default) no limit, else at most
+ * DANEMSG_REPLAY_SENDER_MAX and max_entries. A sender at its quota gets
+ * DANEMSG_ERR_TOO_LARGE from check_and_add until one of its entries expires: one sender
+ * (a login flood) fills no more than its share, and never raises another's floor alone. */
+#define DANEMSG_REPLAY_SENDER_MAX 100000u
+danemsg_err danemsg_replay_cache_set_sender_max(danemsg_replay_cache *cache, size_t sender_max);
 /* Saves to a file, for restarts: atomically (a temporary file, fsync, rename), mode 0600,
  * never through a symbolic link. Each record is length-prefixed, whatever its bytes. */
 danemsg_err danemsg_replay_cache_save(danemsg_replay_cache *cache, const char *path);

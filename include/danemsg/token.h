@@ -59,7 +59,8 @@ danemsg_err danemsg_token_parse(const char *token, size_t len, danemsg_token_cla
 typedef struct danemsg_token_policy {
 	const char *audience;     /* required: this service's name; aud must equal it */
 	uint32_t max_lifetime;    /* exp - iat at most this; default DANEMSG_TOKEN_MAX_LIFETIME */
-	uint32_t max_skew;        /* iat at most this far in the future, seconds; default 30 */
+	uint32_t max_skew;        /* iat at most this far in the future, seconds; default 30;
+				   * less than max_lifetime */
 	danemsg_replay_ops replay;/* remembers jti until exp; NULL check_and_add: no check */
 } danemsg_token_policy;
 
@@ -67,7 +68,10 @@ void danemsg_token_policy_init(danemsg_token_policy *policy);
 
 /*
  * The checks of danemsg_token_verify that need no DNS, on parsed claims: sub equals
- * username (NULL: any), aud, the time window (now 0: the clock). For a caller that
+ * username (NULL: any), aud, the time window (now 0: the clock): iat at most max_skew
+ * ahead, exp - iat at most max_lifetime, and now before exp and before iat +
+ * max_lifetime - max_skew (so that the replay cache, which keeps a jti until then,
+ * keeps none longer than max_lifetime from its first use). For a caller that
  * limits DNS work (a broker: allow-lists, bounded lookups) before verifying.
  */
 danemsg_err danemsg_token_check(const danemsg_token_policy *policy, const char *username,
@@ -90,6 +94,18 @@ danemsg_err danemsg_token_verify(danemsg_resolver *r, const danemsg_token_policy
 				 const char *username, const char *token, size_t len,
 				 int64_t now, danemsg_token_claims *claims, char *errbuf,
 				 size_t errbuf_len);
+
+/*
+ * danemsg_token_verify against an identity the caller looked up already (the result of
+ * danemsg_resolver_lookup_async, for a caller that must not block on DNS): the same
+ * checks, with id's status and records in place of a lookup; id must be the token's sub
+ * (DANEMSG_ERR_NOT_FOR_ME otherwise).
+ */
+danemsg_err danemsg_token_verify_identity(const danemsg_identity *id,
+					  const danemsg_token_policy *policy,
+					  const char *username, const char *token, size_t len,
+					  int64_t now, danemsg_token_claims *claims,
+					  char *errbuf, size_t errbuf_len);
 
 #ifdef __cplusplus
 }
