@@ -1048,6 +1048,20 @@ metrics() {
 	read -r got i <<<"$(exactly_once "$work/m.out" hup 10)"
 	[ "$got" = 0 ] && [ "$i" = 0 ] && pass "10 messages across 3 reloads: each delivered once" ||
 		fail "across reloads: $got missing, $i twice" "$work/m.log"
+	# a SIGHUP or SIGTERM taken by a thread other than the main one (which waits for them)
+	# would kill the process: every other thread (workers, broker, HTTP) blocks them
+	got=""
+	for i in /proc/"$lpid"/task/*; do
+		[ "${i##*/}" = "$lpid" ] && continue
+		code=$(awk '$1 == "SigBlk:" { print $2 }' "$i/status" 2>/dev/null) || continue
+		[ -z "$code" ] || [ $((0x$code & 0x4003)) -eq $((0x4003)) ] || got="$got ${i##*/}"
+	done
+	[ -z "$got" ] && pass "SIGHUP, SIGINT and SIGTERM blocked in every thread but the main one" ||
+		fail "threads that take SIGHUP, SIGINT or SIGTERM:$got"
+	for i in $(seq 200); do kill -HUP "$lpid"; done
+	sleep 1
+	kill -0 "$lpid" 2>/dev/null && pass "200 SIGHUPs in a row: still running" ||
+		fail "200 SIGHUPs in a row stopped the listener" "$work/m.log"
 	printf 'max-size = lots\n' >"$conf"
 	kill -HUP "$lpid"
 	wait_for "$work/m.log" "cannot reload the settings" 1 10 ||

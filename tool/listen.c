@@ -920,8 +920,6 @@ static int make_policy(const struct listen_args *a, struct listener *L, danemsg_
 	return EXIT_OK_;
 }
 
-static void listen_gauges(void *ctx, struct metrics_gauges *g);
-
 /* The state folder: --state, or NAME.listen beside the identity folder dir. */
 static int state_folder(const struct listen_args *a, const char *dir, const char *name,
 			char *out, size_t len)
@@ -988,12 +986,6 @@ static int setup(struct listener *L, struct listen_args *a)
 		return EXIT_FAILURE_;
 	atomic_store(&L->max_size, a->max_size);
 	L->start_time = (int64_t)time(NULL);
-	if (a->metrics && metrics_server_start(&a->metrics_addr, &L->metrics, listen_gauges, L,
-					       &L->http)) {
-		cli_error("--metrics %s: cannot listen there (in use? not an address of ours?)",
-			  a->metrics);
-		return EXIT_FAILURE_;
-	}
 	L->deliver.format = a->exec ? DELIVER_EXEC : a->json ? DELIVER_JSON : DELIVER_TEXT;
 	L->deliver.exec = a->exec;
 	L->deliver.exec_timeout = (unsigned)a->exec_timeout;
@@ -1161,6 +1153,13 @@ static int run(struct listener *L, struct worker *workers, size_t n_workers)
 	sa.sa_handler = on_usr1;   /* no SA_RESTART: it interrupts connect() */
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* after the mask: its thread must not take a SIGHUP or SIGTERM (and die of it) */
+	if (L->a->metrics && metrics_server_start(&L->a->metrics_addr, &L->metrics,
+						  listen_gauges, L, &L->http)) {
+		cli_error("--metrics %s: cannot listen there (in use? not an address of ours?)",
+			  L->a->metrics);
+		return EXIT_FAILURE_;
+	}
 
 	listen_log("listening as %s on %s at %s; state in %s", L->name, L->topic, L->broker.url,
 		   L->state);
