@@ -1075,6 +1075,17 @@ metrics() {
 	curl -sS "$url" >"$work/metrics.txt" 2>"$work/err" || fail "scrape again" "$work/err"
 	expect_metric "$work/metrics.txt" danemsg_listen_broker_reconnects_total 0
 	expect_metric "$work/metrics.txt" danemsg_listen_delivered_total 15
+	# another client with our client id takes the session over: the broker drops us, we
+	# connect again and count it
+	mosquitto_pub -h 127.0.0.1 -p "$DANEMSG_MQTT_PORT" -i "danemsg-$bob" -t "$tag/x" -m x
+	wait_for "$work/m.log" "connected to " 2 30 || fail "no reconnection" "$work/m.log"
+	"$tool" send --from "$carol" --to "$bob" "after reconnect" 2>>"$work/err" ||
+		fail "send after reconnect"
+	wait_for "$work/m.out" "says: after reconnect" 1 20 ||
+		fail "not delivered after the reconnection" "$work/m.log"
+	curl -sS "$url" >"$work/metrics.txt" 2>"$work/err" || fail "scrape again" "$work/err"
+	expect_metric "$work/metrics.txt" danemsg_listen_broker_reconnects_total 1
+	expect_metric "$work/metrics.txt" danemsg_listen_delivered_total 16
 	listen_stop "listener with --metrics"
 	check "--status after it stopped: exit 3" 3 "$tool" listen --as "$bob" --status
 	expect "--status: not running" "$work/out" "^not running: pid "
