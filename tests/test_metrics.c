@@ -69,13 +69,17 @@ static void test_render_escapes_and_reads_back(void **state)
 	n = metrics_render(&m, &g, text, sizeof(text));
 	assert_true(n > 0);
 	text[n] = '\0';
-	assert_non_null(strstr(text, "\ndanemsg_listen_refused_total{reason=\"sender-not-allowed\"} 2\n"));
-	assert_non_null(strstr(text, "{reason=\"a \\\"quoted\\\\\\\" reason\\nwith a line\"} 1\n"));
-	assert_non_null(strstr(text, "\ndanemsg_listen_delivery_latency_seconds_bucket{le=\"0.005\"} 1\n"));
-	assert_non_null(strstr(text, "\ndanemsg_listen_delivery_latency_seconds_bucket{le=\"60\"} 1\n"));
-	assert_non_null(strstr(text, "\ndanemsg_listen_delivery_latency_seconds_bucket{le=\"300\"} 2\n"));
+#define LATENCY "\ndanemsg_listen_delivery_latency_seconds_bucket"
+	assert_non_null(strstr(text, "\ndanemsg_listen_refused_total"
+				     "{reason=\"sender-not-allowed\"} 2\n"));
+	assert_non_null(strstr(text,
+			       "{reason=\"a \\\"quoted\\\\\\\" reason\\nwith a line\"} 1\n"));
+	assert_non_null(strstr(text, LATENCY "{le=\"0.005\"} 1\n"));
+	assert_non_null(strstr(text, LATENCY "{le=\"60\"} 1\n"));
+	assert_non_null(strstr(text, LATENCY "{le=\"300\"} 2\n"));
 	assert_non_null(strstr(text, "\ndanemsg_listen_delivery_latency_seconds_count 2\n"));
-	assert_non_null(strstr(text, "\n# TYPE danemsg_listen_spool_depth gauge\ndanemsg_listen_spool_depth 2\n"));
+	assert_non_null(strstr(text, "\n# TYPE danemsg_listen_spool_depth gauge\n"
+				     "danemsg_listen_spool_depth 2\n"));
 	assert_int_equal(status_parse(text, n, &info, &bad), 0);
 	assert_int_equal(info.pid, 42);
 	assert_int_equal(info.time, 1700000000);
@@ -124,7 +128,8 @@ static void test_status_refused(void **state)
 		struct status_info info;
 		size_t bad = 0;
 		printf("case %zu\n", i);
-		assert_int_equal(status_parse(cases[i].text, strlen(cases[i].text), &info, &bad), -1);
+		assert_int_equal(status_parse(cases[i].text, strlen(cases[i].text), &info, &bad),
+				 -1);
 		assert_int_equal(bad, cases[i].line);
 	}
 	(void)state;

@@ -256,8 +256,8 @@ static int listen_option(void *ctx, int code, const char *arg)
 	case OPT_CONFIG: a->config = arg; return EXIT_OK_;
 	case OPT_METRICS:
 		if (metrics_parse_addr(arg, &a->metrics_addr, &a->metrics_non_loopback)) {
-			cli_error("--metrics takes ADDR:PORT (127.0.0.1:9464, [::1]:9464), not '%s'",
-				  arg);
+			cli_error("--metrics takes ADDR:PORT (127.0.0.1:9464, [::1]:9464), "
+				  "not '%s'", arg);
 			return EXIT_USAGE;
 		}
 		a->metrics = arg;
@@ -706,7 +706,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 {
 	struct listener *L = obj;
 	size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
-	int mid = msg->retain ? SPOOL_MID_RETAINED : msg->mid, dmid;
+	int mid = msg->retain ? SPOOL_MID_RETAINED : msg->mid, dmid, kept;
 	char name[SPOOL_NAME_MAX], sn[SPOOL_NAME_MAX], detail[200];
 	unsigned long max_size = atomic_load(&L->max_size);
 	uint8_t sha[32];
@@ -718,9 +718,9 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	if (len > max_size) {
 		snprintf(detail, sizeof(detail), "%zu bytes, over the limit of %lu (not stored)",
 			 len, max_size);
-		count_refused(L, "too-large", spool_in_quarantine(L->spool, name) ? SPOOL_Q_FULL :
-			      spool_quarantine(L->spool, name, 0, NULL, len, 0, "too-large", detail),
-			      0);
+		kept = spool_in_quarantine(L->spool, name) ? SPOOL_Q_FULL :
+		       spool_quarantine(L->spool, name, 0, NULL, len, 0, "too-large", detail);
+		count_refused(L, "too-large", kept, 0);
 		listen_log("rejected: too-large: %s (%s)", detail, sn);
 		return;
 	}
@@ -732,7 +732,6 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		} else if (spool_in_quarantine(L->spool, name)) {
 			listen_log("duplicate: %s is in the quarantine already: dropped", sn);
 		} else {
-			int kept;
 			snprintf(detail, sizeof(detail), "the same message was delivered before "
 				 "(as packet %d; this copy came as packet %d)", dmid, mid);
 			kept = spool_quarantine(L->spool, name, 0, msg->payload, len, 0,

@@ -222,7 +222,8 @@ int status_show(const char *dir, int64_t stale_s)
 
 	if (status_read(dir, &text, &len)) {
 		if (errno == ENOENT) {
-			cli_error("no listener has run with the state folder %s (no status file)", dir);
+			cli_error("no listener has run with the state folder %s (no status file)",
+				  dir);
 			return EXIT_NOT_RUNNING;
 		}
 		cli_error("cannot read %s/%s: %s", dir, STATUS_FILE, strerror(errno));
