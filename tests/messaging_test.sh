@@ -1010,6 +1010,9 @@ metrics() {
 		"$work/metrics.txt" >"$work/badlines"; then
 		fail "lines outside the text format" "$work/badlines"
 	else pass "every line a HELP, TYPE or sample line"; fi
+	check "--metrics on a port in use: exit 1" 1 timeout 60 "$tool" listen --as "$alice" \
+		--metrics "127.0.0.1:$port"
+	expect "says why" "$work/err" "cannot listen there"
 	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")
 	[ "$code" = 404 ] && pass "GET / is 404" || fail "GET / is $code"
 	code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url")
