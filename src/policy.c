@@ -242,6 +242,7 @@ static int64_t *sender_slot(danemsg_replay_cache *c, const char *sender, int64_t
 {
 	struct sender_quota **head = &c->senders[key_hash(sender) & (c->n_sender_buckets - 1)];
 	struct sender_quota *q;
+	size_t len;
 
 	for (q = *head; q && strcmp(q->name, sender); q = q->next)
 		;
@@ -255,7 +256,8 @@ static int64_t *sender_slot(danemsg_replay_cache *c, const char *sender, int64_t
 	if (c->n_senders >= c->max_entries)   /* a sender per live entry, at most */
 		senders_sweep(c, now);
 	*err = DANEMSG_ERR_NOMEM;
-	if (c->n_senders >= c->max_entries || !(q = calloc(1, sizeof(*q) + strlen(sender) + 1)))
+	len = strlen(sender);
+	if (c->n_senders >= c->max_entries || !(q = calloc(1, sizeof(*q) + len + 1)))
 		return NULL;
 	if (!(q->slots = malloc(c->sender_max * sizeof(*q->slots)))) {
 		free(q);
@@ -263,7 +265,7 @@ static int64_t *sender_slot(danemsg_replay_cache *c, const char *sender, int64_t
 	}
 	for (size_t i = 0; i < c->sender_max; i++)
 		q->slots[i] = INT64_MIN;
-	strcpy(q->name, sender);
+	memcpy(q->name, sender, len + 1);
 	q->next = *head;
 	*head = q;
 	c->n_senders++;

@@ -35,10 +35,14 @@
 #            message delivered; retries are bounded, the retry queue too
 #   quarantine  bounded retries; the quarantine bounded in bytes; danemsg quarantine
 #            list, show (escaped), retry (judged as of the first arrival), purge
+#   metrics  --metrics scraped while messages flow: the counters match what was sent; only
+#            GET /metrics; listen --status reads the same from the state folder; SIGHUP
+#            reloads who is allowed from the config file without a reconnect or a lost
+#            message, and a config that does not parse keeps the settings in use
 # Every listener is stopped with SIGTERM and must exit 0 (under ASan: without leaks).
 # Run by CTest with the lab's environment, DANEMSG_TOOL and DANEMSG_LAB.
 set -u
-part=${1:?usage: messaging_test.sh basic|durable|outage|versions|failover|state|poison|quarantine}
+part=${1:?usage: messaging_test.sh basic|durable|outage|versions|failover|state|poison|quarantine|metrics}
 tool=${DANEMSG_TOOL:?the danemsg binary}
 lab=${DANEMSG_LAB:?the lab script}
 : "${DANEMSG_RESOLVER:?run with the lab environment}" "${DANEMSG_ZONE:?}" "${DANEMSG_BROKER:?}"
@@ -1000,8 +1004,163 @@ assert all(set(r) >= {"entry", "reason", "detail", "size", "received", "payload_
 	listen_stop "listener after retry"
 }
 
+# ---------------------------------------------------------------------------------------
+# metric NAME FILE: the value of one sample (NAME with its labels, as printed), or "none"
+metric() {
+	awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print "none" }' "$2"
+}
+# expect_metric FILE NAME WANT: the sample has exactly that value
+expect_metric() {
+	local got
+	got=$(metric "$2" "$1")
+	if [ "$got" = "$3" ]; then pass "$2 = $3"; else fail "$2 = $got, expected $3" "$1"; fi
+}
+
+metrics() {
+	local alice bob carol port url conf state i code got
+	alice=$(name malice) bob=$(name mbob) carol=$(name mcarol)
+	new_id "$alice" && new_id "$bob" && new_id "$carol" || return
+	state=$DANEMSG_DIR/$bob.listen
+	port=$(free_port)
+	url=http://127.0.0.1:$port/metrics
+	conf=$work/metrics.conf
+
+	check "--metrics on an address that is not loopback: usage" 2 "$tool" listen --as "$bob" \
+		--metrics 192.0.2.1:9464
+	expect "says why" "$work/err" "not a loopback address"
+	check "--metrics without a port: usage" 2 "$tool" listen --as "$bob" --metrics 127.0.0.1
+	check "--metrics port 0: usage" 2 "$tool" listen --as "$bob" --metrics 127.0.0.1:0
+	check "--status before any listener ran: exit 3" 3 "$tool" listen --as "$bob" --status
+
+	printf 'allow = %s\n' "$alice" >"$conf"
+	listen_start "$work/m.out" "$work/m.log" --as "$bob" --config "$conf" \
+		--metrics "127.0.0.1:$port" || return
+	for i in 1 2 3; do
+		"$tool" send --from "$alice" --to "$bob" "m-$i" 2>>"$work/err" || fail "send m-$i"
+	done
+	"$tool" send --from "$carol" --to "$bob" "not allowed" 2>>"$work/err" || fail "send carol"
+	printf 'not a message' >"$work/garbage"
+	pub "$bob" "$work/garbage"
+	wait_for "$work/m.out" "says: m-" 3 20
+	wait_for "$work/m.log" "^[^ ]+ rejected: " 2 20
+	curl -sS -D "$work/headers" "$url" >"$work/metrics.txt" 2>"$work/err" ||
+		fail "scrape $url" "$work/err"
+	expect "Content-Type: the Prometheus text format 0.0.4" "$work/headers" \
+		"^Content-Type: text/plain; version=0.0.4"
+	expect_metric "$work/metrics.txt" danemsg_listen_received_total 5
+	expect_metric "$work/metrics.txt" danemsg_listen_delivered_total 3
+	expect_metric "$work/metrics.txt" \
+		'danemsg_listen_refused_total{reason="sender-not-allowed"}' 1
+	expect_metric "$work/metrics.txt" 'danemsg_listen_refused_total{reason="malformed"}' 1
+	expect_metric "$work/metrics.txt" danemsg_listen_quarantined_total 2
+	got=$(metric danemsg_listen_quarantined_bytes_total "$work/metrics.txt")
+	# the garbage (13 bytes) and carol's sealed message (some hundred bytes)
+	[ "$got" != none ] && [ "$got" -gt 13 ] && pass "quarantined bytes counted ($got)" ||
+		fail "quarantined bytes: $got" "$work/metrics.txt"
+	expect_metric "$work/metrics.txt" danemsg_listen_delivery_latency_seconds_count 3
+	expect_metric "$work/metrics.txt" \
+		'danemsg_listen_delivery_latency_seconds_bucket{le="+Inf"}' 3
+	expect_metric "$work/metrics.txt" danemsg_listen_spool_depth 0
+	expect_metric "$work/metrics.txt" danemsg_listen_broker_reconnects_total 0
+	expect_metric "$work/metrics.txt" danemsg_listen_broker_connected 1
+	expect_metric "$work/metrics.txt" danemsg_listen_pid "$lpid"
+	# alice's three: one lookup in DNS, then her identity from the cache (TTL 60 s)
+	got=$(metric danemsg_listen_dns_cache_hits_total "$work/metrics.txt")
+	[ "$got" != none ] && [ "$got" -ge 2 ] && pass "DNS cache hits counted ($got)" ||
+		fail "DNS cache hits: $got" "$work/metrics.txt"
+	got=$(metric danemsg_listen_dns_lookups_total "$work/metrics.txt")
+	[ "$got" != none ] && [ "$got" -ge 3 ] && pass "DNS lookups counted ($got)" ||
+		fail "DNS lookups: $got" "$work/metrics.txt"
+	if grep -vE '^# (HELP|TYPE) danemsg_listen_[a-z_]+ |^danemsg_listen_[a-z_]+(\{[a-z]+="[^"\\]*"\})? [0-9.e+-]+$' \
+		"$work/metrics.txt" >"$work/badlines"; then
+		fail "lines outside the text format" "$work/badlines"
+	else pass "every line a HELP, TYPE or sample line"; fi
+	check "--metrics on a port in use: exit 1" 1 timeout 60 "$tool" listen --as "$alice" \
+		--metrics "127.0.0.1:$port"
+	expect "says why" "$work/err" "cannot listen there"
+	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")
+	[ "$code" = 404 ] && pass "GET / is 404" || fail "GET / is $code"
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url")
+	[ "$code" = 405 ] && pass "POST /metrics is 405" || fail "POST /metrics is $code"
+
+	# ---- listen --status: the same numbers from the state folder ----
+	sleep 3   # the status file is rewritten every 2 s
+	check "--status while it runs: exit 0" 0 "$tool" listen --as "$bob" --status
+	expect "--status: running, its pid" "$work/out" "^running: pid $lpid, "
+	expect_metric "$work/out" danemsg_listen_delivered_total 3
+	expect_metric "$work/out" 'danemsg_listen_refused_total{reason="sender-not-allowed"}' 1
+	got=$(stat -c %a "$state/status")
+	[ "$got" = 600 ] && pass "the status file is 0600" || fail "the status file is $got"
+
+	# ---- SIGHUP: carol instead of alice, the session kept ----
+	printf 'allow = %s\n' "$carol" >"$conf"
+	kill -HUP "$lpid"
+	wait_for "$work/m.log" "reloaded \(SIGHUP\): 1 --allow pattern," 1 10 ||
+		fail "no reload in the log" "$work/m.log"
+	"$tool" send --from "$carol" --to "$bob" "carol allowed" 2>>"$work/err" || fail "send carol"
+	"$tool" send --from "$alice" --to "$bob" "alice refused" 2>>"$work/err" || fail "send alice"
+	wait_for "$work/m.out" "says: carol allowed" 1 20
+	wait_for "$work/m.log" "^[^ ]+ rejected: sender-not-allowed" 2 20
+	expect "after SIGHUP carol is allowed" "$work/m.out" "^$carol says: carol allowed\$"
+	expect_not "after SIGHUP alice is not" "$work/m.out" "alice refused"
+	# messages that arrive while the settings change: none lost, none twice
+	printf 'allow = %s\nallow = %s\n' "$alice" "$carol" >"$conf"
+	kill -HUP "$lpid"
+	wait_for "$work/m.log" "reloaded \(SIGHUP\): 2 --allow patterns," 1 10 ||
+		fail "no second reload in the log" "$work/m.log"
+	for i in $(seq 10); do
+		"$tool" send --from "$alice" --to "$bob" "hup-$i" 2>>"$work/err" || fail "send hup-$i"
+		[ $((i % 3)) -ne 0 ] || kill -HUP "$lpid"
+	done
+	wait_for "$work/m.out" "says: hup-" 10 30
+	read -r got i <<<"$(exactly_once "$work/m.out" hup 10)"
+	[ "$got" = 0 ] && [ "$i" = 0 ] && pass "10 messages across 3 reloads: each delivered once" ||
+		fail "across reloads: $got missing, $i twice" "$work/m.log"
+	# a SIGHUP or SIGTERM taken by a thread other than the main one (which waits for them)
+	# would kill the process: every other thread (workers, broker, HTTP) blocks them
+	got=""
+	for i in /proc/"$lpid"/task/*; do
+		[ "${i##*/}" = "$lpid" ] && continue
+		code=$(awk '$1 == "SigBlk:" { print $2 }' "$i/status" 2>/dev/null) || continue
+		[ -z "$code" ] || [ $((0x$code & 0x4003)) -eq $((0x4003)) ] || got="$got ${i##*/}"
+	done
+	[ -z "$got" ] && pass "SIGHUP, SIGINT and SIGTERM blocked in every thread but the main one" ||
+		fail "threads that take SIGHUP, SIGINT or SIGTERM:$got"
+	for i in $(seq 200); do kill -HUP "$lpid"; done
+	sleep 1
+	kill -0 "$lpid" 2>/dev/null && pass "200 SIGHUPs in a row: still running" ||
+		fail "200 SIGHUPs in a row stopped the listener" "$work/m.log"
+	printf 'max-size = lots\n' >"$conf"
+	kill -HUP "$lpid"
+	wait_for "$work/m.log" "cannot reload the settings" 1 10 ||
+		fail "a config that does not parse: no complaint" "$work/m.log"
+	"$tool" send --from "$carol" --to "$bob" "kept" 2>>"$work/err" || fail "send kept"
+	wait_for "$work/m.out" "says: kept" 1 20 ||
+		fail "after a bad reload, the settings in use stay" "$work/m.log"
+	[ "$(count "$work/m.log" "connected to ")" -eq 1 ] &&
+		pass "one connection to the broker across the reloads" ||
+		fail "reconnected during the reloads" "$work/m.log"
+	curl -sS "$url" >"$work/metrics.txt" 2>"$work/err" || fail "scrape again" "$work/err"
+	expect_metric "$work/metrics.txt" danemsg_listen_broker_reconnects_total 0
+	expect_metric "$work/metrics.txt" danemsg_listen_delivered_total 15
+	# another client with our client id takes the session over: the broker drops us, we
+	# connect again and count it
+	mosquitto_pub -h 127.0.0.1 -p "$DANEMSG_MQTT_PORT" -i "danemsg-$bob" -t "$tag/x" -m x
+	wait_for "$work/m.log" "connected to " 2 30 || fail "no reconnection" "$work/m.log"
+	"$tool" send --from "$carol" --to "$bob" "after reconnect" 2>>"$work/err" ||
+		fail "send after reconnect"
+	wait_for "$work/m.out" "says: after reconnect" 1 20 ||
+		fail "not delivered after the reconnection" "$work/m.log"
+	curl -sS "$url" >"$work/metrics.txt" 2>"$work/err" || fail "scrape again" "$work/err"
+	expect_metric "$work/metrics.txt" danemsg_listen_broker_reconnects_total 1
+	expect_metric "$work/metrics.txt" danemsg_listen_delivered_total 16
+	listen_stop "listener with --metrics"
+	check "--status after it stopped: exit 3" 3 "$tool" listen --as "$bob" --status
+	expect "--status: not running" "$work/out" "^not running: pid "
+}
+
 case $part in
-basic | durable | outage | versions | failover | state | poison | quarantine) "$part" ;;
+basic | durable | outage | versions | failover | state | poison | quarantine | metrics) "$part" ;;
 *) say "unknown part '$part'"; exit 2 ;;
 esac
 say "messaging $part: $passed passed, $failed failed ($(($(date +%s) - started)) s)"

@@ -13,6 +13,7 @@ enum cli_exit {
 	EXIT_OK_ = 0,
 	EXIT_FAILURE_ = 1,
 	EXIT_USAGE = 2,
+	EXIT_NOT_RUNNING = 3,     /* listen --status: no listener runs with that state */
 	EXIT_DNS_INSECURE = 10,
 	EXIT_DNS_BOGUS = 11,
 	EXIT_DNS_NOT_FOUND = 12,

@@ -29,9 +29,11 @@
 #include "dns_opts.h"
 #include "journal.h"
 #include "message_io.h"
+#include "metrics.h"
 #include "mqtt.h"
 #include "notify.h"
 #include "spool.h"
+#include "status.h"
 
 #define DEFAULT_MAX_SIZE (1ul << 20)
 #define QUEUE_CAP 16384               /* new spool entries indexed in memory; more wait on disk */
@@ -50,6 +52,8 @@
 /* A message may wait at the broker as long as the session lasts; the replay cache
  * survives restarts (the journal), so a long window stays safe. */
 #define DEFAULT_MAX_AGE (7 * 86400)
+#define STATUS_INTERVAL_S 2           /* the status file is rewritten this often */
+#define STATUS_STALE_S 30             /* --status: older numbers mean the listener is gone */
 
 static const char listen_usage[] =
 	"usage: danemsg listen --as NAME [options] [broker options] [DNS options]\n"
@@ -58,6 +62,8 @@ static const char listen_usage[] =
 	"each in a durable spool before the broker's copy is acknowledged, opens it (sender\n"
 	"authenticated in DNS with DNSSEC, policy, replay) and delivers it exactly once. Runs\n"
 	"until SIGTERM or SIGINT (or --count); one log line per message on standard error.\n"
+	"SIGHUP reloads the allow-list and policy (--allow, --max-size, --max-age, --compat)\n"
+	"from the config file without dropping the broker session.\n"
 	"Under systemd (Type=notify): READY once subscribed, STATUS, watchdog pings, and\n"
 	"journald levels instead of timestamps (docs/operations.md).\n"
 	"\n"
@@ -97,12 +103,21 @@ static const char listen_usage[] =
 	"  --keepalive S        MQTT keepalive (default 30)\n"
 	"  --count N, --once    exit 0 after N messages (1) have been delivered\n"
 	"  --ready-file FILE    written (our PID) once subscribed\n"
+	"  --metrics ADDR:PORT  serve counters in the Prometheus text format at\n"
+	"                       http://ADDR:PORT/metrics (off by default; loopback only:\n"
+	"                       127.0.0.1:9464 or [::1]:9464)\n"
+	"  --metrics-public     allow a --metrics address that is not loopback (the endpoint\n"
+	"                       has no authentication)\n"
+	"  --status             print the counters of the listener running with this state\n"
+	"                       folder (its state/status file, rewritten every 2 s) and exit:\n"
+	"                       0 running, 3 not running\n"
 	"  --dir DIR            identity folder (env DANEMSG_DIR, CRYPTO_PATH; ~/.danemsg)\n"
 	"  --config FILE        settings file (default ~/.config/danemsg/config if present)\n"
 	"  -h, --help\n"
 	"\n%s\n%s\n%s"
 	"\n"
-	"Exit status: 0 stopped by SIGTERM/SIGINT or after --count; 2 usage; 40 the broker\n"
+	"Exit status: 0 stopped by SIGTERM/SIGINT or after --count; 2 usage; 3 (--status)\n"
+	"not running; 40 the broker\n"
 	"refused the subscription; 1 other errors (state folder, keys, standard output\n"
 	"closed). An unreachable broker is retried with backoff, never fatal.\n";
 
@@ -113,7 +128,8 @@ enum {
 	OPT_STATE = 's', OPT_QUARANTINE_MAX = 'Q', OPT_TOPIC = 'T', OPT_CLIENT_ID = 'i',
 	OPT_SESSION_EXPIRY = 'E', OPT_KEEPALIVE = 'k', OPT_COUNT = 'n', OPT_ONCE = '1',
 	OPT_READY_FILE = 'r', OPT_DIR = 'd', OPT_CONFIG = 'C', OPT_HELP = 'h',
-	OPT_QUARANTINE_BYTES = 'B', OPT_RETRY_MAX = 'R', OPT_RETRY_AGE = 'G',
+	OPT_QUARANTINE_BYTES = 'B', OPT_RETRY_MAX = 'R', OPT_RETRY_AGE = 'G', OPT_METRICS = 'M',
+	OPT_METRICS_PUBLIC = 'P', OPT_STATUS = 'S',
 };
 
 static const struct option listen_longopts[] = {
@@ -141,6 +157,9 @@ static const struct option listen_longopts[] = {
 	{"ready-file", required_argument, NULL, OPT_READY_FILE},
 	{"dir", required_argument, NULL, OPT_DIR},
 	{"config", required_argument, NULL, OPT_CONFIG},
+	{"metrics", required_argument, NULL, OPT_METRICS},
+	{"metrics-public", no_argument, NULL, OPT_METRICS_PUBLIC},
+	{"status", no_argument, NULL, OPT_STATUS},
 	{"help", no_argument, NULL, OPT_HELP},
 	CLI_DNS_LONG_OPTIONS,
 	CLI_CHAIN_LONG_OPTIONS,
@@ -152,7 +171,10 @@ struct listen_args {
 	const char *as, *exec, *state, *dir_opt, *config, *client_id, *topic, *ready_file;
 	const char *allow[MAX_ALLOW];
 	size_t n_allow;
-	int json, compat;
+	int json, compat, metrics_public, status;
+	const char *metrics;
+	struct sockaddr_storage metrics_addr;
+	int metrics_non_loopback;
 	unsigned long workers, max_size, max_age, exec_timeout, session_expiry, keepalive;
 	unsigned long count, quarantine_max, quarantine_bytes, retry_max, retry_age;
 	struct cli_dns_opts dns;
@@ -233,6 +255,16 @@ static int listen_option(void *ctx, int code, const char *arg)
 	case OPT_READY_FILE: a->ready_file = arg; return EXIT_OK_;
 	case OPT_DIR: a->dir_opt = arg; return EXIT_OK_;
 	case OPT_CONFIG: a->config = arg; return EXIT_OK_;
+	case OPT_METRICS:
+		if (metrics_parse_addr(arg, &a->metrics_addr, &a->metrics_non_loopback)) {
+			cli_error("--metrics takes ADDR:PORT (127.0.0.1:9464, [::1]:9464), "
+				  "not '%s'", arg);
+			return EXIT_USAGE;
+		}
+		a->metrics = arg;
+		return EXIT_OK_;
+	case OPT_METRICS_PUBLIC: a->metrics_public = 1; return EXIT_OK_;
+	case OPT_STATUS: a->status = 1; return EXIT_OK_;
 	default: return EXIT_USAGE;
 	}
 }
@@ -269,7 +301,27 @@ static int parse_args(int argc, char **argv, struct listen_args *a)
 		cli_error("--exec and --format json exclude each other");
 		return EXIT_USAGE;
 	}
+	if (a->metrics && a->metrics_non_loopback && !a->metrics_public) {
+		cli_error("--metrics %s is not a loopback address: the endpoint has no "
+			  "authentication (--metrics-public allows it)", a->metrics);
+		return EXIT_USAGE;
+	}
 	return EXIT_OK_;
+}
+
+static void listen_defaults(struct listen_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->workers = 1;
+	a->max_size = DEFAULT_MAX_SIZE;
+	a->max_age = DEFAULT_MAX_AGE;
+	a->exec_timeout = 300;
+	a->session_expiry = DEFAULT_SESSION_EXPIRY;
+	a->keepalive = 30;
+	a->quarantine_max = 10000;
+	a->quarantine_bytes = DEFAULT_QUARANTINE_BYTES;
+	a->retry_max = DEFAULT_RETRY_MAX;
+	a->retry_age = DEFAULT_RETRY_AGE;
 }
 
 /* ---- the listener ---- */
@@ -293,16 +345,24 @@ struct listener {
 	struct mosquitto *mosq;
 	mosquitto_property *connect_props;
 	atomic_int stopping, connecting, fatal;
-	atomic_ulong delivered;
+	atomic_ulong max_size;           /* --max-size, which SIGHUP may change */
+	struct metrics metrics;
+	struct metrics_server *http;     /* --metrics */
+	int argc;                        /* the command line, read again on SIGHUP */
+	char **argv;
+	int64_t start_time;
+	atomic_int connected;            /* written by the broker thread, read by metrics */
 	/* the broker thread's own */
-	int connected, ready, backoff;
+	int ready, backoff;
 	int was_connected;        /* this connection got as far as CONNACK */
 	int fell_back;            /* this broker refused MQTT 5: again with 3.1.1, not the next */
+	int ever_connected;       /* a CONNACK since we started: the next one is a reconnect */
 };
 
 struct worker {
 	struct listener *L;
 	danemsg_policy *policy;
+	_Atomic(danemsg_policy *) next_policy;   /* from SIGHUP: taken before the next message */
 	pthread_t thread;
 	int started;
 };
@@ -439,6 +499,7 @@ static int requeue(struct listener *L, struct spool_item *item, int64_t delay_ns
 	snprintf(item->last_error, sizeof(item->last_error), "%s", what);
 	if (spool_queue_retry(L->queue, item, delay_ns))
 		return 0;
+	atomic_fetch_add(&L->metrics.retried, 1);
 	listen_log("retry in %lld s: %s: %s (%s)",
 		   (long long)((delay_ns + 500000000) / 1000000000), what, why,
 		   short_name(item->name, sn, sizeof(sn)));
@@ -467,6 +528,17 @@ static void retry_later(struct listener *L, struct spool_item *item, unsigned li
 	}
 }
 
+/* A refusal, and what spool_quarantine kept of it (rc). */
+static void count_refused(struct listener *L, const char *reason, int rc, size_t size)
+{
+	metrics_refused(&L->metrics, reason);
+	if (rc == SPOOL_Q_KEPT || rc == SPOOL_Q_HEAD_ONLY) {
+		atomic_fetch_add(&L->metrics.quarantined, 1);
+		if (rc == SPOOL_Q_KEPT)
+			atomic_fetch_add(&L->metrics.quarantined_bytes, size);
+	}
+}
+
 static void quarantine(struct listener *L, struct spool_item *item, const void *data,
 		       size_t size, const char *reason, const char *detail)
 {
@@ -480,6 +552,7 @@ static void quarantine(struct listener *L, struct spool_item *item, const void *
 			spool_queue_done(L->queue, item->name);
 		return;
 	}
+	count_refused(L, reason, rc, data ? size : 0);
 	listen_log("rejected: %s: %s (%s%s)", reason, detail,
 		   rc != SPOOL_Q_FULL ? "quarantine/" : "", sn);
 	if (data)
@@ -521,7 +594,7 @@ static void delivered(struct listener *L, struct spool_item *item, const struct 
 		   danemsg_message_insecure_allowed(m) ? ", INSECURE allowed" : "",
 		   danemsg_message_format(m) == DANEMSG_FORMAT_COMPAT ? "compat" : "native",
 		   danemsg_message_id(m));
-	n = atomic_fetch_add(&L->delivered, 1) + 1;
+	n = metrics_delivered(&L->metrics, spool_real_ns() - item->received_ns);
 	if (L->a->count && n >= L->a->count && !atomic_exchange(&L->stopping, 1)) {
 		listen_log("%lu messages delivered (--count): stopping", n);
 		spool_queue_wake(L->queue);
@@ -577,7 +650,8 @@ static void process(struct worker *w, struct spool_item *item)
 		spool_queue_done(L->queue, item->name);
 		return;
 	}
-	if (spool_read(L->spool, item->name, L->a->max_size, &data, &len, &received_ns)) {
+	if (spool_read(L->spool, item->name, atomic_load(&L->max_size), &data, &len,
+		       &received_ns)) {
 		if (errno == ENOENT)
 			spool_queue_done(L->queue, item->name);
 		else if (errno == E2BIG)
@@ -619,8 +693,14 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct spool_item item;
-	while (spool_queue_take(w->L->queue, &item, &w->L->stopping))
+	while (spool_queue_take(w->L->queue, &item, &w->L->stopping)) {
+		danemsg_policy *reloaded = atomic_exchange(&w->next_policy, NULL);
+		if (reloaded) {
+			danemsg_policy_free(w->policy);
+			w->policy = reloaded;
+		}
 		process(w, &item);
+	}
 	return NULL;
 }
 
@@ -630,18 +710,21 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 {
 	struct listener *L = obj;
 	size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
-	int mid = msg->retain ? SPOOL_MID_RETAINED : msg->mid, dmid;
+	int mid = msg->retain ? SPOOL_MID_RETAINED : msg->mid, dmid, kept;
 	char name[SPOOL_NAME_MAX], sn[SPOOL_NAME_MAX], detail[200];
+	unsigned long max_size = atomic_load(&L->max_size);
 	uint8_t sha[32];
 
+	atomic_fetch_add(&L->metrics.received, 1);
 	SHA256(msg->payload ? msg->payload : (const void *)"", len, sha);
 	spool_name(sha, mid, name);
 	short_name(name, sn, sizeof(sn));
-	if (len > L->a->max_size) {
+	if (len > max_size) {
 		snprintf(detail, sizeof(detail), "%zu bytes, over the limit of %lu (not stored)",
-			 len, L->a->max_size);
-		if (!spool_in_quarantine(L->spool, name))
-			spool_quarantine(L->spool, name, 0, NULL, len, 0, "too-large", detail);
+			 len, max_size);
+		kept = spool_in_quarantine(L->spool, name) ? SPOOL_Q_FULL :
+		       spool_quarantine(L->spool, name, 0, NULL, len, 0, "too-large", detail);
+		count_refused(L, "too-large", kept, 0);
 		listen_log("rejected: too-large: %s (%s)", detail, sn);
 		return;
 	}
@@ -653,11 +736,11 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		} else if (spool_in_quarantine(L->spool, name)) {
 			listen_log("duplicate: %s is in the quarantine already: dropped", sn);
 		} else {
-			int kept;
 			snprintf(detail, sizeof(detail), "the same message was delivered before "
 				 "(as packet %d; this copy came as packet %d)", dmid, mid);
 			kept = spool_quarantine(L->spool, name, 0, msg->payload, len, 0,
 						"replayed", detail);
+			count_refused(L, "replayed", kept, len);
 			listen_log("rejected: replayed: %s (%s%s)", detail,
 				   kept > 0 ? "quarantine/" : "", sn);
 		}
@@ -732,6 +815,9 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
 	}
 	L->connected = 1;
 	L->was_connected = 1;
+	if (L->ever_connected)
+		atomic_fetch_add(&L->metrics.reconnects, 1);
+	L->ever_connected = 1;
 	L->backoff = 1;
 	listen_log("connected to %s as %s (%s)", L->broker->url, L->client_id,
 		   flags & 1 ? "session resumed" : "new session");
@@ -845,6 +931,35 @@ static int make_policy(const struct listen_args *a, struct listener *L, danemsg_
 	return EXIT_OK_;
 }
 
+/* The state folder: --state, or NAME.listen beside the identity folder dir. */
+static int state_folder(const struct listen_args *a, const char *dir, const char *name,
+			char *out, size_t len)
+{
+	if (a->state) {
+		snprintf(out, len, "%s", a->state);
+		return EXIT_OK_;
+	}
+	return spool_state_dir(dir, name, out, len) ? EXIT_USAGE : EXIT_OK_;
+}
+
+/* --status: what the listener running with that state folder last wrote. */
+static int show_status(const struct listen_args *a)
+{
+	char name[DANEMSG_CREDENTIAL_NAME_MAX], state[4200];
+	const char *dir = NULL;
+	int rc;
+
+	if (danemsg_credential_name_normalize(a->as, name, sizeof(name))) {
+		cli_error("--as: '%s' is not a DNS name", a->as);
+		return EXIT_USAGE;
+	}
+	if (!a->state && !(dir = cli_identity_dir(a->dir_opt)))
+		return EXIT_USAGE;
+	if ((rc = state_folder(a, dir, name, state, sizeof(state))))
+		return rc;
+	return status_show(state, STATUS_STALE_S);
+}
+
 static int setup(struct listener *L, struct listen_args *a)
 {
 	const char *dir;
@@ -865,10 +980,8 @@ static int setup(struct listener *L, struct listen_args *a)
 		return EXIT_USAGE;
 	if ((rc = cli_load_keyring(dir, L->name, L->keys, &L->n_keys)))
 		return rc;
-	if (a->state)
-		snprintf(L->state, sizeof(L->state), "%s", a->state);
-	else if (spool_state_dir(dir, L->name, L->state, sizeof(L->state)))
-		return EXIT_USAGE;
+	if ((rc = state_folder(a, dir, L->name, L->state, sizeof(L->state))))
+		return rc;
 	if (cli_receiver_new(&a->dns, &L->r, &L->ta))
 		return EXIT_DNS_CONFIG;
 	if (danemsg_replay_cache_new(100000, &L->replay))
@@ -883,6 +996,8 @@ static int setup(struct listener *L, struct listen_args *a)
 	}
 	if (spool_queue_new(L->spool, QUEUE_CAP, RETRY_CAP, &L->queue))
 		return EXIT_FAILURE_;
+	atomic_store(&L->max_size, a->max_size);
+	L->start_time = (int64_t)time(NULL);
 	L->deliver.format = a->exec ? DELIVER_EXEC : a->json ? DELIVER_JSON : DELIVER_TEXT;
 	L->deliver.exec = a->exec;
 	L->deliver.exec_timeout = (unsigned)a->exec_timeout;
@@ -914,6 +1029,7 @@ static int setup(struct listener *L, struct listen_args *a)
 
 static void teardown(struct listener *L)
 {
+	metrics_server_stop(L->http);   /* first: it reads the queue and the resolver */
 	if (L->mosq)
 		mosquitto_destroy(L->mosq);
 	mosquitto_property_free_all(&L->connect_props);
@@ -926,17 +1042,95 @@ static void teardown(struct listener *L)
 	cli_free_keyring(L->keys, L->n_keys);
 }
 
-/* Waits for a stop signal, or for the workers to stop us (--count, fatal). */
-static void wait_for_stop(struct listener *L, const sigset_t *stop_signals)
+/* The numbers read when they are rendered (any thread: the HTTP one too). */
+static void listen_gauges(void *ctx, struct metrics_gauges *g)
 {
+	struct listener *L = ctx;
+	danemsg_cache_stats cs = {0};
+	size_t fresh, retrying;
+
+	spool_queue_counts(L->queue, &fresh, &retrying);
+	g->spool_depth = fresh + retrying;
+	g->retrying = retrying;
+	danemsg_resolver_cache_stats(L->r, &cs);
+	g->dns_queries = cs.queries;
+	g->dns_cache_hits = cs.hits;
+	g->dns_cache_misses = cs.misses;
+	g->dns_cache_entries = cs.entries;
+	g->connected = atomic_load(&L->connected);
+	g->start_time = L->start_time;
+	g->pid = (int64_t)getpid();
+	g->now = (int64_t)time(NULL);
+}
+
+/* For `listen --status`: the metrics in the state folder. */
+static void write_status(struct listener *L)
+{
+	struct metrics_gauges g = {0};
+	char *text = malloc(METRICS_TEXT_MAX);
+	size_t n;
+
+	if (!text)
+		return;
+	listen_gauges(L, &g);
+	n = metrics_render(&L->metrics, &g, text, METRICS_TEXT_MAX);
+	if (n && status_write(L->state, text, n))
+		listen_log("cannot write the status file in %s: %s", L->state, strerror(errno));
+	free(text);
+}
+
+/*
+ * SIGHUP: reads the command line and the config file again and gives each worker a
+ * policy with the new allow-list, --max-size, --max-age and --compat, which it takes
+ * before its next message. The broker session stays; other settings wait for a restart.
+ */
+static void reload(struct listener *L, struct worker *workers, size_t n_workers)
+{
+	struct listen_args b;
+	danemsg_policy *p[MAX_WORKERS] = {0};
+	int rc;
+
+	listen_defaults(&b);
+	rc = parse_args(L->argc, L->argv, &b);
+	for (size_t i = 0; !rc && i < n_workers; i++)
+		rc = make_policy(&b, L, &p[i]);
+	if (rc) {
+		listen_log("cannot reload the settings (SIGHUP): keeping those in use");
+		for (size_t i = 0; i < n_workers; i++)
+			danemsg_policy_free(p[i]);
+		cli_config_free(b.cfg);
+		return;
+	}
+	for (size_t i = 0; i < n_workers; i++)
+		danemsg_policy_free(atomic_exchange(&workers[i].next_policy, p[i]));
+	atomic_store(&L->max_size, b.max_size);
+	listen_log("reloaded (SIGHUP): %zu --allow pattern%s, --max-size %lu, --max-age %lu, "
+		   "compat %s", b.n_allow, b.n_allow == 1 ? "" : "s", b.max_size, b.max_age,
+		   b.compat ? "accepted" : "refused");
+	cli_config_free(b.cfg);
+}
+
+/* Waits for a stop signal, or for the workers to stop us (--count, fatal); reloads on
+ * SIGHUP, keeps the status file fresh. */
+static void wait_for_stop(struct listener *L, const sigset_t *signals, struct worker *workers,
+			  size_t n_workers)
+{
+	time_t last_status = 0;
+
 	while (!atomic_load(&L->stopping)) {
 		struct timespec t = {0, 200000000};
-		int sig = sigtimedwait(stop_signals, NULL, &t);
-		if (sig > 0) {
+		int sig = sigtimedwait(signals, NULL, &t);
+		if (sig == SIGHUP) {
+			reload(L, workers, n_workers);
+		} else if (sig > 0) {
 			listen_log("%s: stopping after the message in hand", strsignal(sig));
 			atomic_store(&L->stopping, 1);
 		}
-		notify_tick(atomic_load(&L->delivered));
+		notify_tick(atomic_load(&L->metrics.delivered));
+		if (time(NULL) - last_status >= STATUS_INTERVAL_S) {
+			write_status(L);
+			last_status = time(NULL);
+		}
 	}
 	notify_stopping();
 	spool_queue_wake(L->queue);
@@ -963,7 +1157,7 @@ static int run(struct listener *L, struct worker *workers, size_t n_workers)
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGHUP);
+	sigaddset(&stop_signals, SIGHUP);   /* not a stop: a reload */
 	blocked = stop_signals;
 	sigaddset(&blocked, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &blocked, NULL);   /* threads inherit: only we take them */
@@ -971,6 +1165,13 @@ static int run(struct listener *L, struct worker *workers, size_t n_workers)
 	sa.sa_handler = on_usr1;   /* no SA_RESTART: it interrupts connect() */
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* after the mask: its thread must not take a SIGHUP or SIGTERM (and die of it) */
+	if (L->a->metrics && metrics_server_start(&L->a->metrics_addr, &L->metrics,
+						  listen_gauges, L, &L->http)) {
+		cli_error("--metrics %s: cannot listen there (in use? not an address of ours?)",
+			  L->a->metrics);
+		return EXIT_FAILURE_;
+	}
 
 	listen_log("listening as %s on %s at %s; state in %s", L->name, L->topic, L->broker->url,
 		   L->state);
@@ -988,7 +1189,7 @@ static int run(struct listener *L, struct worker *workers, size_t n_workers)
 		atomic_store(&L->stopping, 1);
 		rc = EXIT_FAILURE_;
 	} else if (!rc) {
-		wait_for_stop(L, &stop_signals);
+		wait_for_stop(L, &stop_signals, workers, n_workers);
 		join_broker_thread(L, broker);
 	}
 	spool_queue_wake(L->queue);
@@ -997,7 +1198,8 @@ static int run(struct listener *L, struct worker *workers, size_t n_workers)
 			pthread_join(workers[i].thread, NULL);
 	if (!rc)
 		rc = atomic_load(&L->fatal);
-	listen_log("stopped: %lu delivered", (unsigned long)atomic_load(&L->delivered));
+	write_status(L);   /* the final numbers */
+	listen_log("stopped: %lu delivered", atomic_load(&L->metrics.delivered));
 	return rc;
 }
 
@@ -1008,25 +1210,19 @@ int cmd_listen(int argc, char **argv)
 	struct worker *workers = NULL;
 	int rc;
 
-	memset(&a, 0, sizeof(a));
+	listen_defaults(&a);
 	memset(&L, 0, sizeof(L));
-	a.workers = 1;
-	a.max_size = DEFAULT_MAX_SIZE;
-	a.max_age = DEFAULT_MAX_AGE;
-	a.exec_timeout = 300;
-	a.session_expiry = DEFAULT_SESSION_EXPIRY;
-	a.keepalive = 30;
-	a.quarantine_max = 10000;
-	a.quarantine_bytes = DEFAULT_QUARANTINE_BYTES;
-	a.retry_max = DEFAULT_RETRY_MAX;
-	a.retry_age = DEFAULT_RETRY_AGE;
 	L.a = &a;
+	L.argc = argc;
+	L.argv = argv;
 	rc = parse_args(argc, argv, &a);
 	if (rc < 0) {
 		cli_config_free(a.cfg);
 		return EXIT_OK_;
 	}
-	if (!rc) {
+	if (!rc && a.status) {
+		rc = show_status(&a);
+	} else if (!rc) {
 		mosquitto_lib_init();
 		rc = setup(&L, &a);
 		if (!rc && !(workers = calloc(a.workers, sizeof(*workers))))
@@ -1037,8 +1233,10 @@ int cmd_listen(int argc, char **argv)
 		}
 		if (!rc)
 			rc = run(&L, workers, a.workers);
-		for (size_t i = 0; workers && i < a.workers; i++)
+		for (size_t i = 0; workers && i < a.workers; i++) {
 			danemsg_policy_free(workers[i].policy);
+			danemsg_policy_free(atomic_load(&workers[i].next_policy));
+		}
 		free(workers);
 		teardown(&L);
 		mosquitto_lib_cleanup();
