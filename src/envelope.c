@@ -671,8 +671,12 @@ static danemsg_err check_replay(struct open_state *s, char *id, size_t idlen)
 						   s->jws.protected_header, "jti")));
 		until = s->iat + s->policy->max_age + s->policy->max_skew;
 	} else {
+		const struct jose_algs *a = jose_algs();
 		uint8_t md[32];
-		EVP_Digest(s->jws.signature, s->jws.signature_len, md, NULL, EVP_sha256(), NULL);
+		if (!a || !EVP_Digest(s->jws.signature, s->jws.signature_len, md, NULL, a->sha256,
+				      NULL))
+			return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_CRYPTO,
+					  "cannot hash the signature");
 		danemsg_hex_encode(md, 16, id, idlen);
 		until = s->now + s->policy->max_age;
 	}
@@ -730,7 +734,8 @@ static danemsg_err build_message(struct open_state *s, const char *id)
 	m->sig_alg = jose_alg_name(s->jws.alg);
 	m->enc_alg = jose_enc_name(s->jwe.enc);
 	der_len = s->key_cert ? i2d_X509(s->key_cert, &der) : i2d_PUBKEY(s->verified_by, &der);
-	if (der_len > 0 && EVP_Digest(der, (size_t)der_len, md, NULL, EVP_sha256(), NULL))
+	if (der_len > 0 && jose_algs()
+	    && EVP_Digest(der, (size_t)der_len, md, NULL, jose_algs()->sha256, NULL))
 		danemsg_hex_encode(md, sizeof(md), m->key_sha256, sizeof(m->key_sha256));
 	OPENSSL_free(der);
 	return DANEMSG_OK;

@@ -3,10 +3,34 @@
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "jose.h"
+
+static struct jose_algs algs;   /* written once, by fetch_algs, then read-only */
+static int algs_ok;
+static CRYPTO_ONCE algs_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void fetch_algs(void)
+{
+	algs.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	algs.aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	algs.aes256cbc = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+	algs.aes256wrap = EVP_CIPHER_fetch(NULL, "AES-256-WRAP", NULL);
+	algs.sskdf = EVP_KDF_fetch(NULL, "SSKDF", NULL);
+	algs.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	algs_ok = algs.sha256 && algs.aes256gcm && algs.aes256cbc && algs.aes256wrap
+		  && algs.sskdf && algs.hmac;
+}
+
+const struct jose_algs *jose_algs(void)
+{
+	if (!CRYPTO_THREAD_run_once(&algs_once, fetch_algs) || !algs_ok)
+		return NULL;
+	return &algs;
+}
 
 /* RSA moduli accepted: big enough to be safe, small enough to bound the work. */
 #define RSA_MIN_BITS 2048
