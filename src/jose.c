@@ -467,9 +467,21 @@ static const char *fast_integer(const char *p, const char *end, json_t **out)
 	return *out ? p : NULL;
 }
 
+/* After an element: 1 at ',', 0 at close (*p then past it), -1 at anything else. */
+static int fast_next(const char **p, const char *end, char close)
+{
+	const char *q = json_ws(*p, end);
+
+	if (q == end || (*q != ',' && *q != close))
+		return -1;
+	*p = q + 1;
+	return *q == ',';
+}
+
 static const char *fast_array(const char *p, const char *end, int depth, json_t **out)
 {
 	json_t *a = json_array(), *v = NULL;
+	int more;
 
 	if (!a)
 		return NULL;
@@ -481,15 +493,12 @@ static const char *fast_array(const char *p, const char *end, int depth, json_t 
 	for (;;) {
 		if (!(p = fast_value(json_ws(p, end), end, depth, &v)) || json_array_append_new(a, v))
 			break;
-		p = json_ws(p, end);
-		if (p < end && *p == ',') {
-			p++;
-			continue;
-		}
-		if (p == end || *p != ']')
+		if ((more = fast_next(&p, end, ']')) < 0)
 			break;
+		if (more)
+			continue;
 		*out = a;
-		return p + 1;
+		return p;
 	}
 	json_decref(a);
 	return NULL;
@@ -500,6 +509,7 @@ static const char *fast_object(const char *p, const char *end, int depth, json_t
 	const char *name, *name_end;
 	json_t *o = json_object(), *v = NULL;
 	char key[64];
+	int more;
 
 	if (!o)
 		return NULL;
@@ -523,15 +533,12 @@ static const char *fast_object(const char *p, const char *end, int depth, json_t
 		if (!(p = fast_value(json_ws(p, end), end, depth, &v))
 		    || json_object_set_new_nocheck(o, key, v))
 			break;
-		p = json_ws(p, end);
-		if (p < end && *p == ',') {
-			p++;
-			continue;
-		}
-		if (p == end || *p != '}')
+		if ((more = fast_next(&p, end, '}')) < 0)
 			break;
+		if (more)
+			continue;
 		*out = o;
-		return p + 1;
+		return p;
 	}
 	json_decref(o);
 	return NULL;
