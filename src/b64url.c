@@ -1,14 +1,12 @@
-/* base64url without padding (RFC 7515 section 2), strict, on OpenSSL's base64 codec. */
+/*
+ * base64url without padding (RFC 7515 section 2), strict. Table-driven, one pass each way:
+ * every JOSE field of every message goes through here, and OpenSSL's codec would need the
+ * alphabet translated and the padding restored in a copy first.
+ */
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "jose.h"
-
-/* Chunks keep the translation buffers on the stack; multiples of 3 (in) and 4 (out). */
-#define ENC_CHUNK 768
-#define DEC_CHUNK 1024
 
 size_t jose_b64url_encoded_len(size_t n)
 {
@@ -20,21 +18,13 @@ size_t jose_b64url_decoded_max(size_t n)
 	return n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
 }
 
-static void to_url_alphabet(char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+')
-			s[i] = '-';
-		else if (s[i] == '/')
-			s[i] = '_';
-	}
-}
+static const char b64url_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 danemsg_err jose_b64url_encode(const uint8_t *in, size_t in_len, char *out, size_t out_size,
 			       size_t *out_len)
 {
-	unsigned char chunk[ENC_CHUNK / 3 * 4 + 1];
-	size_t need, pos = 0;
+	size_t need, pos = 0, i = 0;
 
 	if ((!in && in_len) || !out || !out_len)
 		return DANEMSG_ERR_INVALID_ARG;
@@ -43,16 +33,21 @@ danemsg_err jose_b64url_encode(const uint8_t *in, size_t in_len, char *out, size
 	need = jose_b64url_encoded_len(in_len);
 	if (out_size < need + 1)
 		return DANEMSG_ERR_BUFFER_TOO_SMALL;
-	for (size_t off = 0; off < in_len; off += ENC_CHUNK) {
-		size_t n = in_len - off < ENC_CHUNK ? in_len - off : ENC_CHUNK;
-		int len = EVP_EncodeBlock(chunk, in + off, (int)n);
+	for (; in_len - i >= 3; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
 
-		/* Only the last chunk can be padded; drop the '='. */
-		while (len > 0 && chunk[len - 1] == '=')
-			len--;
-		memcpy(out + pos, chunk, (size_t)len);
-		to_url_alphabet(out + pos, (size_t)len);
-		pos += (size_t)len;
+		out[pos++] = b64url_alphabet[v >> 18];
+		out[pos++] = b64url_alphabet[(v >> 12) & 0x3f];
+		out[pos++] = b64url_alphabet[(v >> 6) & 0x3f];
+		out[pos++] = b64url_alphabet[v & 0x3f];
+	}
+	if (in_len - i) {
+		uint32_t v = (uint32_t)in[i] << 16 | (in_len - i == 2 ? (uint32_t)in[i + 1] << 8 : 0);
+
+		out[pos++] = b64url_alphabet[v >> 18];
+		out[pos++] = b64url_alphabet[(v >> 12) & 0x3f];
+		if (in_len - i == 2)
+			out[pos++] = b64url_alphabet[(v >> 6) & 0x3f];
 	}
 	out[pos] = '\0';
 	*out_len = pos;
@@ -86,7 +81,6 @@ danemsg_err jose_b64url_encode_alloc(const uint8_t *in, size_t in_len, char **ou
 	return DANEMSG_OK;
 }
 
-/* The 6-bit value of a base64url character, or -1. */
 /* The value of each base64url character, -1 for anything else (a table: this runs for
  * every character of every message). */
 static const int8_t b64url_values[256] = {
@@ -125,51 +119,61 @@ static danemsg_err b64url_validate(const char *in, size_t in_len)
 	return DANEMSG_OK;
 }
 
+/* Decodes in_len valid-or-not characters into out (room for decoded_max(in_len) bytes),
+ * checking the alphabet, the length and that the unused trailing bits are zero as it goes. */
+static danemsg_err b64url_decode_into(const char *in, size_t in_len, uint8_t *out,
+				      size_t *out_len)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t pos = 0, i = 0, rest = in_len % 4;
+	uint32_t v = 0;
+	int bad = 0;
+
+	if (rest == 1)
+		return DANEMSG_ERR_MALFORMED;
+	for (; in_len - i >= 4; i += 4) {
+		int a = b64url_value(p[i]), b = b64url_value(p[i + 1]),
+		    c = b64url_value(p[i + 2]), d = b64url_value(p[i + 3]);
+
+		bad |= a | b | c | d;   /* any -1 sets the sign bit */
+		v = (uint32_t)(a & 0x3f) << 18 | (uint32_t)(b & 0x3f) << 12
+		    | (uint32_t)(c & 0x3f) << 6 | (uint32_t)(d & 0x3f);
+		out[pos++] = (uint8_t)(v >> 16);
+		out[pos++] = (uint8_t)(v >> 8);
+		out[pos++] = (uint8_t)v;
+	}
+	if (rest) {
+		int a = b64url_value(p[i]), b = b64url_value(p[i + 1]),
+		    c = rest == 3 ? b64url_value(p[i + 2]) : 0;
+
+		bad |= a | b | c;
+		/* The bits past the last whole byte must be zero (one text per byte string). */
+		if ((rest == 2 && (b & 0x0f)) || (rest == 3 && (c & 0x03)))
+			bad = -1;
+		v = (uint32_t)(a & 0x3f) << 18 | (uint32_t)(b & 0x3f) << 12
+		    | (uint32_t)(c & 0x3f) << 6;
+		out[pos++] = (uint8_t)(v >> 16);
+		if (rest == 3)
+			out[pos++] = (uint8_t)(v >> 8);
+	}
+	if (bad < 0)
+		return DANEMSG_ERR_MALFORMED;
+	*out_len = pos;
+	return DANEMSG_OK;
+}
+
 danemsg_err jose_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_size,
 			       size_t *out_len)
 {
-	unsigned char chunk[DEC_CHUNK];
-	size_t need, pos = 0;
-	danemsg_err err;
-
 	if ((!in && in_len) || (!out && out_size) || !out_len)
 		return DANEMSG_ERR_INVALID_ARG;
-	if ((err = b64url_validate(in, in_len)) != DANEMSG_OK)
-		return err;
-	need = jose_b64url_decoded_max(in_len);
-	if (out_size < need)
-		return DANEMSG_ERR_BUFFER_TOO_SMALL;
-	for (size_t off = 0; off < in_len; off += DEC_CHUNK) {
-		size_t n = in_len - off < DEC_CHUNK ? in_len - off : DEC_CHUNK;
-		size_t pad = (4 - n % 4) % 4, whole = n - n % 4;
-		unsigned char quantum[4];
-		int len;
+	/* Malformed input is reported as such whatever the buffer's size. */
+	if (out_size < jose_b64url_decoded_max(in_len)) {
+		danemsg_err err = b64url_validate(in, in_len);
 
-		memcpy(chunk, in + off, n);
-		for (size_t i = 0; i < n; i++) {
-			if (chunk[i] == '-')
-				chunk[i] = '+';
-			else if (chunk[i] == '_')
-				chunk[i] = '/';
-		}
-		/* Only the last chunk can end in a partial quantum (DEC_CHUNK % 4 == 0). */
-		len = whole ? EVP_DecodeBlock(out + pos, chunk, (int)whole) : 0;
-		if (len < 0)
-			return DANEMSG_ERR_MALFORMED;
-		pos += (size_t)len;
-		if (pad) {
-			uint8_t tail[3];
-
-			memcpy(quantum, chunk + whole, n % 4);
-			memset(quantum + n % 4, '=', pad);
-			if (EVP_DecodeBlock(tail, quantum, 4) != 3)
-				return DANEMSG_ERR_MALFORMED;
-			memcpy(out + pos, tail, 3 - pad);
-			pos += 3 - pad;
-		}
+		return err != DANEMSG_OK ? err : DANEMSG_ERR_BUFFER_TOO_SMALL;
 	}
-	*out_len = pos;
-	return DANEMSG_OK;
+	return b64url_decode_into(in, in_len, out, out_len);
 }
 
 danemsg_err jose_b64url_decode_alloc(const char *in, size_t in_len, uint8_t **out,
@@ -184,12 +188,12 @@ danemsg_err jose_b64url_decode_alloc(const char *in, size_t in_len, uint8_t **ou
 	*out_len = 0;
 	if (!in && in_len)
 		return DANEMSG_ERR_INVALID_ARG;
-	if ((err = b64url_validate(in, in_len)) != DANEMSG_OK)
-		return err;
+	if (in_len % 4 == 1)
+		return DANEMSG_ERR_MALFORMED;
 	max = jose_b64url_decoded_max(in_len);
 	if (!(*out = malloc(max + 1)))
 		return DANEMSG_ERR_NOMEM;
-	err = jose_b64url_decode(in, in_len, *out, max + 1, out_len);
+	err = b64url_decode_into(in, in_len, *out, out_len);
 	if (err != DANEMSG_OK) {
 		free(*out);
 		*out = NULL;

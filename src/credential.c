@@ -15,7 +15,9 @@
 
 #include <danemsg.h>
 
+#include "credential_internal.h"
 #include "error_internal.h"
+#include "jose.h"
 #include "util.h"
 
 /* Bounds on what is read from disk: files, certificates per file, path lengths. */
@@ -31,6 +33,9 @@ struct danemsg_credential {
 	STACK_OF(X509) *chain;
 	EVP_PKEY *enc_key;      /* own reference; the signing key itself unless Ed25519 */
 	X509 *enc_cert;
+	/* x5t#S256 of sign_cert and enc_cert: named in every message sealed or opened. */
+	char sign_x5t[JOSE_THUMBPRINT_SIZE];
+	char enc_x5t[JOSE_THUMBPRINT_SIZE];
 };
 
 /* OpenSSL's reason for the latest failure, for messages. It empties OpenSSL's error
@@ -875,6 +880,10 @@ static danemsg_err load_slot_view(const char *dir, const char *norm, danemsg_cre
 	memcpy(c->name, norm, sizeof(c->name));
 	danemsg_err err = load_slot(c, dir, pending && slot == DANEMSG_SLOT_CURRENT ?
 				    DANEMSG_SLOT_OLD : slot, errbuf, errbuf_len);
+	if (!err && (jose_x5t_s256(c->sign_cert, c->sign_x5t)
+		     || jose_x5t_s256(c->enc_cert, c->enc_x5t)))
+		err = fail(DANEMSG_ERR_CRYPTO, errbuf, errbuf_len, "%s: cannot hash the certificate",
+			   norm);
 	if (err) {
 		danemsg_credential_free(c);
 		return err;
@@ -938,6 +947,16 @@ EVP_PKEY *danemsg_credential_enc_key(const danemsg_credential *cred)
 X509 *danemsg_credential_enc_cert(const danemsg_credential *cred)
 {
 	return cred ? cred->enc_cert : NULL;
+}
+
+const char *credential_sign_x5t(const danemsg_credential *cred)
+{
+	return cred ? cred->sign_x5t : "";
+}
+
+const char *credential_enc_x5t(const danemsg_credential *cred)
+{
+	return cred ? cred->enc_x5t : "";
 }
 
 /* --- what is published --- */

@@ -14,6 +14,7 @@
 #include <danemsg.h>
 
 #include "chain_internal.h"
+#include "credential_internal.h"
 #include "identity_internal.h"
 #include "error_internal.h"
 #include "jose.h"
@@ -159,8 +160,7 @@ static danemsg_err signed_header(danemsg_resolver *r, const danemsg_credential *
 				 char names[][NAME_BUF], size_t n, const danemsg_seal_options *o,
 				 json_t **out)
 {
-	char locator[300], x5t[JOSE_THUMBPRINT_SIZE], jti[32];
-	X509 *cert = danemsg_credential_sign_cert(sender);
+	char locator[300], jti[32];
 	json_t *h = json_object(), *aud = json_array();
 	int64_t now = (int64_t)time(NULL);
 	danemsg_err err;
@@ -173,8 +173,7 @@ static danemsg_err signed_header(danemsg_resolver *r, const danemsg_credential *
 	}
 	if ((err = danemsg_locator_format(danemsg_credential_name(sender), locator,
 					  sizeof(locator))) ||
-	    (!o->compat && ((err = jose_x5t_s256(cert, x5t)) ||
-			    (err = jose_random_id(jti, sizeof(jti)))))) {
+	    (!o->compat && (err = jose_random_id(jti, sizeof(jti))))) {
 		json_decref(h);
 		json_decref(aud);
 		return err;
@@ -191,7 +190,7 @@ static danemsg_err signed_header(danemsg_resolver *r, const danemsg_credential *
 		json_array_append_new(aud, json_string(bare));
 	}
 	json_object_set_new(h, "typ", json_string(TYP_JWS));
-	json_object_set_new(h, "x5t#S256", json_string(x5t));
+	json_object_set_new(h, "x5t#S256", json_string(credential_sign_x5t(sender)));
 	json_object_set_new(h, "aud", aud);
 	json_object_set_new(h, "iat", json_integer(now));
 	if (o->expires_in)
@@ -200,7 +199,7 @@ static danemsg_err signed_header(danemsg_resolver *r, const danemsg_credential *
 	if (o->carry_chain || !dns_holds_my_key(r, sender)) {
 		json_t *x5c = json_array();
 		STACK_OF(X509) *chain = danemsg_credential_chain(sender);
-		json_array_append_new(x5c, x5c_entry(cert));
+		json_array_append_new(x5c, x5c_entry(danemsg_credential_sign_cert(sender)));
 		for (int i = 0; chain && i < sk_X509_num(chain); i++)
 			json_array_append_new(x5c, x5c_entry(sk_X509_value(chain, i)));
 		json_object_set_new(h, "x5c", x5c);
@@ -394,13 +393,12 @@ static danemsg_err decrypt_for_me(struct open_state *s, const danemsg_credential
 	int addressed = 0;
 
 	for (size_t k = 0; k < n_keys; k++) {
-		char me[NAME_BUF], x5t[JOSE_THUMBPRINT_SIZE];
+		char me[NAME_BUF];
 		struct me_filter f = {me, NULL};
 		if (!keys[k] || identity_canonical_name(danemsg_credential_name(keys[k]), me,
 							sizeof(me)))
 			return DANEMSG_ERR_INVALID_ARG;
-		if (!jose_x5t_s256(danemsg_credential_enc_cert(keys[k]), x5t))
-			f.x5t = x5t;
+		f.x5t = credential_enc_x5t(keys[k]);
 		for (size_t i = 0; i < s->jwe.n_recipients; i++) {
 			const char *x5u = jose_header_get_string("x5u", s->jwe.recipients[i].header,
 								 s->jwe.unprotected,
@@ -673,8 +671,12 @@ static danemsg_err check_replay(struct open_state *s, char *id, size_t idlen)
 						   s->jws.protected_header, "jti")));
 		until = s->iat + s->policy->max_age + s->policy->max_skew;
 	} else {
+		const struct jose_algs *a = jose_algs();
 		uint8_t md[32];
-		EVP_Digest(s->jws.signature, s->jws.signature_len, md, NULL, EVP_sha256(), NULL);
+		if (!a || !EVP_Digest(s->jws.signature, s->jws.signature_len, md, NULL, a->sha256,
+				      NULL))
+			return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_CRYPTO,
+					  "cannot hash the signature");
 		danemsg_hex_encode(md, 16, id, idlen);
 		until = s->now + s->policy->max_age;
 	}
@@ -732,7 +734,8 @@ static danemsg_err build_message(struct open_state *s, const char *id)
 	m->sig_alg = jose_alg_name(s->jws.alg);
 	m->enc_alg = jose_enc_name(s->jwe.enc);
 	der_len = s->key_cert ? i2d_X509(s->key_cert, &der) : i2d_PUBKEY(s->verified_by, &der);
-	if (der_len > 0 && EVP_Digest(der, (size_t)der_len, md, NULL, EVP_sha256(), NULL))
+	if (der_len > 0 && jose_algs()
+	    && EVP_Digest(der, (size_t)der_len, md, NULL, jose_algs()->sha256, NULL))
 		danemsg_hex_encode(md, sizeof(md), m->key_sha256, sizeof(m->key_sha256));
 	OPENSSL_free(der);
 	return DANEMSG_OK;

@@ -3,10 +3,34 @@
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "jose.h"
+
+static struct jose_algs algs;   /* written once, by fetch_algs, then read-only */
+static int algs_ok;
+static CRYPTO_ONCE algs_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void fetch_algs(void)
+{
+	algs.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	algs.aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	algs.aes256cbc = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+	algs.aes256wrap = EVP_CIPHER_fetch(NULL, "AES-256-WRAP", NULL);
+	algs.sskdf = EVP_KDF_fetch(NULL, "SSKDF", NULL);
+	algs.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	algs_ok = algs.sha256 && algs.aes256gcm && algs.aes256cbc && algs.aes256wrap
+		  && algs.sskdf && algs.hmac;
+}
+
+const struct jose_algs *jose_algs(void)
+{
+	if (!CRYPTO_THREAD_run_once(&algs_once, fetch_algs) || !algs_ok)
+		return NULL;
+	return &algs;
+}
 
 /* RSA moduli accepted: big enough to be safe, small enough to bound the work. */
 #define RSA_MIN_BITS 2048
@@ -416,55 +440,147 @@ static const char *plain_string(const char *p, const char *end)
 	return p < end && *p == '"' ? p : NULL;
 }
 
-/* The common case of a serialized JWS or JWE: one flat object of plain ASCII strings.
- * Parsed here without jansson's lexer (a quarter of an open's time went there); NULL
- * for anything else, which jansson then parses (or refuses) exactly as before. */
-static json_t *flat_object(const char *p, size_t len)
+/* Nesting the fast path reads (a header's "epk" object, "aud" array); deeper is jansson's. */
+#define FAST_DEPTH 2
+
+static const char *fast_value(const char *p, const char *end, int depth, json_t **out);
+
+/*
+ * An integer as jansson reads one: -?(0|[1-9][0-9]*), not followed by a fraction or an
+ * exponent (a real) nor by another digit; at most 18 digits, so that it cannot overflow.
+ */
+static const char *fast_integer(const char *p, const char *end, json_t **out)
 {
-	const char *end = p + len, *name, *name_end, *value, *value_end;
-	json_t *o = json_object();
+	const char *start = p;
+	int neg = p < end && *p == '-';
+	json_int_t v = 0;
+
+	p += neg;
+	if (p == end || *p < '0' || *p > '9' || (*p == '0' && p + 1 < end && p[1] >= '0'
+						 && p[1] <= '9'))
+		return NULL;
+	while (p < end && *p >= '0' && *p <= '9' && p - start - neg < 18)
+		v = v * 10 + (*p++ - '0');
+	if (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E'))
+		return NULL;
+	*out = json_integer(neg ? -v : v);
+	return *out ? p : NULL;
+}
+
+/* After an element: 1 at ',', 0 at close (*p then past it), -1 at anything else. */
+static int fast_next(const char **p, const char *end, char close)
+{
+	const char *q = json_ws(*p, end);
+
+	if (q == end || (*q != ',' && *q != close))
+		return -1;
+	*p = q + 1;
+	return *q == ',';
+}
+
+static const char *fast_array(const char *p, const char *end, int depth, json_t **out)
+{
+	json_t *a = json_array(), *v = NULL;
+	int more;
+
+	if (!a)
+		return NULL;
+	p = json_ws(p, end);
+	if (p < end && *p == ']') {
+		*out = a;
+		return p + 1;
+	}
+	for (;;) {
+		if (!(p = fast_value(json_ws(p, end), end, depth, &v)) || json_array_append_new(a, v))
+			break;
+		if ((more = fast_next(&p, end, ']')) < 0)
+			break;
+		if (more)
+			continue;
+		*out = a;
+		return p;
+	}
+	json_decref(a);
+	return NULL;
+}
+
+static const char *fast_object(const char *p, const char *end, int depth, json_t **out)
+{
+	const char *name, *name_end;
+	json_t *o = json_object(), *v = NULL;
 	char key[64];
+	int more;
 
 	if (!o)
 		return NULL;
 	p = json_ws(p, end);
-	if (p == end || *p++ != '{')
-		goto other;
-	p = json_ws(p, end);
 	if (p < end && *p == '}') {
-		p++;
-		goto last;
+		*out = o;
+		return p + 1;
 	}
 	for (;;) {
 		p = json_ws(p, end);
 		if (p == end || *p++ != '"' || !(name_end = plain_string(name = p, end)) ||
 		    (size_t)(name_end - name) >= sizeof(key))
-			goto other;
+			break;
 		p = json_ws(name_end + 1, end);
 		if (p == end || *p++ != ':')
-			goto other;
-		p = json_ws(p, end);
-		if (p == end || *p++ != '"' || !(value_end = plain_string(value = p, end)))
-			goto other;
+			break;
 		memcpy(key, name, (size_t)(name_end - name));
 		key[name_end - name] = '\0';
-		if (json_object_get(o, key) ||   /* a duplicate: jansson refuses it */
-		    json_object_set_new_nocheck(o, key, json_stringn_nocheck(
-							value, (size_t)(value_end - value))))
-			goto other;
-		p = json_ws(value_end + 1, end);
-		if (p < end && *p == ',') {
-			p++;
+		if (json_object_get(o, key))   /* a duplicate: jansson refuses it */
+			break;
+		if (!(p = fast_value(json_ws(p, end), end, depth, &v))
+		    || json_object_set_new_nocheck(o, key, v))
+			break;
+		if ((more = fast_next(&p, end, '}')) < 0)
+			break;
+		if (more)
 			continue;
-		}
-		if (p == end || *p++ != '}')
-			goto other;
-		break;
+		*out = o;
+		return p;
 	}
-last:
+	json_decref(o);
+	return NULL;
+}
+
+/* One value at p (white space skipped): the end of it, or NULL (*out then unset). */
+static const char *fast_value(const char *p, const char *end, int depth, json_t **out)
+{
+	const char *value_end;
+
+	*out = NULL;
+	if (p == end)
+		return NULL;
+	if (*p == '"') {
+		if (!(value_end = plain_string(p + 1, end)))
+			return NULL;
+		*out = json_stringn_nocheck(p + 1, (size_t)(value_end - p - 1));
+		return *out ? value_end + 1 : NULL;
+	}
+	if (*p == '{')
+		return depth < FAST_DEPTH ? fast_object(p + 1, end, depth + 1, out) : NULL;
+	if (*p == '[')
+		return depth < FAST_DEPTH ? fast_array(p + 1, end, depth + 1, out) : NULL;
+	return fast_integer(p, end, out);
+}
+
+/*
+ * The common case of a JOSE header or serialization: an object of plain ASCII strings
+ * without escapes, integers, and objects or arrays of these one level down. Parsed here
+ * without jansson's lexer (a quarter of an open's time went there); NULL for anything
+ * else, which jansson then parses (or refuses) exactly as before.
+ */
+static json_t *flat_object(const char *p, size_t len)
+{
+	const char *end = p + len;
+	json_t *o = NULL;
+
+	p = json_ws(p, end);
+	if (p == end || *p != '{' || !(p = fast_object(p + 1, end, 0, &o)))
+		return NULL;
 	if (json_ws(p, end) == end)
 		return o;
-other:
 	json_decref(o);
 	return NULL;
 }

@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/x509.h>
 
 #include <danemsg/error.h>
@@ -36,6 +37,21 @@
 #define JOSE_MAX_INPUT   (1u << 20)  /* a whole serialized JWS or JWE, in bytes */
 #define JOSE_MAX_HEADER  8192u       /* one decoded header (protected or not), in bytes */
 #define JOSE_MAX_RECIPIENTS 16u      /* entries in a general JWE "recipients" array */
+
+/*
+ * The algorithm implementations JOSE uses, fetched once per process from the default
+ * library context (each EVP_*_fetch is a locked lookup, and a legacy EVP_sha256() or
+ * EVP_aes_256_gcm() given to an init function is fetched again on every call). Set once
+ * under CRYPTO_THREAD_run_once and never changed: immutable, shared by all threads, as
+ * OpenSSL allows for fetched objects. NULL if a fetch failed (no default provider).
+ */
+struct jose_algs {
+	EVP_MD *sha256;
+	EVP_CIPHER *aes256gcm, *aes256cbc, *aes256wrap;
+	EVP_KDF *sskdf;
+	EVP_MAC *hmac;
+};
+const struct jose_algs *jose_algs(void);
 
 /* Length of a base64url SHA-256 digest (thumbprints, x5t#S256) plus its NUL. */
 #define JOSE_THUMBPRINT_SIZE 44

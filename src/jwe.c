@@ -50,8 +50,8 @@ static danemsg_err cbc_hs512_tag(const uint8_t *mac_key, const uint8_t *aad, siz
 				 const uint8_t *iv, const uint8_t *ct, size_t ct_len,
 				 uint8_t tag[CBC_TAG_LEN])
 {
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	const struct jose_algs *a = jose_algs();
+	EVP_MAC_CTX *ctx = a ? EVP_MAC_CTX_new(a->hmac) : NULL;
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA512", 0),
 		OSSL_PARAM_END
@@ -72,7 +72,6 @@ static danemsg_err cbc_hs512_tag(const uint8_t *mac_key, const uint8_t *aad, siz
 	}
 	OPENSSL_cleanse(full, sizeof(full));
 	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
 	return err;
 }
 
@@ -80,6 +79,7 @@ static danemsg_err content_encrypt(jose_enc enc, const uint8_t *cek, const uint8
 				   const uint8_t *aad, size_t aad_len, const uint8_t *pt,
 				   size_t pt_len, uint8_t **ct, size_t *ct_len, uint8_t *tag)
 {
+	const struct jose_algs *a = jose_algs();
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	uint8_t *out = malloc(pt_len + CBC_BLOCK);
 	int n = 0, fin = 0, ok;
@@ -90,14 +90,16 @@ static danemsg_err content_encrypt(jose_enc enc, const uint8_t *cek, const uint8
 		err = DANEMSG_ERR_NOMEM;
 		goto done;
 	}
+	if (!a)
+		goto done;
 	if (enc == JOSE_ENC_A256GCM)
-		ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, cek, iv)
+		ok = EVP_EncryptInit_ex(ctx, a->aes256gcm, NULL, cek, iv)
 		     && EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len)
 		     && EVP_EncryptUpdate(ctx, out, &n, pt, (int)pt_len)
 		     && EVP_EncryptFinal_ex(ctx, out + n, &fin)
 		     && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, tag);
 	else
-		ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, cek + CEK_MAX / 2, iv)
+		ok = EVP_EncryptInit_ex(ctx, a->aes256cbc, NULL, cek + CEK_MAX / 2, iv)
 		     && EVP_EncryptUpdate(ctx, out, &n, pt, (int)pt_len)
 		     && EVP_EncryptFinal_ex(ctx, out + n, &fin)
 		     && cbc_hs512_tag(cek, aad, aad_len, iv, out, (size_t)(n + fin), tag)
@@ -118,12 +120,15 @@ done:
 static danemsg_err content_decrypt(const jose_jwe *jwe, const uint8_t *cek, const uint8_t *aad,
 				   size_t aad_len, uint8_t **pt, size_t *pt_len)
 {
+	const struct jose_algs *a = jose_algs();
 	EVP_CIPHER_CTX *ctx = NULL;
 	uint8_t *out = NULL, want[CBC_TAG_LEN];
 	int n = 0, fin = 0, ok;
 	danemsg_err err = DANEMSG_ERR_DECRYPT;
 
 	*pt = NULL;
+	if (!a)
+		return DANEMSG_ERR_CRYPTO;
 	if (jwe->enc == JOSE_ENC_A256CBC_HS512) {
 		if (cbc_hs512_tag(cek, aad, aad_len, jwe->iv, jwe->ciphertext, jwe->ciphertext_len,
 				  want) != DANEMSG_OK)
@@ -136,13 +141,13 @@ static danemsg_err content_decrypt(const jose_jwe *jwe, const uint8_t *cek, cons
 		goto done;
 	}
 	if (jwe->enc == JOSE_ENC_A256GCM)
-		ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, cek, jwe->iv)
+		ok = EVP_DecryptInit_ex(ctx, a->aes256gcm, NULL, cek, jwe->iv)
 		     && EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len)
 		     && EVP_DecryptUpdate(ctx, out, &n, jwe->ciphertext, (int)jwe->ciphertext_len)
 		     && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN, jwe->tag)
 		     && EVP_DecryptFinal_ex(ctx, out + n, &fin) > 0;
 	else
-		ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), NULL, cek + CEK_MAX / 2, jwe->iv)
+		ok = EVP_DecryptInit_ex(ctx, a->aes256cbc, NULL, cek + CEK_MAX / 2, jwe->iv)
 		     && EVP_DecryptUpdate(ctx, out, &n, jwe->ciphertext, (int)jwe->ciphertext_len)
 		     && EVP_DecryptFinal_ex(ctx, out + n, &fin) > 0;
 	if (ok) {
@@ -165,12 +170,13 @@ done:
 
 static EVP_PKEY_CTX *rsa_oaep_ctx(EVP_PKEY *key, int encrypt)
 {
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	const struct jose_algs *a = jose_algs();
+	EVP_PKEY_CTX *ctx = a ? EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL) : NULL;
 
 	if (ctx && (encrypt ? EVP_PKEY_encrypt_init(ctx) : EVP_PKEY_decrypt_init(ctx)) > 0
 	    && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) > 0
-	    && EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) > 0
-	    && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) > 0)
+	    && EVP_PKEY_CTX_set_rsa_oaep_md(ctx, a->sha256) > 0
+	    && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, a->sha256) > 0)
 		return ctx;
 	EVP_PKEY_CTX_free(ctx);
 	return NULL;
@@ -229,13 +235,16 @@ static danemsg_err rsa_unwrap(EVP_PKEY *key, const uint8_t *in, size_t in_len, u
 static danemsg_err aes_kw(int wrap, const uint8_t kek[KEK_LEN], const uint8_t *in,
 			  size_t in_len, uint8_t *out, size_t *out_len)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	const struct jose_algs *a = jose_algs();
+	EVP_CIPHER_CTX *ctx;
 	int n = 0, fin = 0, ok;
 
-	if (!ctx)
+	if (!a)
+		return DANEMSG_ERR_CRYPTO;
+	if (!(ctx = EVP_CIPHER_CTX_new()))
 		return DANEMSG_ERR_NOMEM;
 	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	ok = EVP_CipherInit_ex(ctx, EVP_aes_256_wrap(), NULL, kek, NULL, wrap)
+	ok = EVP_CipherInit_ex(ctx, a->aes256wrap, NULL, kek, NULL, wrap)
 	     && EVP_CipherUpdate(ctx, out, &n, in, (int)in_len) > 0
 	     && EVP_CipherFinal_ex(ctx, out + n, &fin) > 0;
 	EVP_CIPHER_CTX_free(ctx);
@@ -265,8 +274,8 @@ static danemsg_err ecdh_kek(EVP_PKEY *priv, EVP_PKEY *peer, const uint8_t *apu,
 			    uint8_t kek[KEK_LEN])
 {
 	static const char alg_id[] = "ECDH-ES+A256KW";
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
-	EVP_KDF *kdf = NULL;
+	const struct jose_algs *a = jose_algs();
+	EVP_PKEY_CTX *ctx = a ? EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL) : NULL;
 	EVP_KDF_CTX *kctx = NULL;
 	uint8_t z[ECDH_MAX], info[4 + sizeof(alg_id) - 1 + 4 + PARTY_INFO_MAX + 4
 				  + PARTY_INFO_MAX + 4];
@@ -297,7 +306,7 @@ static danemsg_err ecdh_kek(EVP_PKEY *priv, EVP_PKEY *peer, const uint8_t *apu,
 	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, z, z_len);
 	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, pos);
 	params[3] = OSSL_PARAM_construct_end();
-	if ((kdf = EVP_KDF_fetch(NULL, "SSKDF", NULL)) && (kctx = EVP_KDF_CTX_new(kdf))
+	if ((kctx = EVP_KDF_CTX_new(a->sskdf))
 	    && EVP_KDF_derive(kctx, kek, KEK_LEN, params) > 0)
 		err = DANEMSG_OK;
 done:
@@ -305,7 +314,6 @@ done:
 		ERR_clear_error();
 	OPENSSL_cleanse(z, sizeof(z));
 	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
 	EVP_PKEY_CTX_free(ctx);
 	return err;
 }

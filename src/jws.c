@@ -17,13 +17,16 @@
 /* A digest-sign/verify context set up for alg (PSS: salt = digest length, MGF1 SHA-256). */
 static danemsg_err sig_ctx(EVP_PKEY *key, jose_alg alg, int sign, EVP_MD_CTX **out)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	const struct jose_algs *a = jose_algs();
+	EVP_MD_CTX *md;
 	EVP_PKEY_CTX *pctx = NULL;
-	const EVP_MD *type = alg == JOSE_ALG_EDDSA ? NULL : EVP_sha256();
+	const EVP_MD *type = alg == JOSE_ALG_EDDSA || !a ? NULL : a->sha256;
 	int ok;
 
 	*out = NULL;
-	if (!md)
+	if (!a)
+		return DANEMSG_ERR_CRYPTO;
+	if (!(md = EVP_MD_CTX_new()))
 		return DANEMSG_ERR_NOMEM;
 	ok = sign ? EVP_DigestSignInit(md, &pctx, type, NULL, key)
 		  : EVP_DigestVerifyInit(md, &pctx, type, NULL, key);
