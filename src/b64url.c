@@ -42,7 +42,8 @@ danemsg_err jose_b64url_encode(const uint8_t *in, size_t in_len, char *out, size
 		out[pos++] = b64url_alphabet[v & 0x3f];
 	}
 	if (in_len - i) {
-		uint32_t v = (uint32_t)in[i] << 16 | (in_len - i == 2 ? (uint32_t)in[i + 1] << 8 : 0);
+		uint32_t v = (uint32_t)in[i] << 16 |
+			     (in_len - i == 2 ? (uint32_t)in[i + 1] << 8 : 0);
 
 		out[pos++] = b64url_alphabet[v >> 18];
 		out[pos++] = b64url_alphabet[(v >> 12) & 0x3f];

@@ -882,8 +882,8 @@ static danemsg_err load_slot_view(const char *dir, const char *norm, danemsg_cre
 				    DANEMSG_SLOT_OLD : slot, errbuf, errbuf_len);
 	if (!err && (jose_x5t_s256(c->sign_cert, c->sign_x5t)
 		     || jose_x5t_s256(c->enc_cert, c->enc_x5t)))
-		err = fail(DANEMSG_ERR_CRYPTO, errbuf, errbuf_len, "%s: cannot hash the certificate",
-			   norm);
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_CRYPTO,
+				 "%s: cannot hash the certificate", norm);
 	if (err) {
 		danemsg_credential_free(c);
 		return err;

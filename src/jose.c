@@ -491,7 +491,8 @@ static const char *fast_array(const char *p, const char *end, int depth, json_t 
 		return p + 1;
 	}
 	for (;;) {
-		if (!(p = fast_value(json_ws(p, end), end, depth, &v)) || json_array_append_new(a, v))
+		if (!(p = fast_value(json_ws(p, end), end, depth, &v)) ||
+		    json_array_append_new(a, v))
 			break;
 		if ((more = fast_next(&p, end, ']')) < 0)
 			break;
