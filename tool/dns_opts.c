@@ -20,7 +20,10 @@ const char cli_dns_help[] =
 	"  --allow-insecure        INSECURE: let unsigned answers authenticate identities\n"
 	"                          (env DANEMSG_ALLOW_INSECURE=1); off by default\n"
 	"  --timeout MS            give up on a lookup after MS milliseconds (default 5000)\n"
-	"  --cache-max-ttl S       use no answer longer than S seconds (default 300)\n";
+	"  --cache-max-ttl S       use no answer longer than S seconds (default 300)\n"
+	"  --ca-file FILE          Web PKI CAs (PEM) for PKIX-TA/PKIX-EE records (usages 0, 1)\n"
+	"  --ca-path DIR           ... a folder of them named by hash; default for both: the\n"
+	"                          system's (/etc/ssl/certs); --ca-file '' for none\n";
 
 const char cli_chain_help[] =
 	"DNSSEC chains carried in messages (seal --with-chain):\n"
@@ -67,6 +70,8 @@ int cli_dns_option(struct cli_dns_opts *o, int opt, const char *arg)
 	case CLI_OPT_CACHE_MAX_TTL:
 		return parse_number(arg, "--cache-max-ttl", 86400 * 7, &o->cache_max_ttl);
 	case CLI_OPT_OFFLINE: o->offline = 1; return 1;
+	case CLI_OPT_CA_FILE: o->ca_file = arg; return 1;
+	case CLI_OPT_CA_PATH: o->ca_path = arg; return 1;
 	case CLI_OPT_CHAIN_AT:
 		if (strcmp(arg, "now") && strcmp(arg, "iat")) {
 			cli_error("--at takes now or iat, not '%s'", arg);
@@ -144,6 +149,8 @@ danemsg_err cli_resolver_new(struct cli_dns_opts *o, danemsg_resolver **out)
 	if (o->cache_max_ttl)
 		cfg.cache_max_ttl = (uint32_t)o->cache_max_ttl;
 	cfg.allow_insecure = o->allow_insecure || (allow && !strcmp(allow, "1"));
+	cfg.pkix_ca_file = o->ca_file;
+	cfg.pkix_ca_path = o->ca_path;
 	if (o->zone_file) {
 		origin = zone_file_origin(o->zone_file);
 		if (!origin) {

@@ -19,6 +19,7 @@ struct cli_dns_opts {
 	long cache_max_ttl;                     /* --cache-max-ttl S */
 	int offline;                            /* --offline: no DNS, carried chains only */
 	danemsg_chain_time chain_at;            /* --at now|iat */
+	const char *ca_file, *ca_path;          /* --ca-file, --ca-path: Web PKI (usages 0/1) */
 };
 
 /* Option codes, above any short option character. */
@@ -32,6 +33,8 @@ enum {
 	CLI_OPT_CACHE_MAX_TTL,
 	CLI_OPT_OFFLINE,
 	CLI_OPT_CHAIN_AT,
+	CLI_OPT_CA_FILE,
+	CLI_OPT_CA_PATH,
 };
 
 /* Put inside a struct option array. */
@@ -42,7 +45,9 @@ enum {
 	{"zone-file", required_argument, NULL, CLI_OPT_ZONE_FILE}, \
 	{"allow-insecure", no_argument, NULL, CLI_OPT_ALLOW_INSECURE}, \
 	{"timeout", required_argument, NULL, CLI_OPT_DNS_TIMEOUT}, \
-	{"cache-max-ttl", required_argument, NULL, CLI_OPT_CACHE_MAX_TTL}
+	{"cache-max-ttl", required_argument, NULL, CLI_OPT_CACHE_MAX_TTL}, \
+	{"ca-file", required_argument, NULL, CLI_OPT_CA_FILE}, \
+	{"ca-path", required_argument, NULL, CLI_OPT_CA_PATH}
 
 /* The lines of --help that describe those options. */
 extern const char cli_dns_help[];

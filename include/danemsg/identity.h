@@ -59,6 +59,12 @@ typedef struct danemsg_resolver_config {
 	 * others. Defaults 64 and 4. */
 	uint32_t max_inflight;
 	uint32_t max_inflight_per_zone;
+	/* The Web PKI trust store for PKIX-TA and PKIX-EE records (usages 0 and 1): a PEM
+	 * file of CA certificates and/or a folder of them named by hash (c_rehash). Both
+	 * NULL: the system's (OpenSSL's default folder, /etc/ssl/certs on Debian). A
+	 * pkix_ca_file of "" and no pkix_ca_path: none, PKIX records never match. */
+	const char *pkix_ca_file;
+	const char *pkix_ca_path;
 } danemsg_resolver_config;
 
 /* Fills cfg with the defaults above. */
@@ -130,7 +136,8 @@ const danemsg_tlsa *danemsg_identity_record(const danemsg_identity *id, size_t i
 
 /*
  * Authenticates a certificate (and optional in-band chain) or a bare key as
- * this identity's: DANEMSG_OK only if the status is OK and a record matches.
+ * this identity's: DANEMSG_OK only if the status is OK and a record matches
+ * (danemsg_tlsa_match_cert_pkix with the resolver's Web PKI trust store).
  * Otherwise the status error, or DANEMSG_ERR_NO_MATCH.
  */
 danemsg_err danemsg_identity_authenticate_cert(const danemsg_identity *id, X509 *ee,
