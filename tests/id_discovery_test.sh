@@ -134,6 +134,43 @@ assert "the local certificate is unchanged" same_cert "$ids/$name2.crt.pem" "$wo
 check "update: no local identity" 1 "$tool" id update "none$$._device.$zone" --dir "$ids"
 "$tool" id new "unpub$$._device.$zone" --key p256 --dir "$ids" >/dev/null
 check "update: not published in DNS" 12 "$tool" id update "unpub$$._device.$zone" --dir "$ids"
+# PKIX-EE (usage 1): an identity whose certificate a Web CA issued, trusted via --ca-file.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/web.key" \
+	-out "$work/web.pem" -subj "/CN=Lab Web CA" -days 30 \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+pk="pkix$$._device.$zone" bob="bob$$._device.$zone"
+"$tool" id new "$pk" --key p256 --dir "$ids" >/dev/null
+"$tool" id new "$bob" --key p256 --dir "$ids" >/dev/null
+"$tool" id csr "$pk" --dir "$ids" >"$work/pk.csr"
+printf 'subjectAltName=DNS:%s\nkeyUsage=digitalSignature,keyAgreement\n' "$pk" >"$work/ext"
+openssl x509 -req -in "$work/pk.csr" -CA "$work/web.pem" -CAkey "$work/web.key" -days 30 \
+	-extfile "$work/ext" -out "$work/pk.pem" 2>/dev/null
+"$tool" id import "$pk" "$work/pk.pem" --dir "$ids" >/dev/null
+update "add $pk. 60 IN TLSA 1 0 0 $(hex_der "$work/pk.pem")"
+update "add $bob. 60 IN TLSA 3 0 0 $(hex_der "$ids/$bob.crt.pem")"
+check "PKIX-EE: verify with the Web CA" 0 "$tool" id verify "$work/pk.pem" --ca-file "$work/web.pem"
+check "PKIX-EE: the system's store does not know the lab's CA" 16 \
+	"$tool" id verify "$work/pk.pem"
+check "PKIX-EE: --ca-file '' trusts no CA" 16 "$tool" id verify "$work/pk.pem" --ca-file ''
+check "PKIX-EE: an unreadable --ca-file is a configuration error" 15 \
+	"$tool" id verify "$work/pk.pem" --ca-file "$work/none.pem"
+check "fetch --usage pkix-ee" 0 "$tool" id fetch "$pk" --usage pkix-ee
+assert "the PKIX-EE certificate" same_cert "$work/out" "$work/pk.pem"
+seal() { printf '%s' "$1" | "$tool" seal --dir "$ids" --out "$work/msg" "${@:2}"; }
+open_as() { "$tool" open --dir "$ids" --no-replay-cache --in "$work/msg" --as "$@"; }
+check "PKIX-EE sender: seal" 0 seal "from pkix" --from "$pk" --to "$bob"
+check "PKIX-EE sender: opened with the Web CA" 0 open_as "$bob" --ca-file "$work/web.pem"
+grep -q "from pkix" "$work/out" && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL: the PKIX-EE sender's payload"; cat "$work/out"; }
+check "PKIX-EE sender: unknown without the Web CA" 22 open_as "$bob"
+check "PKIX-EE recipient: nothing to encrypt to without the Web CA" 14 \
+	seal "to pkix" --from "$bob" --to "$pk"
+check "PKIX-EE recipient: seal with the Web CA" 0 \
+	seal "to pkix" --from "$bob" --to "$pk" --ca-file "$work/web.pem"
+check "PKIX-EE recipient: opens it" 0 open_as "$pk"
+grep -q "to pkix" "$work/out" && passed=$((passed + 1)) ||
+	{ failed=$((failed + 1)); echo "FAIL: the payload sealed to PKIX-EE"; cat "$work/out"; }
+
 for cmd in fetch verify update; do
 	check "$cmd --help" 0 "$tool" id "$cmd" --help
 	grep -q "Exit status" "$work/out" && passed=$((passed + 1)) ||
