@@ -16,6 +16,7 @@
 #include "cache.h"
 #include "chain_internal.h"
 #include "identity_internal.h"
+#include "pkixcd.h"
 
 #define TYPE_TLSA 52
 #define CLASS_IN 1
@@ -30,6 +31,7 @@ struct danemsg_resolver {
 	struct cache cache;
 	danemsg_trust_anchor anchors;   /* what ub was given, for DNSSEC chains */
 	X509_STORE *pkix;               /* Web PKI trust store, shared with identities */
+	struct pkixcd *pkixcd;          /* PKIX-CD fetcher when enabled, else NULL */
 	uint64_t next_generation;
 	uint64_t hits, misses, queries, refused;
 };
@@ -159,6 +161,8 @@ static danemsg_err configure(danemsg_resolver *r, const danemsg_resolver_config 
 		return DANEMSG_ERR_DNS_CONFIG;
 	if ((err = pkix_store_new(cfg, &r->pkix, errbuf, errlen)))
 		return err;
+	if (cfg->pkix_cd && (err = pkixcd_new(cfg, &r->pkixcd, errbuf, errlen)))
+		return err;
 	/* Bound how long unbound's own cache keeps a removed record. */
 	if ((err = set_option(r->ub, "cache-max-ttl:", cfg->cache_max_ttl)) ||
 	    (err = set_option(r->ub, "cache-max-negative-ttl:", cfg->cache_negative_ttl)) ||
@@ -216,7 +220,7 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_res
 	r->cfg.trust_anchor_files = NULL;
 	r->cfg.root_anchor_file = r->cfg.server = NULL;
 	r->cfg.offline_zone_file = r->cfg.offline_zone = NULL;
-	r->cfg.pkix_ca_file = r->cfg.pkix_ca_path = NULL;
+	r->cfg.pkix_ca_file = r->cfg.pkix_ca_path = r->cfg.pkix_cd_connect = NULL;
 	if (!r->cfg.timeout_ms)
 		r->cfg.timeout_ms = 5000;
 	if (!r->cfg.max_inflight)
@@ -253,6 +257,7 @@ void danemsg_resolver_free(danemsg_resolver *r)
 	cache_destroy(&r->cache);
 	ldns_rr_list_deep_free(r->anchors.rrs);
 	X509_STORE_free(r->pkix);
+	pkixcd_free(r->pkixcd);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -312,6 +317,9 @@ static danemsg_identity *identity_from_result(const danemsg_resolver *r, const c
 		return id;
 	}
 	id->insecure_allowed = !res->secure;
+	/* PKIX-CD wants DNSSEC on the record: never from an allowed insecure answer. */
+	if (r->pkixcd && res->secure)
+		pkixcd_validate_records(r->pkixcd, id);
 	id->status = DANEMSG_ERR_NO_USABLE_RECORD;
 	for (size_t i = 0; i < id->n_records; i++)
 		if (id->records[i].usable)

@@ -23,6 +23,8 @@ static const char *unusable_reason(const uint8_t *rdata, size_t rdata_len)
 
 	if (rdata_len > TLSA_RDATA_MAX)
 		return "RDATA longer than 65535 octets";
+	if (usage == DANEMSG_TLSA_PKIX_CD)
+		return "private usage 4 (the reference's PKIX-CD): used only when enabled (--pkix-cd)";
 	if (usage > DANEMSG_TLSA_DANE_EE)
 		return "unknown certificate usage";
 	if (selector != DANEMSG_TLSA_SEL_CERT && selector != DANEMSG_TLSA_SEL_SPKI)
@@ -114,7 +116,8 @@ void danemsg_tlsa_clear(danemsg_tlsa *rec)
 
 const char *danemsg_tlsa_usage_name(uint8_t usage)
 {
-	static const char *const names[] = {"PKIX-TA", "PKIX-EE", "DANE-TA", "DANE-EE"};
+	static const char *const names[] = {"PKIX-TA", "PKIX-EE", "DANE-TA", "DANE-EE",
+					    "PKIX-CD"};
 
 	if (usage < sizeof(names) / sizeof(names[0]))
 		return names[usage];
@@ -147,7 +150,7 @@ static int record_usable(const danemsg_tlsa *rec)
 {
 	if (!rec->usable || !rec->data || rec->data_len == 0)
 		return 0;
-	if (rec->usage > DANEMSG_TLSA_DANE_EE)
+	if (rec->usage > DANEMSG_TLSA_PKIX_CD)
 		return 0;
 	if (rec->selector > DANEMSG_TLSA_SEL_SPKI || rec->matching_type > DANEMSG_TLSA_MATCH_SHA512)
 		return 0;
@@ -168,7 +171,7 @@ static int record_usable(const danemsg_tlsa *rec)
  * take no part, so they cannot hide a good weaker digest.
  */
 struct agility {
-	int strongest[4][2]; /* [usage][selector]: digest strength */
+	int strongest[5][2]; /* [usage][selector]: digest strength */
 };
 
 static int digest_strength(uint8_t matching_type)
@@ -422,6 +425,7 @@ static danemsg_err match_record(const danemsg_tlsa *rec, struct pkix_state *pkix
 {
 	switch (rec->usage) {
 	case DANEMSG_TLSA_DANE_EE:
+	case DANEMSG_TLSA_PKIX_CD:   /* validated when the resolver made it usable */
 		return match_dane_ee(rec, ee, ok);
 	case DANEMSG_TLSA_DANE_TA:
 		return match_dane_ta(rec, ee, chain, name, host_len, ok);

@@ -23,7 +23,11 @@ const char cli_dns_help[] =
 	"  --cache-max-ttl S       use no answer longer than S seconds (default 300)\n"
 	"  --ca-file FILE          Web PKI CAs (PEM) for PKIX-TA/PKIX-EE records (usages 0, 1)\n"
 	"  --ca-path DIR           ... a folder of them named by hash; default for both: the\n"
-	"                          system's (/etc/ssl/certs); --ca-file '' for none\n";
+	"                          system's (/etc/ssl/certs); --ca-file '' for none\n"
+	"  --pkix-cd               also trust the reference's private usage 4 (\"PKIX-CD\",\n"
+	"                          not assigned by IANA): the CA is fetched over HTTPS from\n"
+	"                          the identity's domain (docs/discovery.md); off by default\n"
+	"  --pkix-cd-connect ADDR:PORT  send those HTTPS fetches there (TLS name unchanged)\n";
 
 const char cli_chain_help[] =
 	"DNSSEC chains carried in messages (seal --with-chain):\n"
@@ -72,6 +76,8 @@ int cli_dns_option(struct cli_dns_opts *o, int opt, const char *arg)
 	case CLI_OPT_OFFLINE: o->offline = 1; return 1;
 	case CLI_OPT_CA_FILE: o->ca_file = arg; return 1;
 	case CLI_OPT_CA_PATH: o->ca_path = arg; return 1;
+	case CLI_OPT_PKIX_CD: o->pkix_cd = 1; return 1;
+	case CLI_OPT_PKIX_CD_CONNECT: o->pkix_cd_connect = arg; return 1;
 	case CLI_OPT_CHAIN_AT:
 		if (strcmp(arg, "now") && strcmp(arg, "iat")) {
 			cli_error("--at takes now or iat, not '%s'", arg);
@@ -151,6 +157,8 @@ danemsg_err cli_resolver_new(struct cli_dns_opts *o, danemsg_resolver **out)
 	cfg.allow_insecure = o->allow_insecure || (allow && !strcmp(allow, "1"));
 	cfg.pkix_ca_file = o->ca_file;
 	cfg.pkix_ca_path = o->ca_path;
+	cfg.pkix_cd = o->pkix_cd;
+	cfg.pkix_cd_connect = o->pkix_cd_connect;
 	if (o->zone_file) {
 		origin = zone_file_origin(o->zone_file);
 		if (!origin) {

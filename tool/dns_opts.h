@@ -20,6 +20,8 @@ struct cli_dns_opts {
 	int offline;                            /* --offline: no DNS, carried chains only */
 	danemsg_chain_time chain_at;            /* --at now|iat */
 	const char *ca_file, *ca_path;          /* --ca-file, --ca-path: Web PKI (usages 0/1) */
+	int pkix_cd;                            /* --pkix-cd: the reference's usage 4 */
+	const char *pkix_cd_connect;            /* --pkix-cd-connect ADDR:PORT */
 };
 
 /* Option codes, above any short option character. */
@@ -35,6 +37,8 @@ enum {
 	CLI_OPT_CHAIN_AT,
 	CLI_OPT_CA_FILE,
 	CLI_OPT_CA_PATH,
+	CLI_OPT_PKIX_CD,
+	CLI_OPT_PKIX_CD_CONNECT,
 };
 
 /* Put inside a struct option array. */
@@ -47,7 +51,9 @@ enum {
 	{"timeout", required_argument, NULL, CLI_OPT_DNS_TIMEOUT}, \
 	{"cache-max-ttl", required_argument, NULL, CLI_OPT_CACHE_MAX_TTL}, \
 	{"ca-file", required_argument, NULL, CLI_OPT_CA_FILE}, \
-	{"ca-path", required_argument, NULL, CLI_OPT_CA_PATH}
+	{"ca-path", required_argument, NULL, CLI_OPT_CA_PATH}, \
+	{"pkix-cd", no_argument, NULL, CLI_OPT_PKIX_CD}, \
+	{"pkix-cd-connect", required_argument, NULL, CLI_OPT_PKIX_CD_CONNECT}
 
 /* The lines of --help that describe those options. */
 extern const char cli_dns_help[];

@@ -65,6 +65,19 @@ typedef struct danemsg_resolver_config {
 	 * pkix_ca_file of "" and no pkix_ca_path: none, PKIX records never match. */
 	const char *pkix_ca_file;
 	const char *pkix_ca_path;
+	/* Opt-in: the reference system's PKIX-CD records ("4 0 0", a usage IANA has not
+	 * assigned). Off by default. On: the CA of each such record's certificate is fetched
+	 * from https://AUTHORITY/.well-known/ca/AKI.pem (AUTHORITY: the identity name from
+	 * its first "_" label on, without the "_"), over HTTPS verified with the Web PKI
+	 * store above, no redirects, at most 64 KiB, within timeout_ms, cached per
+	 * Cache-Control max-age capped by cache_max_ttl; the record is usable only when the
+	 * answer is DNSSEC-secure and its certificate passes RFC 5280 validation to that CA
+	 * (dates, basicConstraints, keyUsage) naming the identity in a DNS SAN. Lookups
+	 * that meet such records block for the fetches. */
+	int pkix_cd;
+	/* "ADDR:PORT" to send those HTTPS fetches to (the name checked in TLS is still the
+	 * authority's), like curl's --connect-to; NULL: the authority's own address. */
+	const char *pkix_cd_connect;
 } danemsg_resolver_config;
 
 /* Fills cfg with the defaults above. */

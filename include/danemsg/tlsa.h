@@ -19,6 +19,9 @@ enum {
 	DANEMSG_TLSA_PKIX_EE = 1,
 	DANEMSG_TLSA_DANE_TA = 2,
 	DANEMSG_TLSA_DANE_EE = 3,
+	/* Not assigned by IANA: the reference system's private "PKIX-CD". Never usable as
+	 * parsed; a resolver with pkix_cd on makes a validated "4 0 0" record usable. */
+	DANEMSG_TLSA_PKIX_CD = 4,
 };
 enum { DANEMSG_TLSA_SEL_CERT = 0, DANEMSG_TLSA_SEL_SPKI = 1 };
 enum { DANEMSG_TLSA_MATCH_FULL = 0, DANEMSG_TLSA_MATCH_SHA256 = 1, DANEMSG_TLSA_MATCH_SHA512 = 2 };
