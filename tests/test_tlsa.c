@@ -875,7 +875,8 @@ static void test_names(void **state)
 	assert_string_equal(danemsg_tlsa_usage_name(1), "PKIX-EE");
 	assert_string_equal(danemsg_tlsa_usage_name(2), "DANE-TA");
 	assert_string_equal(danemsg_tlsa_usage_name(3), "DANE-EE");
-	assert_string_equal(danemsg_tlsa_usage_name(4), "unknown");
+	assert_string_equal(danemsg_tlsa_usage_name(4), "PKIX-CD");
+	assert_string_equal(danemsg_tlsa_usage_name(5), "unknown");
 	assert_string_equal(danemsg_tlsa_usage_name(255), "PrivCert");
 	assert_string_equal(danemsg_tlsa_selector_name(0), "Cert");
 	assert_string_equal(danemsg_tlsa_selector_name(1), "SPKI");
