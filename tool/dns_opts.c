@@ -103,6 +103,43 @@ int cli_next_option(int argc, char **argv, const struct option *longopts,
 	return -1;
 }
 
+/* usage with cli_dns_help in place of its "%s" (a format, but not one printf may check). */
+static void print_usage(FILE *f, const char *usage)
+{
+	const char *at = strstr(usage, "%s");
+
+	if (!at) {
+		fputs(usage, f);
+		return;
+	}
+	fwrite(usage, 1, (size_t)(at - usage), f);
+	fputs(cli_dns_help, f);
+	fputs(at + 2, f);
+}
+
+int cli_next_own_option(int argc, char **argv, const struct option *longopts,
+			struct cli_dns_opts *o, const char *usage, int *rc)
+{
+	int opt = cli_next_option(argc, argv, longopts, o);
+
+	*rc = 0;
+	switch (opt) {
+	case CLI_OPT_BAD_VALUE:
+		*rc = EXIT_USAGE;
+		return -1;
+	case 'h':
+		print_usage(stdout, usage);
+		*rc = -1;
+		return -1;
+	case '?':
+		print_usage(stderr, usage);
+		*rc = EXIT_USAGE;
+		return -1;
+	default:
+		return opt;
+	}
+}
+
 /* The zone a signed zone file is for: the owner of its SOA record. */
 static char *zone_file_origin(const char *path)
 {

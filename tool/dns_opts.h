@@ -81,6 +81,15 @@ int cli_dns_option(struct cli_dns_opts *o, int opt, const char *arg);
 int cli_next_option(int argc, char **argv, const struct option *longopts,
 		    struct cli_dns_opts *o);
 
+/*
+ * cli_next_option() for a subcommand whose --help text is usage (a printf format taking
+ * cli_dns_help): handles a bad DNS value and an unknown option (usage on stderr, *rc =
+ * EXIT_USAGE) and --help (usage on stdout, *rc = -1) and then returns -1, as at the end
+ * of the options (*rc = 0); otherwise returns the next option of the caller's own.
+ */
+int cli_next_own_option(int argc, char **argv, const struct option *longopts,
+			struct cli_dns_opts *o, const char *usage, int *rc);
+
 /* A resolver from the options, completed from the environment; prints why on failure. */
 danemsg_err cli_resolver_new(struct cli_dns_opts *o, danemsg_resolver **out);
 

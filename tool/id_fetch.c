@@ -76,23 +76,22 @@ static int parse_args(int argc, char **argv, struct cli_dns_opts *dns, struct fe
 		CLI_DNS_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
-	int opt;
+	int opt, rc;
 
 	optind = 1;
-	while ((opt = cli_next_option(argc, argv, longopts, dns)) != -1) {
+	while ((opt = cli_next_own_option(argc, argv, longopts, dns, fetch_usage, &rc)) != -1) {
 		switch (opt) {
-		case CLI_OPT_BAD_VALUE: return EXIT_USAGE;
 		case OPT_OUT: o->out = optarg; break;
 		case OPT_SEPARATE: o->separate = 1; break;
 		case OPT_USAGE:
 			if (parse_usage(optarg, &o->usage))
 				return EXIT_USAGE;
 			break;
-		case OPT_JSON: o->json = 1; break;
-		case 'h': printf(fetch_usage, cli_dns_help); return -1;
-		default: fprintf(stderr, fetch_usage, cli_dns_help); return EXIT_USAGE;
+		default: o->json = 1; break;   /* OPT_JSON */
 		}
 	}
+	if (rc)
+		return rc;
 	if (optind != argc - 1) {
 		cli_error("id fetch: expected one NAME");
 		fprintf(stderr, fetch_usage, cli_dns_help);

@@ -42,19 +42,16 @@ static int parse_args(int argc, char **argv, struct cli_dns_opts *dns, const cha
 		CLI_DNS_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
-	int opt;
+	int opt, rc;
 
 	optind = 1;
-	while ((opt = cli_next_option(argc, argv, longopts, dns)) != -1) {
-		switch (opt) {
-		case CLI_OPT_BAD_VALUE: return EXIT_USAGE;
-		case OPT_DIR: *dir = optarg; break;
-		case OPT_JSON: *json = 1; break;
-		case 'h': printf(update_usage, cli_dns_help); return -1;
-		default: fprintf(stderr, update_usage, cli_dns_help); return EXIT_USAGE;
-		}
+	while ((opt = cli_next_own_option(argc, argv, longopts, dns, update_usage, &rc)) != -1) {
+		if (opt == OPT_DIR)
+			*dir = optarg;
+		else
+			*json = 1;   /* OPT_JSON */
 	}
-	return EXIT_OK_;
+	return rc;
 }
 
 /* The published end-entity certificate for key that DNS authenticates, valid longest. */

@@ -43,17 +43,13 @@ static int parse_args(int argc, char **argv, struct cli_dns_opts *dns, int *json
 		CLI_DNS_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
-	int opt;
+	int rc;
 
 	optind = 1;
-	while ((opt = cli_next_option(argc, argv, longopts, dns)) != -1) {
-		switch (opt) {
-		case CLI_OPT_BAD_VALUE: return EXIT_USAGE;
-		case OPT_JSON: *json = 1; break;
-		case 'h': printf(verify_usage, cli_dns_help); return -1;
-		default: fprintf(stderr, verify_usage, cli_dns_help); return EXIT_USAGE;
-		}
-	}
+	while (cli_next_own_option(argc, argv, longopts, dns, verify_usage, &rc) != -1)
+		*json = 1;   /* the only option of our own */
+	if (rc)
+		return rc;
 	if (optind != argc - 1 && optind != argc - 2) {
 		cli_error("id verify: expected CERT and at most one NAME");
 		fprintf(stderr, verify_usage, cli_dns_help);
