@@ -106,6 +106,7 @@ void danemsg_identity_unref(danemsg_identity *id)
 		danemsg_tlsa_clear(&id->records[i]);
 	free(id->records);
 	X509_STORE_free(id->pkix);
+	sk_X509_pop_free(id->pkixcd_cas, X509_free);
 	free(id->why);
 	free(id->name);
 	free(id);
@@ -149,6 +150,11 @@ size_t danemsg_identity_record_count(const danemsg_identity *id)
 const danemsg_tlsa *danemsg_identity_record(const danemsg_identity *id, size_t i)
 {
 	return id && i < id->n_records ? &id->records[i] : NULL;
+}
+
+STACK_OF(X509) *danemsg_identity_pkix_cd_cas(const danemsg_identity *id)
+{
+	return id ? id->pkixcd_cas : NULL;
 }
 
 danemsg_err danemsg_identity_authenticate_cert(const danemsg_identity *id, X509 *ee,

@@ -17,6 +17,7 @@ struct danemsg_identity {
 	size_t n_records;
 	danemsg_tlsa *records;
 	X509_STORE *pkix;           /* Web PKI trust store for usages 0/1 (a reference), or NULL */
+	STACK_OF(X509) *pkixcd_cas; /* the CAs of its validated PKIX-CD records, or NULL */
 };
 
 /* A new identity with one reference and no records; NULL on allocation failure. */

@@ -303,8 +303,20 @@ static int key_usage_allows(X509 *cert)
  * Fetches the CAs above cert (at most CA_DEPTH_MAX) and validates cert to the root as a
  * PKIX-EE record for name would be: RFC 5280 by OpenSSL, the name in a DNS SAN.
  */
+/* Adds cert to the identity's CAs unless it is there already. */
+static void keep_ca(danemsg_identity *id, X509 *cert)
+{
+	for (int i = 0; i < sk_X509_num(id->pkixcd_cas); i++)
+		if (!X509_cmp(sk_X509_value(id->pkixcd_cas, i), cert))
+			return;
+	if (!id->pkixcd_cas && !(id->pkixcd_cas = sk_X509_new_null()))
+		return;
+	if (X509_up_ref(cert) && !sk_X509_push(id->pkixcd_cas, cert))
+		X509_free(cert);
+}
+
 static const char *validate(struct pkixcd *p, const char *host, const char *name,
-			    const danemsg_tlsa *rec)
+			    const danemsg_tlsa *rec, danemsg_identity *id)
 {
 	STACK_OF(X509) *untrusted = sk_X509_new_null();
 	X509_STORE *store = X509_STORE_new();
@@ -343,6 +355,10 @@ static const char *validate(struct pkixcd *p, const char *host, const char *name
 			rec->cert, rec->pkey, 1, NULL}, 1, name, rec->cert, untrusted, store,
 			NULL) != DANEMSG_OK)
 		why = "PKIX-CD: the certificate does not validate to its CA for this name";
+	for (int i = 0; !why && i < sk_X509_num(untrusted); i++)
+		keep_ca(id, sk_X509_value(untrusted, i));
+	if (!why)
+		keep_ca(id, ca);
 out:
 	X509_free(ca);
 	sk_X509_pop_free(untrusted, X509_free);
@@ -389,7 +405,7 @@ void pkixcd_validate_records(struct pkixcd *p, danemsg_identity *id)
 			continue;
 		why = record_cert(rec);
 		if (!why)
-			why = validate(p, host, name, rec);
+			why = validate(p, host, name, rec, id);
 		if (why) {
 			X509_free(rec->cert);
 			EVP_PKEY_free(rec->pkey);

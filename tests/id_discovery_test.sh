@@ -227,6 +227,12 @@ check "PKIX-CD: the certificate must name the identity" 14 \
 check "PKIX-CD: id show says why the record is unusable" 14 "$tool" id show "$dev"
 grep -q "PKIX-CD" "$work/out" && passed=$((passed + 1)) ||
 	{ failed=$((failed + 1)); echo "FAIL: id show names PKIX-CD"; cat "$work/out"; }
+check "fetch --ca: the device's CA, fetched and validated" 0 \
+	"$tool" id fetch "$dev" --ca --pkix-cd-connect "127.0.0.1:$port" --ca-file "$work/web.pem"
+assert "the CA is the one the server holds" same_cert "$work/out" "$work/devca.pem"
+check "fetch --ca: no PKIX-CD record, no CA" 16 "$tool" id fetch "$name" --ca "${cd_opts[@]}"
+check "fetch --usage pkix-cd" 0 "$tool" id fetch "$dev" --usage pkix-cd "${cd_opts[@]}"
+assert "the device certificate" same_cert "$work/out" "$work/dev.pem"
 check "PKIX-CD sender: seal" 0 seal "from the device" --from "$dev" --to "$bob"
 check "PKIX-CD sender: opened with --pkix-cd" 0 open_as "$bob" "${cd_opts[@]}"
 grep -q "from the device" "$work/out" && passed=$((passed + 1)) ||

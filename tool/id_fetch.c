@@ -17,6 +17,7 @@
 static const char fetch_usage[] =
 	"usage: danemsg id fetch NAME [--out FILE|DIR] [--separate] [--usage USAGE] [--json]\n"
 	"                        [DNS options]\n"
+	"       danemsg id fetch NAME --ca [--out FILE|DIR] [--separate] [--json] [DNS options]\n"
 	"\n"
 	"Looks up the TLSA records at NAME with DNSSEC validation and writes the certificates\n"
 	"that records carrying a whole certificate (U 0 0) publish, as PEM. Digest records\n"
@@ -27,7 +28,9 @@ static const char fetch_usage[] =
 	"  --separate              one file per certificate, named SHA256.pem after the\n"
 	"                          SHA-256 fingerprint of its DER (lower-case hex)\n"
 	"  --usage USAGE           only records of this usage: dane-ee, dane-ta, pkix-ee,\n"
-	"                          pkix-ta\n"
+	"                          pkix-ta, pkix-cd (this one implies --pkix-cd)\n"
+	"  --ca                    instead, the CA certificates of NAME's PKIX-CD records,\n"
+	"                          fetched and validated as --pkix-cd does (implies it)\n"
 	"  --json                  print {name, dnssec, certificates: [{usage, sha256,\n"
 	"                          subject, file}]} instead of the PEM (file: with --out)\n"
 	"  -h, --help              this text\n"
@@ -37,13 +40,14 @@ static const char fetch_usage[] =
 	"10 insecure; 11 bogus; 12 no TLSA records; 13 temporary DNS failure;\n"
 	"15 DNS configuration; 1 a file cannot be written; 2 usage.\n";
 
-enum { OPT_OUT = 2000, OPT_SEPARATE, OPT_USAGE, OPT_JSON };
+enum { OPT_OUT = 2000, OPT_SEPARATE, OPT_USAGE, OPT_JSON, OPT_CA };
 
 struct fetch_opts {
 	const char *out;
 	int separate;
 	int usage;          /* -1: every usage */
 	int json;
+	int ca;             /* --ca: the PKIX-CD CAs instead of the records' certificates */
 };
 
 static const struct { const char *name; int usage; } usages[] = {
@@ -51,6 +55,7 @@ static const struct { const char *name; int usage; } usages[] = {
 	{"pkix-ee", DANEMSG_TLSA_PKIX_EE},
 	{"dane-ta", DANEMSG_TLSA_DANE_TA},
 	{"dane-ee", DANEMSG_TLSA_DANE_EE},
+	{"pkix-cd", DANEMSG_TLSA_PKIX_CD},
 };
 
 static int parse_usage(const char *arg, int *usage)
@@ -61,7 +66,7 @@ static int parse_usage(const char *arg, int *usage)
 			return 0;
 		}
 	}
-	cli_error("--usage: expected dane-ee, dane-ta, pkix-ee or pkix-ta");
+	cli_error("--usage: expected dane-ee, dane-ta, pkix-ee, pkix-ta or pkix-cd");
 	return -1;
 }
 
@@ -72,6 +77,7 @@ static int parse_args(int argc, char **argv, struct cli_dns_opts *dns, struct fe
 		{"separate", no_argument, NULL, OPT_SEPARATE},
 		{"usage", required_argument, NULL, OPT_USAGE},
 		{"json", no_argument, NULL, OPT_JSON},
+		{"ca", no_argument, NULL, OPT_CA},
 		{"help", no_argument, NULL, 'h'},
 		CLI_DNS_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
@@ -87,11 +93,13 @@ static int parse_args(int argc, char **argv, struct cli_dns_opts *dns, struct fe
 			if (parse_usage(optarg, &o->usage))
 				return EXIT_USAGE;
 			break;
+		case OPT_CA: o->ca = 1; break;
 		default: o->json = 1; break;   /* OPT_JSON */
 		}
 	}
 	if (rc)
 		return rc;
+	dns->pkix_cd |= o->ca || o->usage == DANEMSG_TLSA_PKIX_CD;
 	if (optind != argc - 1) {
 		cli_error("id fetch: expected one NAME");
 		fprintf(stderr, fetch_usage, cli_dns_help);
@@ -213,7 +221,8 @@ static int write_cert(const struct fetch_opts *o, FILE *bundle, const danemsg_tl
 		return -1;
 	X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
 	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s?}", "usage",
-					      danemsg_tlsa_usage_name(rec->usage), "sha256", fp,
+					      rec ? danemsg_tlsa_usage_name(rec->usage) : "CA",
+					      "sha256", fp,
 					      "subject", subject, "file",
 					      o->separate ? path : o->out));
 	return 0;
@@ -229,7 +238,12 @@ static int write_all(const struct fetch_opts *o, const danemsg_identity *id, jso
 	*count = 0;
 	if (!o->separate && o->out && !(bundle = open_out(o->out)))
 		return -1;
-	for (size_t i = 0; i < danemsg_identity_record_count(id) && !rc; i++) {
+	for (int i = 0; o->ca && i < sk_X509_num(danemsg_identity_pkix_cd_cas(id)) && !rc; i++) {
+		rc = write_cert(o, bundle, NULL, sk_X509_value(danemsg_identity_pkix_cd_cas(id), i),
+				list);
+		++*count;
+	}
+	for (size_t i = 0; !o->ca && i < danemsg_identity_record_count(id) && !rc; i++) {
 		const danemsg_tlsa *rec = danemsg_identity_record(id, i);
 		X509 *cert;
 
@@ -271,9 +285,10 @@ int id_fetch(int argc, char **argv)
 					 "certificates", list));
 	}
 	if (count == 0) {
-		cli_error("%s: DNS securely publishes no %s%scertificate", danemsg_identity_name(id),
+		cli_error("%s: DNS securely publishes no %s%scertificate%s",
+			  danemsg_identity_name(id),
 			  o.usage >= 0 ? danemsg_tlsa_usage_name((uint8_t)o.usage) : "",
-			  o.usage >= 0 ? " " : "");
+			  o.usage >= 0 ? " " : "", o.ca ? " with a valid PKIX-CD CA" : "");
 		rc = EXIT_NO_MATCH;
 	}
 out:

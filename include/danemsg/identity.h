@@ -147,6 +147,10 @@ int danemsg_identity_insecure_allowed(const danemsg_identity *id);
 size_t danemsg_identity_record_count(const danemsg_identity *id);
 const danemsg_tlsa *danemsg_identity_record(const danemsg_identity *id, size_t i);
 
+/* With pkix_cd on: the CA certificates fetched for the identity's usable PKIX-CD records
+ * (intermediates in issuer order, each root after them); NULL when none. Borrowed. */
+STACK_OF(X509) *danemsg_identity_pkix_cd_cas(const danemsg_identity *id);
+
 /*
  * Authenticates a certificate (and optional in-band chain) or a bare key as
  * this identity's: DANEMSG_OK only if the status is OK and a record matches
