@@ -37,7 +37,7 @@ _danemsg()
 	if [[ $cword -eq 1 ]]; then
 		COMPREPLY=($(compgen -W "id seal open send listen version --help --version" -- "$cur"))
 	elif [[ $cmd == id && $cword -eq 2 ]]; then
-		COMPREPLY=($(compgen -W "show new csr import tlsa publish check rollover" -- "$cur"))
+		COMPREPLY=($(compgen -W "show new csr import tlsa publish check rollover fetch verify update" -- "$cur"))
 	elif [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$("${words[0]}" $cmd $sub --help 2>/dev/null |
 			grep -oE -- '--[a-z0-9][a-z0-9-]*' | sort -u)" -- "$cur"))

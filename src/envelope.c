@@ -78,7 +78,8 @@ static const danemsg_tlsa *pick_encryption_record(const danemsg_identity *id, in
 	const danemsg_tlsa *best = NULL;
 	for (size_t i = 0; i < danemsg_identity_record_count(id); i++) {
 		const danemsg_tlsa *rec = danemsg_identity_record(id, i);
-		if (!rec->usable || !rec->pkey || !can_encrypt_to(rec->pkey, rec->cert, compat))
+		if (!rec->usable || !rec->pkey || !can_encrypt_to(rec->pkey, rec->cert, compat) ||
+		    !identity_record_key_trusted(id, rec))
 			continue;
 		if (!best || (rec->cert && (!best->cert ||
 			    ASN1_TIME_compare(X509_get0_notBefore(rec->cert),

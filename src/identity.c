@@ -105,6 +105,8 @@ void danemsg_identity_unref(danemsg_identity *id)
 	for (size_t i = 0; i < id->n_records; i++)
 		danemsg_tlsa_clear(&id->records[i]);
 	free(id->records);
+	X509_STORE_free(id->pkix);
+	sk_X509_pop_free(id->pkixcd_cas, X509_free);
 	free(id->why);
 	free(id->name);
 	free(id);
@@ -150,6 +152,11 @@ const danemsg_tlsa *danemsg_identity_record(const danemsg_identity *id, size_t i
 	return id && i < id->n_records ? &id->records[i] : NULL;
 }
 
+STACK_OF(X509) *danemsg_identity_pkix_cd_cas(const danemsg_identity *id)
+{
+	return id ? id->pkixcd_cas : NULL;
+}
+
 danemsg_err danemsg_identity_authenticate_cert(const danemsg_identity *id, X509 *ee,
 					       STACK_OF(X509) *chain, size_t *matched)
 {
@@ -157,7 +164,8 @@ danemsg_err danemsg_identity_authenticate_cert(const danemsg_identity *id, X509 
 		return DANEMSG_ERR_INVALID_ARG;
 	if (id->status != DANEMSG_OK)
 		return id->status;
-	return danemsg_tlsa_match_cert(id->records, id->n_records, id->name, ee, chain, matched);
+	return danemsg_tlsa_match_cert_pkix(id->records, id->n_records, id->name, ee, chain,
+					    id->pkix, matched);
 }
 
 danemsg_err danemsg_identity_authenticate_pkey(const danemsg_identity *id, EVP_PKEY *pkey,
@@ -170,6 +178,16 @@ danemsg_err danemsg_identity_authenticate_pkey(const danemsg_identity *id, EVP_P
 	return danemsg_tlsa_match_pkey(id->records, id->n_records, pkey, matched);
 }
 
+int identity_record_key_trusted(const danemsg_identity *id, const danemsg_tlsa *rec)
+{
+	if (rec->usage == DANEMSG_TLSA_PKIX_TA)
+		return 0;
+	if (rec->usage != DANEMSG_TLSA_PKIX_EE)
+		return 1;
+	return rec->cert && danemsg_tlsa_match_cert_pkix(rec, 1, id->name, rec->cert, NULL,
+							 id->pkix, NULL) == DANEMSG_OK;
+}
+
 danemsg_err identity_verify_jws(const danemsg_identity *id, const jose_jws *jws, const char *x5t,
 				int own_key, EVP_PKEY **key, X509 **cert)
 {
@@ -180,7 +198,8 @@ danemsg_err identity_verify_jws(const danemsg_identity *id, const jose_jws *jws,
 	for (size_t i = 0; i < id->n_records; i++) {
 		const danemsg_tlsa *rec = &id->records[i];
 		char rec_x5t[JOSE_THUMBPRINT_SIZE];
-		if (!rec->usable || !rec->pkey || jose_alg_check_key(jws->alg, rec->pkey))
+		if (!rec->usable || !rec->pkey || jose_alg_check_key(jws->alg, rec->pkey) ||
+		    !identity_record_key_trusted(id, rec))
 			continue;
 		if (own_key && (rec->usage != DANEMSG_TLSA_DANE_EE ||
 				jose_sig_alg_for_key(rec->pkey) != jws->alg))

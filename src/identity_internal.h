@@ -16,6 +16,8 @@ struct danemsg_identity {
 	int insecure_allowed;
 	size_t n_records;
 	danemsg_tlsa *records;
+	X509_STORE *pkix;           /* Web PKI trust store for usages 0/1 (a reference), or NULL */
+	STACK_OF(X509) *pkixcd_cas; /* the CAs of its validated PKIX-CD records, or NULL */
 };
 
 /* A new identity with one reference and no records; NULL on allocation failure. */
@@ -32,9 +34,18 @@ void identity_set_why(danemsg_identity *id, const char *why);
 danemsg_err identity_canonical_name(const char *name, char *buf, size_t buflen);
 
 /*
+ * May the key a record carries be used as the identity's own, to verify its signatures
+ * or to encrypt to it? DANE-EE and DANE-TA records: yes (as ever); PKIX-TA: never (a Web
+ * PKI CA is not the identity); PKIX-EE: only a whole certificate that validates, on its
+ * own, to id->pkix and names the identity.
+ */
+int identity_record_key_trusted(const danemsg_identity *id, const danemsg_tlsa *rec);
+
+/*
  * Verifies jws with the keys id publishes. With x5t (a certificate's x5t#S256; keys roll
  * over) only that certificate's record and records of a bare key (3 1 0, which cannot be
- * told apart); without it every usable record whose key fits the algorithm. own_key: only
+ * told apart); without it every usable record whose key fits the algorithm; only records
+ * whose key is trusted (identity_record_key_trusted). own_key: only
  * DANE-EE records (the identity's own key, not a CA's), and only if the key's own algorithm
  * (jose_sig_alg_for_key) is jws->alg. DANEMSG_OK with *key and
  * *cert (NULL for a bare key) borrowed from id; DANEMSG_ERR_UNKNOWN_SENDER when no record

@@ -9,11 +9,14 @@
 #include <unistd.h>
 
 #include <ldns/ldns.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 #include <unbound.h>
 
 #include "cache.h"
 #include "chain_internal.h"
 #include "identity_internal.h"
+#include "pkixcd.h"
 
 #define TYPE_TLSA 52
 #define CLASS_IN 1
@@ -27,6 +30,8 @@ struct danemsg_resolver {
 	pthread_mutex_t lock;
 	struct cache cache;
 	danemsg_trust_anchor anchors;   /* what ub was given, for DNSSEC chains */
+	X509_STORE *pkix;               /* Web PKI trust store, shared with identities */
+	struct pkixcd *pkixcd;          /* PKIX-CD fetcher when enabled, else NULL */
 	uint64_t next_generation;
 	uint64_t hits, misses, queries, refused;
 };
@@ -126,6 +131,26 @@ static danemsg_err set_option(struct ub_ctx *ub, const char *opt, uint32_t value
 	return ub_ctx_set_option(ub, opt, text) ? DANEMSG_ERR_DNS_CONFIG : DANEMSG_OK;
 }
 
+/* The Web PKI trust store for usages 0/1; the default folder is read lazily, by hash. */
+static danemsg_err pkix_store_new(const danemsg_resolver_config *cfg, X509_STORE **out,
+				  char *errbuf, size_t errlen)
+{
+	const char *file = cfg->pkix_ca_file, *path = cfg->pkix_ca_path;
+
+	if (!(*out = X509_STORE_new()))
+		return DANEMSG_ERR_NOMEM;
+	if (!file && !path)
+		path = X509_get_default_cert_dir();
+	if ((file && *file && !X509_STORE_load_file(*out, file)) ||
+	    (path && !X509_STORE_load_path(*out, path))) {
+		set_err(errbuf, errlen, "cannot load the Web PKI trust store %s",
+			file && *file ? file : path);
+		ERR_clear_error();
+		return DANEMSG_ERR_DNS_CONFIG;
+	}
+	return DANEMSG_OK;
+}
+
 static danemsg_err configure(danemsg_resolver *r, const danemsg_resolver_config *cfg,
 			     char *errbuf, size_t errlen)
 {
@@ -134,6 +159,10 @@ static danemsg_err configure(danemsg_resolver *r, const danemsg_resolver_config 
 	/* Threads, not a forked process: a daemon keeps its memory to itself. */
 	if (ub_ctx_async(r->ub, 1))
 		return DANEMSG_ERR_DNS_CONFIG;
+	if ((err = pkix_store_new(cfg, &r->pkix, errbuf, errlen)))
+		return err;
+	if (cfg->pkix_cd && (err = pkixcd_new(cfg, &r->pkixcd, errbuf, errlen)))
+		return err;
 	/* Bound how long unbound's own cache keeps a removed record. */
 	if ((err = set_option(r->ub, "cache-max-ttl:", cfg->cache_max_ttl)) ||
 	    (err = set_option(r->ub, "cache-max-negative-ttl:", cfg->cache_negative_ttl)) ||
@@ -191,6 +220,7 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_res
 	r->cfg.trust_anchor_files = NULL;
 	r->cfg.root_anchor_file = r->cfg.server = NULL;
 	r->cfg.offline_zone_file = r->cfg.offline_zone = NULL;
+	r->cfg.pkix_ca_file = r->cfg.pkix_ca_path = r->cfg.pkix_cd_connect = NULL;
 	if (!r->cfg.timeout_ms)
 		r->cfg.timeout_ms = 5000;
 	if (!r->cfg.max_inflight)
@@ -226,6 +256,8 @@ void danemsg_resolver_free(danemsg_resolver *r)
 		free(e->query);
 	cache_destroy(&r->cache);
 	ldns_rr_list_deep_free(r->anchors.rrs);
+	X509_STORE_free(r->pkix);
+	pkixcd_free(r->pkixcd);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -270,6 +302,8 @@ static danemsg_identity *identity_from_result(const danemsg_resolver *r, const c
 	size_t n = 0;
 	while (res->data[n])
 		n++;
+	if (r->pkix && X509_STORE_up_ref(r->pkix))
+		id->pkix = r->pkix;
 	if (identity_set_records(id, res->data, res->len, n)) {
 		danemsg_identity_unref(id);
 		return NULL;
@@ -283,6 +317,9 @@ static danemsg_identity *identity_from_result(const danemsg_resolver *r, const c
 		return id;
 	}
 	id->insecure_allowed = !res->secure;
+	/* PKIX-CD wants DNSSEC on the record: never from an allowed insecure answer. */
+	if (r->pkixcd && res->secure)
+		pkixcd_validate_records(r->pkixcd, id);
 	id->status = DANEMSG_ERR_NO_USABLE_RECORD;
 	for (size_t i = 0; i < id->n_records; i++)
 		if (id->records[i].usable)

@@ -23,9 +23,10 @@ static const char *unusable_reason(const uint8_t *rdata, size_t rdata_len)
 
 	if (rdata_len > TLSA_RDATA_MAX)
 		return "RDATA longer than 65535 octets";
-	if (usage == DANEMSG_TLSA_PKIX_TA || usage == DANEMSG_TLSA_PKIX_EE)
-		return "PKIX-TA/PKIX-EE need a web PKI trust store: unsupported";
-	if (usage != DANEMSG_TLSA_DANE_TA && usage != DANEMSG_TLSA_DANE_EE)
+	if (usage == DANEMSG_TLSA_PKIX_CD)
+		return "private usage 4 (the reference's PKIX-CD): used only when enabled "
+		       "(--pkix-cd)";
+	if (usage > DANEMSG_TLSA_DANE_EE)
 		return "unknown certificate usage";
 	if (selector != DANEMSG_TLSA_SEL_CERT && selector != DANEMSG_TLSA_SEL_SPKI)
 		return "unknown selector";
@@ -116,7 +117,8 @@ void danemsg_tlsa_clear(danemsg_tlsa *rec)
 
 const char *danemsg_tlsa_usage_name(uint8_t usage)
 {
-	static const char *const names[] = {"PKIX-TA", "PKIX-EE", "DANE-TA", "DANE-EE"};
+	static const char *const names[] = {"PKIX-TA", "PKIX-EE", "DANE-TA", "DANE-EE",
+					    "PKIX-CD"};
 
 	if (usage < sizeof(names) / sizeof(names[0]))
 		return names[usage];
@@ -149,7 +151,7 @@ static int record_usable(const danemsg_tlsa *rec)
 {
 	if (!rec->usable || !rec->data || rec->data_len == 0)
 		return 0;
-	if (rec->usage != DANEMSG_TLSA_DANE_TA && rec->usage != DANEMSG_TLSA_DANE_EE)
+	if (rec->usage > DANEMSG_TLSA_PKIX_CD)
 		return 0;
 	if (rec->selector > DANEMSG_TLSA_SEL_SPKI || rec->matching_type > DANEMSG_TLSA_MATCH_SHA512)
 		return 0;
@@ -170,7 +172,7 @@ static int record_usable(const danemsg_tlsa *rec)
  * take no part, so they cannot hide a good weaker digest.
  */
 struct agility {
-	int strongest[2][2]; /* [usage is DANE-EE][selector]: digest strength */
+	int strongest[5][2]; /* [usage][selector]: digest strength */
 };
 
 static int digest_strength(uint8_t matching_type)
@@ -194,7 +196,7 @@ static void agility_init(struct agility *ag, const danemsg_tlsa *recs, size_t n)
 
 		if (!record_usable(rec))
 			continue;
-		strongest = &ag->strongest[rec->usage == DANEMSG_TLSA_DANE_EE][rec->selector];
+		strongest = &ag->strongest[rec->usage][rec->selector];
 		if (digest_strength(rec->matching_type) > *strongest)
 			*strongest = digest_strength(rec->matching_type);
 	}
@@ -206,7 +208,7 @@ static int agility_allows(const struct agility *ag, const danemsg_tlsa *rec)
 
 	if (rec->matching_type == DANEMSG_TLSA_MATCH_FULL)
 		return 1;
-	return strength == ag->strongest[rec->usage == DANEMSG_TLSA_DANE_EE][rec->selector];
+	return strength == ag->strongest[rec->usage][rec->selector];
 }
 
 /* Does the record's association data match these DER octets? */
@@ -260,36 +262,101 @@ static danemsg_err cert_matches(const danemsg_tlsa *rec, X509 *cert, int *match)
 }
 
 /*
- * Does ee chain up to anchor, through the untrusted chain, with valid
- * signatures and dates, and name host in a DNS subjectAltName? The anchor
- * need not be self-signed (RFC 7671 section 5.2: the TA is whatever the
- * record designates), hence X509_V_FLAG_PARTIAL_CHAIN.
+ * Does ee chain up to a trust anchor of store, through the untrusted chain, with
+ * valid signatures and dates (OpenSSL's RFC 5280 path validation), and name host
+ * in a DNS subjectAltName? flags: extra X509_V_FLAG_*. With path (may be NULL),
+ * the validated path (ee first, trust anchor last) is the caller's on success.
  */
-static danemsg_err chains_to_anchor(X509 *anchor, X509 *ee, STACK_OF(X509) *chain,
-				    const char *host, size_t host_len, int *ok)
+static danemsg_err verify_path(X509_STORE *store, unsigned long flags, X509 *ee,
+			       STACK_OF(X509) *chain, const char *host, size_t host_len, int *ok,
+			       STACK_OF(X509) **path)
 {
-	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	X509_VERIFY_PARAM *param;
 	danemsg_err err = DANEMSG_ERR_NOMEM;
 
 	*ok = 0;
-	if (!store || !ctx || !X509_STORE_add_cert(store, anchor)
-	    || !X509_STORE_CTX_init(ctx, store, ee, chain))
+	if (!ctx || !X509_STORE_CTX_init(ctx, store, ee, chain))
 		goto out;
 	param = X509_STORE_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+	X509_VERIFY_PARAM_set_flags(param, flags);
 	X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
 						       | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 	if (!X509_VERIFY_PARAM_set1_host(param, host, host_len))
 		goto out;
 	*ok = X509_verify_cert(ctx) == 1;
 	err = DANEMSG_OK;
+	if (*ok && path && !(*path = X509_STORE_CTX_get1_chain(ctx))) {
+		*ok = 0;
+		err = DANEMSG_ERR_NOMEM;
+	}
 out:
 	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	return err;
+}
+
+/*
+ * Does ee chain up to anchor, as verify_path() checks? The anchor need not be
+ * self-signed (RFC 7671 section 5.2: the TA is whatever the record designates),
+ * hence X509_V_FLAG_PARTIAL_CHAIN.
+ */
+static danemsg_err chains_to_anchor(X509 *anchor, X509 *ee, STACK_OF(X509) *chain,
+				    const char *host, size_t host_len, int *ok)
+{
+	X509_STORE *store = X509_STORE_new();
+	danemsg_err err = DANEMSG_ERR_NOMEM;
+
+	*ok = 0;
+	if (store && X509_STORE_add_cert(store, anchor))
+		err = verify_path(store, X509_V_FLAG_PARTIAL_CHAIN, ee, chain, host, host_len, ok,
+				  NULL);
 	X509_STORE_free(store);
 	ERR_clear_error();
 	return err;
+}
+
+/*
+ * PKIX-TA and PKIX-EE (RFC 7671 sections 4.1, 4.2) need ee's Web PKI path, the same
+ * for every record of a set: validated once, on first need.
+ */
+struct pkix_state {
+	X509_STORE *store;      /* NULL: no Web PKI trust store, PKIX records never match */
+	int done;
+	STACK_OF(X509) *path;   /* ee first, trust anchor last; NULL if it does not validate */
+};
+
+static danemsg_err pkix_path(struct pkix_state *p, X509 *ee, STACK_OF(X509) *chain,
+			     const char *host, size_t host_len)
+{
+	int ok;
+	danemsg_err err;
+
+	if (p->done || !p->store)
+		return DANEMSG_OK;
+	err = verify_path(p->store, 0, ee, chain, host, host_len, &ok, &p->path);
+	p->done = err == DANEMSG_OK;
+	return err;
+}
+
+/* PKIX-EE: the record matches ee, which validates to the store. PKIX-TA: the record
+ * matches a CA certificate of ee's validated path (the trust anchor included). */
+static danemsg_err match_pkix(const danemsg_tlsa *rec, struct pkix_state *p, X509 *ee,
+			      STACK_OF(X509) *chain, const char *host, size_t host_len, int *ok)
+{
+	danemsg_err err = pkix_path(p, ee, chain, host, host_len);
+
+	*ok = 0;
+	if (err != DANEMSG_OK || !p->path)
+		return err;
+	if (rec->usage == DANEMSG_TLSA_PKIX_EE)
+		return cert_matches(rec, ee, ok);
+	for (int i = 1; i < sk_X509_num(p->path) && !*ok; i++) {
+		err = cert_matches(rec, sk_X509_value(p->path, i), ok);
+		if (err != DANEMSG_OK)
+			return err;
+	}
+	return DANEMSG_OK;
 }
 
 static danemsg_err match_dane_ee(const danemsg_tlsa *rec, X509 *ee, int *ok)
@@ -354,12 +421,29 @@ static danemsg_err host_of(const char *name, size_t *host_len)
 	return DANEMSG_OK;
 }
 
-danemsg_err danemsg_tlsa_match_cert(const danemsg_tlsa *recs, size_t n, const char *name,
-				    X509 *ee, STACK_OF(X509) *chain, size_t *matched)
+static danemsg_err match_record(const danemsg_tlsa *rec, struct pkix_state *pkix, X509 *ee,
+				STACK_OF(X509) *chain, const char *name, size_t host_len, int *ok)
 {
+	switch (rec->usage) {
+	case DANEMSG_TLSA_DANE_EE:
+	case DANEMSG_TLSA_PKIX_CD:   /* validated when the resolver made it usable */
+		return match_dane_ee(rec, ee, ok);
+	case DANEMSG_TLSA_DANE_TA:
+		return match_dane_ta(rec, ee, chain, name, host_len, ok);
+	default:
+		return match_pkix(rec, pkix, ee, chain, name, host_len, ok);
+	}
+}
+
+danemsg_err danemsg_tlsa_match_cert_pkix(const danemsg_tlsa *recs, size_t n, const char *name,
+					 X509 *ee, STACK_OF(X509) *chain, X509_STORE *pkix_store,
+					 size_t *matched)
+{
+	struct pkix_state pkix = {pkix_store, 0, NULL};
 	struct agility ag;
 	size_t host_len;
-	int any_usable = 0;
+	int any_usable = 0, ok = 0;
+	danemsg_err err = DANEMSG_OK;
 
 	if (!recs || !name || !ee)
 		return DANEMSG_ERR_INVALID_ARG;
@@ -367,29 +451,28 @@ danemsg_err danemsg_tlsa_match_cert(const danemsg_tlsa *recs, size_t n, const ch
 		return DANEMSG_ERR_INVALID_ARG;
 
 	agility_init(&ag, recs, n);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !ok && err == DANEMSG_OK; i++) {
 		const danemsg_tlsa *rec = &recs[i];
-		danemsg_err err;
-		int ok;
 
 		if (!record_usable(rec))
 			continue;
 		any_usable = 1;
 		if (!agility_allows(&ag, rec))
 			continue;
-		if (rec->usage == DANEMSG_TLSA_DANE_EE)
-			err = match_dane_ee(rec, ee, &ok);
-		else
-			err = match_dane_ta(rec, ee, chain, name, host_len, &ok);
-		if (err != DANEMSG_OK)
-			return err;
-		if (ok) {
-			if (matched)
-				*matched = i;
-			return DANEMSG_OK;
-		}
+		err = match_record(rec, &pkix, ee, chain, name, host_len, &ok);
+		if (ok && matched)
+			*matched = i;
 	}
+	sk_X509_pop_free(pkix.path, X509_free);
+	if (err != DANEMSG_OK || ok)
+		return err;
 	return any_usable ? DANEMSG_ERR_NO_MATCH : DANEMSG_ERR_NO_USABLE_RECORD;
+}
+
+danemsg_err danemsg_tlsa_match_cert(const danemsg_tlsa *recs, size_t n, const char *name,
+				    X509 *ee, STACK_OF(X509) *chain, size_t *matched)
+{
+	return danemsg_tlsa_match_cert_pkix(recs, n, name, ee, chain, NULL, matched);
 }
 
 /* A bare key: DANE-EE records that carry the key or certificate, or an SPKI digest. */

@@ -426,8 +426,6 @@ static const struct unusable_case unusable_cases[] = {
 	{3, 1, 9, 32, NULL, 0, "unknown matching type"},
 	{3, 1, 1, 0, NULL, 0, "empty association data"},
 	{3, 1, 0, 0, NULL, 0, "empty association data"},
-	{0, 0, 1, 32, NULL, 0, "PKIX-TA/PKIX-EE need a web PKI trust store: unsupported"},
-	{1, 1, 1, 32, NULL, 0, "PKIX-TA/PKIX-EE need a web PKI trust store: unsupported"},
 };
 
 static void parse_unusable(danemsg_tlsa *rec, const struct unusable_case *c)
@@ -525,7 +523,8 @@ static void test_all_unusable_is_no_usable_record(void **state)
 	clear_all(recs, N(recs));
 }
 
-static void test_pkix_usages_are_unusable(void **state)
+/* PKIX-TA and PKIX-EE parse as usable, but match nothing without a Web PKI store. */
+static void test_pkix_needs_a_store(void **state)
 {
 	danemsg_tlsa recs[4];
 
@@ -534,14 +533,100 @@ static void test_pkix_usages_are_unusable(void **state)
 	parse_for(&recs[2], 1, 0, 0, F.ca_ee);
 	parse_for(&recs[3], 1, 1, 1, F.ca_ee);
 	for (size_t i = 0; i < N(recs); i++) {
-		assert_false(recs[i].usable);
-		assert_non_null(strstr(recs[i].unusable_reason, "PKIX"));
-		assert_null(recs[i].cert);
-		assert_null(recs[i].pkey);
+		assert_true(recs[i].usable);
+		assert_null(recs[i].unusable_reason);
 	}
-	expect_cert_result(recs, N(recs), DAVE, F.ca_ee, F.chain_ca, DANEMSG_ERR_NO_USABLE_RECORD);
-	expect_pkey_result(recs, N(recs), F.k_ee, DANEMSG_ERR_NO_USABLE_RECORD);
+	assert_non_null(recs[2].cert);
+	expect_cert_result(recs, N(recs), DAVE, F.ca_ee, F.chain_ca, DANEMSG_ERR_NO_MATCH);
+	assert_int_equal(danemsg_tlsa_match_cert_pkix(recs, N(recs), DAVE, F.ca_ee, F.chain_ca,
+						      NULL, NULL), DANEMSG_ERR_NO_MATCH);
+	/* Not even with a store does a bare key match a PKIX record. */
+	expect_pkey_result(recs, N(recs), F.k_ee, DANEMSG_ERR_NO_MATCH);
 	clear_all(recs, N(recs));
+}
+
+static X509_STORE *store_of(X509 *ca)
+{
+	X509_STORE *store = X509_STORE_new();
+
+	assert_non_null(store);
+	assert_int_equal(X509_STORE_add_cert(store, ca), 1);
+	return store;
+}
+
+/* One record, a certificate with its chain, a Web PKI store trusting one CA. */
+struct pkix_case {
+	uint8_t usage, selector, matching;
+	X509 **record_from, **ee;
+	STACK_OF(X509) **chain;
+	X509 **store_ca;
+	danemsg_err expected;
+	const char *what;
+};
+
+static const struct pkix_case pkix_cases[] = {
+	{1, 0, 0, &F.ca_ee, &F.ca_ee, NULL, &F.ca, DANEMSG_OK, "PKIX-EE, full certificate"},
+	{1, 1, 1, &F.ca_ee, &F.ca_ee, &F.chain_ca, &F.ca, DANEMSG_OK, "PKIX-EE, SPKI digest"},
+	{1, 0, 1, &F.ica_ee, &F.ica_ee, &F.chain_ica, &F.ca, DANEMSG_OK, "through an intermediate"},
+	{1, 0, 1, &F.ica_ee, &F.ica_ee, NULL, &F.ca, DANEMSG_ERR_NO_MATCH, "intermediate missing"},
+	{1, 0, 1, &F.ca_ee, &F.ca_ee, NULL, &F.other_ca, DANEMSG_ERR_NO_MATCH, "CA not trusted"},
+	{1, 0, 1, &F.ca_ee_expired, &F.ca_ee_expired, NULL, &F.ca, DANEMSG_ERR_NO_MATCH,
+	 "expired end entity"},
+	{1, 0, 1, &F.ca_ee_wrongname, &F.ca_ee_wrongname, NULL, &F.ca, DANEMSG_ERR_NO_MATCH,
+	 "SAN names another identity"},
+	{1, 0, 1, &F.ca_ee_cn_only, &F.ca_ee_cn_only, NULL, &F.ca, DANEMSG_ERR_NO_MATCH,
+	 "name in the CN only"},
+	{1, 0, 1, &F.ca_ee, &F.ica_ee, &F.chain_ica, &F.ca, DANEMSG_ERR_NO_MATCH,
+	 "valid, but not the published end entity"},
+	{0, 0, 1, &F.ca, &F.ca_ee, NULL, &F.ca, DANEMSG_OK, "PKIX-TA, the store's anchor"},
+	{0, 1, 2, &F.ca, &F.ica_ee, &F.chain_ica, &F.ca, DANEMSG_OK, "PKIX-TA above an ICA"},
+	{0, 0, 0, &F.ica, &F.ica_ee, &F.chain_ica, &F.ca, DANEMSG_OK, "PKIX-TA, the intermediate"},
+	{0, 0, 1, &F.other_ca, &F.ca_ee, NULL, &F.ca, DANEMSG_ERR_NO_MATCH,
+	 "PKIX-TA names a CA off the path"},
+	{0, 0, 0, &F.other_ca, &F.other_ee, &F.chain_other, &F.ca, DANEMSG_ERR_NO_MATCH,
+	 "PKIX-TA: the record alone is no trust anchor (DANE-TA's would be)"},
+	{0, 0, 1, &F.ca, &F.ca_ee_expired, NULL, &F.ca, DANEMSG_ERR_NO_MATCH,
+	 "PKIX-TA, expired end entity"},
+	{0, 0, 1, &F.ca, &F.ca_ee_wrongname, NULL, &F.ca, DANEMSG_ERR_NO_MATCH,
+	 "PKIX-TA, SAN names another identity"},
+	{0, 0, 1, &F.ca_ee, &F.ca_ee, NULL, &F.ca, DANEMSG_ERR_NO_MATCH,
+	 "PKIX-TA naming the end entity itself"},
+};
+
+static void test_pkix_table(void **state)
+{
+	for (size_t i = 0; i < N(pkix_cases); i++) {
+		const struct pkix_case *c = &pkix_cases[i];
+		X509_STORE *store = store_of(*c->store_ca);
+		size_t matched = 12345;
+		danemsg_tlsa rec;
+
+		print_message("case %zu: %s\n", i, c->what);
+		parse_for(&rec, c->usage, c->selector, c->matching, *c->record_from);
+		assert_int_equal(danemsg_tlsa_match_cert_pkix(&rec, 1, DAVE, *c->ee,
+							      c->chain ? *c->chain : NULL, store,
+							      &matched), c->expected);
+		assert_int_equal(matched, c->expected == DANEMSG_OK ? 0 : 12345);
+		danemsg_tlsa_clear(&rec);
+		X509_STORE_free(store);
+	}
+}
+
+/* RFC 5280 basicConstraints: an end entity cannot issue, even under a trusted CA. */
+static void test_pkix_ee_cannot_issue(void **state)
+{
+	X509 *under_ee = issued(F.k_p256, "dave", "DNS:" DAVE, F.ca_ee, F.k_ee, 0);
+	STACK_OF(X509) *chain = chain_of(F.ca_ee);
+	X509_STORE *store = store_of(F.ca);
+	danemsg_tlsa rec;
+
+	parse_for(&rec, 0, 0, 1, F.ca);
+	assert_int_equal(danemsg_tlsa_match_cert_pkix(&rec, 1, DAVE, under_ee, chain, store, NULL),
+			 DANEMSG_ERR_NO_MATCH);
+	danemsg_tlsa_clear(&rec);
+	X509_STORE_free(store);
+	sk_X509_free(chain);
+	X509_free(under_ee);
 }
 
 static void test_rollover_second_record_matches(void **state)
@@ -790,7 +875,8 @@ static void test_names(void **state)
 	assert_string_equal(danemsg_tlsa_usage_name(1), "PKIX-EE");
 	assert_string_equal(danemsg_tlsa_usage_name(2), "DANE-TA");
 	assert_string_equal(danemsg_tlsa_usage_name(3), "DANE-EE");
-	assert_string_equal(danemsg_tlsa_usage_name(4), "unknown");
+	assert_string_equal(danemsg_tlsa_usage_name(4), "PKIX-CD");
+	assert_string_equal(danemsg_tlsa_usage_name(5), "unknown");
 	assert_string_equal(danemsg_tlsa_usage_name(255), "PrivCert");
 	assert_string_equal(danemsg_tlsa_selector_name(0), "Cert");
 	assert_string_equal(danemsg_tlsa_selector_name(1), "SPKI");
@@ -814,7 +900,9 @@ int main(void)
 		cmocka_unit_test(test_oversized_rdata_is_unusable),
 		cmocka_unit_test(test_malformed_beside_good_never_spoils_it),
 		cmocka_unit_test(test_all_unusable_is_no_usable_record),
-		cmocka_unit_test(test_pkix_usages_are_unusable),
+		cmocka_unit_test(test_pkix_needs_a_store),
+		cmocka_unit_test(test_pkix_table),
+		cmocka_unit_test(test_pkix_ee_cannot_issue),
 		cmocka_unit_test(test_rollover_second_record_matches),
 		cmocka_unit_test(test_digest_agility),
 		cmocka_unit_test(test_dane_ta_name_checks),

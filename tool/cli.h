@@ -2,6 +2,8 @@
 #ifndef DANEMSG_TOOL_CLI_H
 #define DANEMSG_TOOL_CLI_H
 
+#include <jansson.h>
+
 #include <danemsg.h>
 
 /*
@@ -123,6 +125,21 @@ danemsg_err cli_credential_load(const char *dir, const char *name, danemsg_crede
 	"                  default ~/.danemsg)\n" \
 	"  -h, --help      this text\n"
 
+/* Shared by id fetch, verify and update (tool/id_fetch.c). */
+struct cli_dns_opts;
+#define CLI_SHA256_HEX 65
+/* The certificate's SHA-256 fingerprint (of its DER) in lower-case hex. */
+void cli_cert_sha256(X509 *cert, char fp[CLI_SHA256_HEX]);
+/* A resolver from the options and name's identity, whose answer must be secure (or an
+ * allowed insecure one); an answer whose records are all unusable passes. Prints why and
+ * returns the exit code otherwise (*res and *id, possibly set, are the caller's). */
+int cli_lookup_secure(struct cli_dns_opts *dns, const char *name, danemsg_resolver **res,
+		      danemsg_identity **id);
+/* The certificate a "U 0 0" record carries, whatever its usage (X509_free it); else NULL. */
+X509 *cli_record_cert(const danemsg_tlsa *rec);
+/* Prints o (may be NULL) as indented JSON with a new line, and releases it. */
+void cli_print_json(json_t *o);
+
 /* Subcommands. */
 int cmd_id(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
@@ -139,5 +156,8 @@ int id_tlsa(int argc, char **argv);
 int id_publish(int argc, char **argv);
 int id_check(int argc, char **argv);
 int id_rollover(int argc, char **argv);
+int id_fetch(int argc, char **argv);
+int id_verify(int argc, char **argv);
+int id_update(int argc, char **argv);
 
 #endif

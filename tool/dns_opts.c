@@ -20,7 +20,14 @@ const char cli_dns_help[] =
 	"  --allow-insecure        INSECURE: let unsigned answers authenticate identities\n"
 	"                          (env DANEMSG_ALLOW_INSECURE=1); off by default\n"
 	"  --timeout MS            give up on a lookup after MS milliseconds (default 5000)\n"
-	"  --cache-max-ttl S       use no answer longer than S seconds (default 300)\n";
+	"  --cache-max-ttl S       use no answer longer than S seconds (default 300)\n"
+	"  --ca-file FILE          Web PKI CAs (PEM) for PKIX-TA/PKIX-EE records (usages 0, 1)\n"
+	"  --ca-path DIR           ... a folder of them named by hash; default for both: the\n"
+	"                          system's (/etc/ssl/certs); --ca-file '' for none\n"
+	"  --pkix-cd               also trust the reference's private usage 4 (\"PKIX-CD\",\n"
+	"                          not assigned by IANA): the CA is fetched over HTTPS from\n"
+	"                          the identity's domain (docs/discovery.md); off by default\n"
+	"  --pkix-cd-connect ADDR:PORT  send those HTTPS fetches there (TLS name unchanged)\n";
 
 const char cli_chain_help[] =
 	"DNSSEC chains carried in messages (seal --with-chain):\n"
@@ -67,6 +74,10 @@ int cli_dns_option(struct cli_dns_opts *o, int opt, const char *arg)
 	case CLI_OPT_CACHE_MAX_TTL:
 		return parse_number(arg, "--cache-max-ttl", 86400 * 7, &o->cache_max_ttl);
 	case CLI_OPT_OFFLINE: o->offline = 1; return 1;
+	case CLI_OPT_CA_FILE: o->ca_file = arg; return 1;
+	case CLI_OPT_CA_PATH: o->ca_path = arg; return 1;
+	case CLI_OPT_PKIX_CD: o->pkix_cd = 1; return 1;
+	case CLI_OPT_PKIX_CD_CONNECT: o->pkix_cd_connect = arg; return 1;
 	case CLI_OPT_CHAIN_AT:
 		if (strcmp(arg, "now") && strcmp(arg, "iat")) {
 			cli_error("--at takes now or iat, not '%s'", arg);
@@ -92,6 +103,39 @@ int cli_next_option(int argc, char **argv, const struct option *longopts,
 			return opt;
 	}
 	return -1;
+}
+
+/* usage with cli_dns_help in place of its "%s" (a format, but not one printf may check). */
+static void print_usage(FILE *f, const char *usage)
+{
+	const char *at = strstr(usage, "%s");
+
+	if (!at) {
+		fputs(usage, f);
+		return;
+	}
+	fwrite(usage, 1, (size_t)(at - usage), f);
+	fputs(cli_dns_help, f);
+	fputs(at + 2, f);
+}
+
+int cli_next_own_option(int argc, char **argv, const struct option *longopts,
+			struct cli_dns_opts *o, const char *usage, int *rc)
+{
+	int opt = cli_next_option(argc, argv, longopts, o);
+
+	*rc = 0;
+	switch (opt) {
+	case CLI_OPT_BAD_VALUE:
+		*rc = EXIT_USAGE;
+		return -1;
+	case 'h':
+		print_usage(stdout, usage);
+		*rc = -1;
+		return -1;
+	default:
+		return opt;
+	}
 }
 
 /* The zone a signed zone file is for: the owner of its SOA record. */
@@ -146,6 +190,10 @@ danemsg_err cli_resolver_new(struct cli_dns_opts *o, danemsg_resolver **out)
 	if (o->cache_max_ttl)
 		cfg.cache_max_ttl = (uint32_t)o->cache_max_ttl;
 	cfg.allow_insecure = o->allow_insecure || (allow && !strcmp(allow, "1"));
+	cfg.pkix_ca_file = o->ca_file;
+	cfg.pkix_ca_path = o->ca_path;
+	cfg.pkix_cd = o->pkix_cd;
+	cfg.pkix_cd_connect = o->pkix_cd_connect;
 	if (o->zone_file) {
 		origin = zone_file_origin(o->zone_file);
 		if (!origin) {

@@ -21,6 +21,9 @@ struct cli_dns_opts {
 	long cache_max_ttl;                     /* --cache-max-ttl S */
 	int offline;                            /* --offline: no DNS, carried chains only */
 	danemsg_chain_time chain_at;            /* --at now|iat */
+	const char *ca_file, *ca_path;          /* --ca-file, --ca-path: Web PKI (usages 0/1) */
+	int pkix_cd;                            /* --pkix-cd: the reference's usage 4 */
+	const char *pkix_cd_connect;            /* --pkix-cd-connect ADDR:PORT */
 };
 
 /* Option codes, above any short option character. */
@@ -34,6 +37,10 @@ enum {
 	CLI_OPT_CACHE_MAX_TTL,
 	CLI_OPT_OFFLINE,
 	CLI_OPT_CHAIN_AT,
+	CLI_OPT_CA_FILE,
+	CLI_OPT_CA_PATH,
+	CLI_OPT_PKIX_CD,
+	CLI_OPT_PKIX_CD_CONNECT,
 };
 
 /* Put inside a struct option array. */
@@ -44,7 +51,11 @@ enum {
 	{"zone-file", required_argument, NULL, CLI_OPT_ZONE_FILE}, \
 	{"allow-insecure", no_argument, NULL, CLI_OPT_ALLOW_INSECURE}, \
 	{"timeout", required_argument, NULL, CLI_OPT_DNS_TIMEOUT}, \
-	{"cache-max-ttl", required_argument, NULL, CLI_OPT_CACHE_MAX_TTL}
+	{"cache-max-ttl", required_argument, NULL, CLI_OPT_CACHE_MAX_TTL}, \
+	{"ca-file", required_argument, NULL, CLI_OPT_CA_FILE}, \
+	{"ca-path", required_argument, NULL, CLI_OPT_CA_PATH}, \
+	{"pkix-cd", no_argument, NULL, CLI_OPT_PKIX_CD}, \
+	{"pkix-cd-connect", required_argument, NULL, CLI_OPT_PKIX_CD_CONNECT}
 
 /* The lines of --help that describe those options. */
 extern const char cli_dns_help[];
@@ -68,6 +79,15 @@ int cli_dns_option(struct cli_dns_opts *o, int opt, const char *arg);
  * option, -1 at the end, or CLI_OPT_BAD_VALUE (a wrong option or value, reported). */
 int cli_next_option(int argc, char **argv, const struct option *longopts,
 		    struct cli_dns_opts *o);
+
+/*
+ * cli_next_option() for a subcommand whose --help text is usage (a printf format taking
+ * cli_dns_help): handles a bad DNS value and an unknown option (one line, *rc =
+ * EXIT_USAGE) and --help (usage on stdout, *rc = -1) and then returns -1, as at the end
+ * of the options (*rc = 0); otherwise returns the next option of the caller's own.
+ */
+int cli_next_own_option(int argc, char **argv, const struct option *longopts,
+			struct cli_dns_opts *o, const char *usage, int *rc);
 
 /* A resolver from the options, completed from the environment; prints why on failure. */
 danemsg_err cli_resolver_new(struct cli_dns_opts *o, danemsg_resolver **out);

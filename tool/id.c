@@ -12,6 +12,9 @@ static const struct cli_command id_commands[] = {
 	{"publish", id_publish, "publish NAME's TLSA record by DNS UPDATE (TSIG)"},
 	{"check", id_check, "check that DNS securely publishes NAME's local certificate"},
 	{"rollover", id_rollover, "make NAME's next key (from id new --next) the current one"},
+	{"fetch", id_fetch, "write the certificates NAME's TLSA records publish, as PEM"},
+	{"verify", id_verify, "does DNS vouch for a certificate file at NAME (or its SAN names)?"},
+	{"update", id_update, "replace NAME's local certificate by the one DNS publishes"},
 	{NULL, NULL, NULL},
 };
 

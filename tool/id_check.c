@@ -103,21 +103,17 @@ static int parse_args(int argc, char **argv, struct cli_dns_opts *dns, const cha
 		CLI_DNS_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
-	int opt;
+	int opt, rc;
 
 	optind = 1;
-	while ((opt = cli_next_option(argc, argv, longopts, dns)) != -1) {
-		switch (opt) {
-		case CLI_OPT_BAD_VALUE: return EXIT_USAGE;
-		case OPT_DIR: *dir = optarg; break;
-		case OPT_WARN_DAYS:
-			if (cli_parse_uint(optarg, "--warn-days", 0, 36500, warn_days))
-				return EXIT_USAGE;
-			break;
-		case 'h': printf(check_usage, cli_dns_help); return -1;
-		default: return EXIT_USAGE;
-		}
+	while ((opt = cli_next_own_option(argc, argv, longopts, dns, check_usage, &rc)) != -1) {
+		if (opt == OPT_DIR)
+			*dir = optarg;
+		else if (cli_parse_uint(optarg, "--warn-days", 0, 36500, warn_days))
+			return EXIT_USAGE;   /* OPT_WARN_DAYS */
 	}
+	if (rc)
+		return rc;
 	if (cli_operands(argc, argv, "NAME", 1, 1))
 		return EXIT_USAGE;
 	return EXIT_OK_;

@@ -59,6 +59,25 @@ typedef struct danemsg_resolver_config {
 	 * others. Defaults 64 and 4. */
 	uint32_t max_inflight;
 	uint32_t max_inflight_per_zone;
+	/* The Web PKI trust store for PKIX-TA and PKIX-EE records (usages 0 and 1): a PEM
+	 * file of CA certificates and/or a folder of them named by hash (c_rehash). Both
+	 * NULL: the system's (OpenSSL's default folder, /etc/ssl/certs on Debian). A
+	 * pkix_ca_file of "" and no pkix_ca_path: none, PKIX records never match. */
+	const char *pkix_ca_file;
+	const char *pkix_ca_path;
+	/* Opt-in: the reference system's PKIX-CD records ("4 0 0", a usage IANA has not
+	 * assigned). Off by default. On: the CA of each such record's certificate is fetched
+	 * from https://AUTHORITY/.well-known/ca/AKI.pem (AUTHORITY: the identity name from
+	 * its first "_" label on, without the "_"), over HTTPS verified with the Web PKI
+	 * store above, no redirects, at most 64 KiB, within timeout_ms, cached per
+	 * Cache-Control max-age capped by cache_max_ttl; the record is usable only when the
+	 * answer is DNSSEC-secure and its certificate passes RFC 5280 validation to that CA
+	 * (dates, basicConstraints, keyUsage) naming the identity in a DNS SAN. Lookups
+	 * that meet such records block for the fetches. */
+	int pkix_cd;
+	/* "ADDR:PORT" to send those HTTPS fetches to (the name checked in TLS is still the
+	 * authority's), like curl's --connect-to; NULL: the authority's own address. */
+	const char *pkix_cd_connect;
 } danemsg_resolver_config;
 
 /* Fills cfg with the defaults above. */
@@ -128,9 +147,14 @@ int danemsg_identity_insecure_allowed(const danemsg_identity *id);
 size_t danemsg_identity_record_count(const danemsg_identity *id);
 const danemsg_tlsa *danemsg_identity_record(const danemsg_identity *id, size_t i);
 
+/* With pkix_cd on: the CA certificates fetched for the identity's usable PKIX-CD records
+ * (intermediates in issuer order, each root after them); NULL when none. Borrowed. */
+STACK_OF(X509) *danemsg_identity_pkix_cd_cas(const danemsg_identity *id);
+
 /*
  * Authenticates a certificate (and optional in-band chain) or a bare key as
- * this identity's: DANEMSG_OK only if the status is OK and a record matches.
+ * this identity's: DANEMSG_OK only if the status is OK and a record matches
+ * (danemsg_tlsa_match_cert_pkix with the resolver's Web PKI trust store).
  * Otherwise the status error, or DANEMSG_ERR_NO_MATCH.
  */
 danemsg_err danemsg_identity_authenticate_cert(const danemsg_identity *id, X509 *ee,

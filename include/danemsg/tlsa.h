@@ -19,6 +19,9 @@ enum {
 	DANEMSG_TLSA_PKIX_EE = 1,
 	DANEMSG_TLSA_DANE_TA = 2,
 	DANEMSG_TLSA_DANE_EE = 3,
+	/* Not assigned by IANA: the reference system's private "PKIX-CD". Never usable as
+	 * parsed; a resolver with pkix_cd on makes a validated "4 0 0" record usable. */
+	DANEMSG_TLSA_PKIX_CD = 4,
 };
 enum { DANEMSG_TLSA_SEL_CERT = 0, DANEMSG_TLSA_SEL_SPKI = 1 };
 enum { DANEMSG_TLSA_MATCH_FULL = 0, DANEMSG_TLSA_MATCH_SHA256 = 1, DANEMSG_TLSA_MATCH_SHA512 = 2 };
@@ -69,7 +72,8 @@ const char *danemsg_tlsa_matching_name(uint8_t matching_type);
  *   trust anchor itself, whether or not the chain repeats it. For 2 1 0 the
  *   chain may stop below the TA: its top-most certificate (ee when chain is
  *   NULL or empty) must then be signed by the record's key.
- * - PKIX-TA/PKIX-EE (0/1) are unusable (no web PKI trust store is consulted).
+ * - PKIX-TA/PKIX-EE (0/1) never match here: they need a Web PKI trust store, see
+ *   danemsg_tlsa_match_cert_pkix().
  * - Digest agility (RFC 7671 section 9) is applied per usage and selector.
  * name is a DNS name, trailing dot optional, required even for DANE-EE sets.
  * Returns DANEMSG_OK and sets *matched (if not NULL) to the index of the record
@@ -81,10 +85,24 @@ danemsg_err danemsg_tlsa_match_cert(const danemsg_tlsa *recs, size_t n, const ch
 				    X509 *ee, STACK_OF(X509) *chain, size_t *matched);
 
 /*
+ * danemsg_tlsa_match_cert(), with pkix_store (may be NULL: then as above) the Web PKI
+ * trust store for PKIX-TA and PKIX-EE records (RFC 6698 section 2.1.1, RFC 7671 section
+ * 4). OpenSSL validates ee's path to the store (RFC 5280: signatures, validity dates,
+ * basicConstraints, key usage of CAs) and the name in a DNS SAN, as for DANE-TA; then
+ * - PKIX-EE (1): the record matches ee;
+ * - PKIX-TA (0): the record matches a CA certificate of that validated path, the store's
+ *   trust anchor included (the record narrows which Web PKI CA may vouch).
+ * X509_STORE is thread-safe: one store may serve concurrent calls.
+ */
+danemsg_err danemsg_tlsa_match_cert_pkix(const danemsg_tlsa *recs, size_t n, const char *name,
+					 X509 *ee, STACK_OF(X509) *chain, X509_STORE *pkix_store,
+					 size_t *matched);
+
+/*
  * Does any usable DANE-EE SPKI record (3 1 x) or any record carrying a whole
  * certificate or key authenticate the bare public key pkey? For messages that
  * carry no certificate: the key is then the one the record publishes.
- * DANE-TA records never match a bare key. Digest agility applies as above.
+ * DANE-TA, PKIX-TA and PKIX-EE records never match a bare key. Digest agility applies as above.
  * Returns as danemsg_tlsa_match_cert(): DANEMSG_ERR_NO_USABLE_RECORD only when
  * no record at all is usable (a set of DANE-TA records gives NO_MATCH).
  */
