@@ -1184,6 +1184,8 @@ static int run(struct listener *L, struct worker *workers, size_t n_workers)
 		}
 		workers[i].started = 1;
 	}
+	if (!rc)
+		write_status(L);   /* before any message: its room is taken while there is room */
 	if (!rc && pthread_create(&broker, NULL, broker_main, L)) {
 		cli_error("cannot start the broker thread");
 		atomic_store(&L->stopping, 1);

@@ -12,35 +12,40 @@
 #include "cli.h"
 #include "status.h"
 
+/* In place, in room taken once (STATUS_RESERVE bytes, the text ended by a NUL): a rewrite
+ * needs no new disk block, so on a full disk the status never takes the room that a
+ * message needs. A reader that catches a rewrite half done sees the file change under it
+ * and reads again (status_read). */
 int status_write(const char *dir, const char *text, size_t len)
 {
-	char tmp[4400], path[4400];
-	int fd, saved, ok;
+	char path[4400];
+	struct stat st;
+	size_t done = 0;
+	int fd, saved, ok = 1;
 
-	if (snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, STATUS_FILE) >= (int)sizeof(tmp) ||
-	    snprintf(path, sizeof(path), "%s/%s", dir, STATUS_FILE) >= (int)sizeof(path)) {
+	if (snprintf(path, sizeof(path), "%s/%s", dir, STATUS_FILE) >= (int)sizeof(path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	ok = !fchmod(fd, 0600) && write(fd, text, len) == (ssize_t)len;
+	ok = !fchmod(fd, 0600) && !fstat(fd, &st);
+	if (ok && st.st_size < STATUS_RESERVE)
+		posix_fallocate(fd, 0, STATUS_RESERVE);   /* else it grows as it must */
+	while (ok && done < len) {
+		ssize_t n = pwrite(fd, text + done, len - done, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ok = n > 0;
+		done += ok ? (size_t)n : 0;
+	}
+	ok = ok && (len >= STATUS_RESERVE || pwrite(fd, "", 1, (off_t)len) == 1);
 	saved = errno;
 	if (close(fd))
 		ok = 0;
-	if (!ok) {
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	if (rename(tmp, path)) {
-		saved = errno;
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	return 0;
+	errno = saved;
+	return ok ? 0 : -1;
 }
 
 static int is_name_char(char c, int first)
@@ -159,38 +164,61 @@ int status_parse(const char *text, size_t len, struct status_info *out, size_t *
 	return 0;
 }
 
-int status_read(const char *dir, char **text, size_t *len)
+/* One read of path into buf (STATUS_MAX + 1 bytes): its length, or -1 (errno). */
+static ssize_t read_once(const char *path, char *buf)
 {
-	char path[4400], *buf;
 	struct stat st;
 	ssize_t n;
-	int fd;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, STATUS_FILE) >= (int)sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) < 0)
+	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > STATUS_MAX) {
 		errno = fstat(fd, &st) ? errno : !S_ISREG(st.st_mode) ? EINVAL : EFBIG;
 		close(fd);
 		return -1;
 	}
-	if (!(buf = malloc(STATUS_MAX + 1))) {
-		close(fd);
-		return -1;
-	}
 	n = read(fd, buf, STATUS_MAX + 1);   /* it may have grown since fstat */
 	close(fd);
-	if (n < 0 || n > STATUS_MAX) {
+	if (n > STATUS_MAX) {
+		errno = EFBIG;
+		return -1;
+	}
+	return n;
+}
+
+int status_read(const char *dir, char **text, size_t *len)
+{
+	char path[4400], *buf, *again;
+	ssize_t n = -1, m = -2;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, STATUS_FILE) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	buf = malloc(STATUS_MAX + 1);
+	again = malloc(STATUS_MAX + 1);
+	/* the listener rewrites it in place: two reads that agree are one version of it */
+	for (int tries = 0; buf && again && tries < 5 && n != m; tries++) {
+		if ((n = read_once(path, buf)) < 0 || (m = read_once(path, again)) < 0)
+			break;
+		if (n == m && !memcmp(buf, again, (size_t)n))
+			break;
+		m = -2;
+		nanosleep(&(struct timespec){0, 20000000}, NULL);
+	}
+	free(again);
+	if (n >= 0 && m == -2)
+		errno = EAGAIN;   /* it kept changing */
+	if (!buf || n < 0 || m < 0) {
+		int saved = buf ? errno : ENOMEM;
 		free(buf);
-		errno = n < 0 ? errno : EFBIG;
+		errno = saved;
 		return -1;
 	}
 	buf[n] = '\0';
 	*text = buf;
-	*len = (size_t)n;
+	*len = strlen(buf);   /* the text ends at its NUL, the reserved room after it */
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-/* The status file of a running listener: its metrics (metrics.h), rewritten atomically
+/* The status file of a running listener: its metrics (metrics.h), rewritten in place
  * every few seconds in the state folder, read back by `danemsg listen --status`. */
 #ifndef DANEMSG_TOOL_STATUS_H
 #define DANEMSG_TOOL_STATUS_H
@@ -7,10 +7,12 @@
 #include <stdint.h>
 
 #define STATUS_FILE "status"
+/* Room the status file takes once, so that rewrites need no more (status.c). */
+#define STATUS_RESERVE 16384
 #define STATUS_MAX 65536          /* a larger file is not ours */
 #define STATUS_LINE_MAX 512
 
-/* Writes text to DIR/status (0600, through a temporary file and rename). 0 or -1 (errno). */
+/* Writes text to DIR/status (0600, in place: see status.c). 0 or -1 (errno). */
 int status_write(const char *dir, const char *text, size_t len);
 
 struct status_info {
