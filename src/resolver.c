@@ -1,6 +1,7 @@
 /* The resolver: libunbound validating locally, in front of the identity cache. */
 #include <errno.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,14 +22,22 @@
 #define NAME_MAX_TEXT 256
 #define ZONE_QUIET_MAX_MS 60000
 
+/* Two libunbound contexts: names that have had a secure, usable answer (KNOWN) and the
+ * others (NEW), which an attacker picks. A context whose server timed out again and again
+ * fails every query for a while (its infrastructure cache marks the server down): names
+ * that never answer then only take the NEW one down, and known senders keep working. */
+enum { NEW, KNOWN };
+
 struct danemsg_resolver {
-	struct ub_ctx *ub;
+	struct ub_ctx *ub[2];
+	int epoll_fd;                   /* readable when either context has answers */
 	danemsg_resolver_config cfg;
 	pthread_mutex_t lock;
 	struct cache cache;
 	danemsg_trust_anchor anchors;   /* what ub was given, for DNSSEC chains */
 	uint64_t next_generation;
 	uint64_t hits, misses, queries, refused;
+	uint32_t inflight_new;          /* queries in flight in the NEW context */
 };
 
 /* What libunbound hands back to us for one query. */
@@ -74,7 +83,9 @@ static danemsg_err add_anchor_file(danemsg_resolver *r, const char *path, char *
 
 	for (size_t i = first; !err && i < first + added; i++) {
 		char *text = ldns_rr2str(ldns_rr_list_rr(r->anchors.rrs, i));
-		int ub_err = text ? ub_ctx_add_ta(r->ub, text) : UB_NOMEM;
+		int ub_err = text ? ub_ctx_add_ta(r->ub[NEW], text) : UB_NOMEM;
+		if (!ub_err)
+			ub_err = ub_ctx_add_ta(r->ub[KNOWN], text);
 		free(text);
 		if (ub_err) {
 			set_err(errbuf, errlen, "trust anchor file %s: %s", path,
@@ -126,36 +137,52 @@ static danemsg_err set_option(struct ub_ctx *ub, const char *opt, uint32_t value
 	return ub_ctx_set_option(ub, opt, text) ? DANEMSG_ERR_DNS_CONFIG : DANEMSG_OK;
 }
 
-static danemsg_err configure(danemsg_resolver *r, const danemsg_resolver_config *cfg,
-			     char *errbuf, size_t errlen)
+/* One context's options and where it sends its queries. */
+static danemsg_err configure_context(struct ub_ctx *ub, const danemsg_resolver_config *cfg,
+				     char *errbuf, size_t errlen)
 {
 	danemsg_err err;
 
 	/* Threads, not a forked process: a daemon keeps its memory to itself. */
-	if (ub_ctx_async(r->ub, 1))
+	if (ub_ctx_async(ub, 1))
 		return DANEMSG_ERR_DNS_CONFIG;
 	/* Bound how long unbound's own cache keeps a removed record. */
-	if ((err = set_option(r->ub, "cache-max-ttl:", cfg->cache_max_ttl)) ||
-	    (err = set_option(r->ub, "cache-max-negative-ttl:", cfg->cache_negative_ttl)) ||
+	if ((err = set_option(ub, "cache-max-ttl:", cfg->cache_max_ttl)) ||
+	    (err = set_option(ub, "cache-max-negative-ttl:", cfg->cache_negative_ttl)) ||
 	    /* unbound keeps a bogus answer 60 s: an attack on the path that has stopped would
 	     * outlast the retries of the messages it hit */
-	    (err = set_option(r->ub, "val-bogus-ttl:", cfg->cache_failure_ttl)))
+	    (err = set_option(ub, "val-bogus-ttl:", cfg->cache_failure_ttl)))
 		return err;
-	if (cfg->offline_zone_file) {
-		err = add_offline_zone(r->ub, cfg->offline_zone, cfg->offline_zone_file, errbuf,
-				       errlen);
-		if (err)
-			return err;
-	} else if (cfg->server) {
-		int ub_err = ub_ctx_set_fwd(r->ub, cfg->server);
+	if (cfg->offline_zone_file)
+		return add_offline_zone(ub, cfg->offline_zone, cfg->offline_zone_file, errbuf,
+					errlen);
+	if (cfg->server) {
+		int ub_err = ub_ctx_set_fwd(ub, cfg->server);
 		if (ub_err) {
 			set_err(errbuf, errlen, "bad resolver address '%s': %s", cfg->server,
 				ub_strerror(ub_err));
 			return DANEMSG_ERR_DNS_CONFIG;
 		}
-	} else if (ub_ctx_resolvconf(r->ub, NULL)) {
+	} else if (ub_ctx_resolvconf(ub, NULL)) {
 		set_err(errbuf, errlen, "cannot read the system's resolver configuration");
 		return DANEMSG_ERR_DNS_CONFIG;
+	}
+	return DANEMSG_OK;
+}
+
+static danemsg_err configure(danemsg_resolver *r, const danemsg_resolver_config *cfg,
+			     char *errbuf, size_t errlen)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	danemsg_err err;
+
+	for (int k = NEW; k <= KNOWN; k++) {
+		if ((err = configure_context(r->ub[k], cfg, errbuf, errlen)))
+			return err;
+		if (epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, ub_fd(r->ub[k]), &ev)) {
+			set_err(errbuf, errlen, "epoll: %s", strerror(errno));
+			return DANEMSG_ERR_IO;
+		}
 	}
 	if (cfg->root_anchor_file && *cfg->root_anchor_file &&
 	    !(access(cfg->root_anchor_file, R_OK) && !strcmp(cfg->root_anchor_file,
@@ -186,6 +213,7 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_res
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return DANEMSG_ERR_NOMEM;
+	r->epoll_fd = -1;
 	/* Keep the numbers; the caller owns the strings, read only by configure(). */
 	r->cfg = *cfg;
 	r->cfg.trust_anchor_files = NULL;
@@ -203,9 +231,12 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_res
 		return err;
 	}
 	pthread_mutex_init(&r->lock, NULL);
-	r->ub = ub_ctx_create();
+	r->ub[NEW] = ub_ctx_create();
+	r->ub[KNOWN] = ub_ctx_create();
+	r->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	r->anchors.rrs = ldns_rr_list_new();
-	err = r->ub && r->anchors.rrs ? configure(r, cfg, errbuf, errbuf_len) : DANEMSG_ERR_NOMEM;
+	err = r->ub[NEW] && r->ub[KNOWN] && r->anchors.rrs && r->epoll_fd >= 0
+		      ? configure(r, cfg, errbuf, errbuf_len) : DANEMSG_ERR_NOMEM;
 	if (err) {
 		if (errbuf && errbuf_len && !errbuf[0])
 			snprintf(errbuf, errbuf_len, "%s", danemsg_strerror(err));
@@ -220,8 +251,11 @@ void danemsg_resolver_free(danemsg_resolver *r)
 {
 	if (!r)
 		return;
-	if (r->ub)
-		ub_ctx_delete(r->ub);   /* drops queries in flight without callbacks */
+	for (int k = NEW; k <= KNOWN; k++)
+		if (r->ub[k])
+			ub_ctx_delete(r->ub[k]);   /* drops queries in flight without callbacks */
+	if (r->epoll_fd >= 0)
+		close(r->epoll_fd);
 	for (struct cache_entry *e = r->cache.pending; e; e = e->pend_next)
 		free(e->query);
 	cache_destroy(&r->cache);
@@ -295,37 +329,64 @@ static danemsg_identity *identity_from_result(const danemsg_resolver *r, const c
 }
 
 /* A query of a name under zone z ended with status: a temporary failure keeps the zone
- * quiet for a while, doubling with each in a row; anything else (an answer) ends that. */
+ * quiet for a while, doubling with each in a row; an answer ends that. Not for a parent
+ * (BELOW): answers in one subzone say nothing of the others an attacker makes up, so
+ * there the failures are forgotten only after a quiet spell long past. */
 static void zone_done_locked(danemsg_resolver *r, struct cache_zone *z, danemsg_err status)
 {
-	uint64_t quiet_ms;
+	uint64_t quiet_ms, now = cache_now_ms();
 	if (!z)
 		return;
 	z->inflight--;
 	if (status != DANEMSG_ERR_DNS_TEMPORARY) {
-		z->failures = 0;
-		z->quiet_until_ms = 0;
+		if (z->kind != CACHE_ZONE_BELOW) {
+			z->failures = 0;
+			z->quiet_until_ms = 0;
+		}
 		return;
 	}
+	if (z->kind == CACHE_ZONE_BELOW && z->quiet_until_ms + ZONE_QUIET_MAX_MS < now)
+		z->failures = 0;
 	quiet_ms = (uint64_t)r->cfg.cache_failure_ttl * 1000u << (z->failures < 8 ? z->failures : 8);
 	if (quiet_ms > ZONE_QUIET_MAX_MS)
 		quiet_ms = ZONE_QUIET_MAX_MS;
 	z->failures++;
-	z->quiet_until_ms = cache_now_ms() + quiet_ms;
+	z->quiet_until_ms = now + quiet_ms;
 }
 
-/* Why a new query for canon may not be sent now (lock held), or NULL. */
-static const char *refuse_query_locked(danemsg_resolver *r, const char *canon,
-				       struct cache_zone **zone)
+/* Lookups of names not seen good may take this many of the max_inflight: the rest is kept
+ * for the known. */
+static uint32_t new_share(const danemsg_resolver *r)
 {
-	struct cache_zone *z = cache_zone_get(&r->cache, cache_zone_of(canon));
-	*zone = z;
+	uint32_t share = r->cfg.max_inflight - r->cfg.max_inflight / 4;
+	return share ? share : 1;
+}
+
+/* Why a new query for canon may not be sent now (lock held), or NULL; zones gets the
+ * zone slots the query is to be counted in. */
+static const char *refuse_query_locked(danemsg_resolver *r, const char *canon, int known,
+				       struct cache_zone *zones[CACHE_KEYS])
+{
+	uint64_t now = cache_now_ms();
+	uint32_t per_zone = r->cfg.max_inflight_per_zone;
+
+	cache_zone_keys(&r->cache, canon, known, zones);
 	if (r->cache.n_pending >= r->cfg.max_inflight)
 		return "too many DNS lookups in flight";
-	if (z && z->quiet_until_ms > cache_now_ms())
-		return "lookups under this zone failed just before: not asked again yet";
-	if (z && z->failures && z->inflight >= r->cfg.max_inflight_per_zone)
-		return "too many DNS lookups in flight under this failing zone";
+	if (!known && r->inflight_new >= new_share(r))
+		return "too many DNS lookups in flight for senders not seen before";
+	for (size_t i = 0; i < CACHE_KEYS; i++) {
+		struct cache_zone *z = zones[i];
+		int below = z && z->kind == CACHE_ZONE_BELOW;
+		if (z && z->quiet_until_ms > now)
+			return below ? "lookups under other subzones of a parent zone failed just "
+				       "before: not asked again yet"
+				     : "lookups under this zone failed just before: not asked again yet";
+		if (z && z->failures && z->inflight >= per_zone)
+			return "too many DNS lookups in flight under this failing zone";
+		if (below && z->inflight >= 4 * per_zone)
+			return "too many DNS lookups in flight under the subzones of a parent zone";
+	}
 	return NULL;
 }
 
@@ -347,8 +408,14 @@ static struct cache_waiter *complete_locked(danemsg_resolver *r, struct cache_en
 					    danemsg_identity *id)
 {
 	struct cache_waiter *w = e->waiters;
-	zone_done_locked(r, e->zone, id ? id->status : DANEMSG_ERR_DNS_TEMPORARY);
-	e->zone = NULL;
+	for (size_t i = 0; i < CACHE_KEYS; i++) {
+		zone_done_locked(r, e->zones[i], id ? id->status : DANEMSG_ERR_DNS_TEMPORARY);
+		e->zones[i] = NULL;
+	}
+	if (!e->known)
+		r->inflight_new--;
+	if (id && id->status == DANEMSG_OK)
+		cache_set_known(&r->cache, e);
 	e->waiters = NULL;
 	cache_set_pending(&r->cache, e, 0);
 	e->async_id = 0;
@@ -404,6 +471,7 @@ static void expire_overdue(danemsg_resolver *r)
 		danemsg_identity *id = NULL;
 		int async_id = 0;
 		struct pending_query *pq = NULL;
+		struct ub_ctx *ub = NULL;
 
 		pthread_mutex_lock(&r->lock);
 		for (e = r->cache.pending; e && e->deadline_ms > now; e = e->pend_next)
@@ -416,6 +484,7 @@ static void expire_overdue(danemsg_resolver *r)
 			}
 			async_id = e->async_id;
 			pq = e->query;
+			ub = r->ub[e->known];
 			e->generation = ++r->next_generation;   /* a late answer is ignored */
 			w = complete_locked(r, e, id ? danemsg_identity_ref(id) : NULL);
 		}
@@ -424,7 +493,7 @@ static void expire_overdue(danemsg_resolver *r)
 			return;
 		/* A cancelled query never calls back, so its data is ours to free; if
 		 * the answer was already on its way, on_answer() frees it. */
-		if (async_id && ub_cancel(r->ub, async_id) == UB_NOERROR)
+		if (async_id && ub_cancel(ub, async_id) == UB_NOERROR)
 			free(pq);
 		notify(w, id);
 		danemsg_identity_unref(id);
@@ -433,12 +502,14 @@ static void expire_overdue(danemsg_resolver *r)
 
 danemsg_err danemsg_resolver_process(danemsg_resolver *r)
 {
+	danemsg_err err = DANEMSG_OK;
 	if (!r)
 		return DANEMSG_ERR_INVALID_ARG;
-	if (ub_poll(r->ub) && ub_process(r->ub))
-		return DANEMSG_ERR_DNS_TEMPORARY;
+	for (int k = NEW; k <= KNOWN; k++)
+		if (ub_poll(r->ub[k]) && ub_process(r->ub[k]))
+			err = DANEMSG_ERR_DNS_TEMPORARY;
 	expire_overdue(r);
-	return DANEMSG_OK;
+	return err;
 }
 
 danemsg_err danemsg_resolver_wait(danemsg_resolver *r, int timeout_ms)
@@ -446,16 +517,16 @@ danemsg_err danemsg_resolver_wait(danemsg_resolver *r, int timeout_ms)
 	struct pollfd pfd;
 	if (!r)
 		return DANEMSG_ERR_INVALID_ARG;
-	pfd.fd = ub_fd(r->ub);
+	pfd.fd = r->epoll_fd;
 	pfd.events = POLLIN;
-	if (pfd.fd >= 0 && poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+	if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
 		return DANEMSG_ERR_IO;
 	return danemsg_resolver_process(r);
 }
 
 int danemsg_resolver_fd(danemsg_resolver *r)
 {
-	return r ? ub_fd(r->ub) : -1;
+	return r ? r->epoll_fd : -1;
 }
 
 danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
@@ -465,7 +536,8 @@ danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
 	struct cache_entry *e;
 	struct cache_waiter *w;
 	struct pending_query *pq;
-	struct cache_zone *zone = NULL;
+	struct cache_zone *zones[CACHE_KEYS];
+	int known;
 	danemsg_err err;
 
 	if (!r || !name || !cb)
@@ -485,8 +557,9 @@ danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
 		return DANEMSG_OK;
 	}
 	r->misses++;
+	known = e && e->known;
 	if (!e || !e->pending) {
-		const char *why = refuse_query_locked(r, canon, &zone);
+		const char *why = refuse_query_locked(r, canon, known, zones);
 		if (why) {
 			r->refused++;
 			pthread_mutex_unlock(&r->lock);
@@ -516,8 +589,11 @@ danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
 		return DANEMSG_ERR_NOMEM;
 	}
 	cache_set_pending(&r->cache, e, 1);
-	if ((e->zone = zone))
-		zone->inflight++;
+	for (size_t i = 0; i < CACHE_KEYS; i++)
+		if ((e->zones[i] = zones[i]))
+			zones[i]->inflight++;
+	if (!known)
+		r->inflight_new++;
 	e->generation = pq->generation = ++r->next_generation;
 	e->deadline_ms = cache_now_ms() + r->cfg.timeout_ms;
 	e->async_id = 0;
@@ -528,7 +604,7 @@ danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
 	pthread_mutex_unlock(&r->lock);
 
 	int async_id = 0;
-	int ub_err = ub_resolve_async(r->ub, canon, TYPE_TLSA, CLASS_IN, pq, on_answer, &async_id);
+	int ub_err = ub_resolve_async(r->ub[known], canon, TYPE_TLSA, CLASS_IN, pq, on_answer, &async_id);
 	if (ub_err) {
 		/* Fail the entry now, as if libunbound had answered with this error. */
 		on_answer(pq, ub_err, NULL);
@@ -598,7 +674,8 @@ danemsg_err resolver_query_packet(danemsg_resolver *r, const char *name, ldns_rr
 				  ldns_pkt **out, char *errbuf, size_t errlen)
 {
 	struct ub_result *res = NULL;
-	int ub_err = ub_resolve(r->ub, name, type, CLASS_IN, &res);
+	/* names of a chain to build: kept away from the known senders' context */
+	int ub_err = ub_resolve(r->ub[NEW], name, type, CLASS_IN, &res);
 	danemsg_err err = DANEMSG_OK;
 
 	*out = NULL;
