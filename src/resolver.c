@@ -22,15 +22,21 @@
 #define NAME_MAX_TEXT 256
 #define ZONE_QUIET_MAX_MS 60000
 
-/* Two libunbound contexts: names that have had a secure, usable answer (KNOWN) and the
- * others (NEW), which an attacker picks. A context whose server timed out again and again
- * fails every query for a while (its infrastructure cache marks the server down): names
- * that never answer then only take the NEW one down, and known senders keep working. */
+/* Two libunbound contexts: names that have had a usable answer (KNOWN) and the others
+ * (NEW), which an attacker picks. A context whose server timed out again and again fails
+ * every query for a while (its infrastructure cache marks the server down, and a trust
+ * anchor's keys it could not fetch stay "invalid"): names that never answer then take
+ * only the NEW one down, and known senders keep working. The NEW one is replaced by a
+ * fresh one once a lookup in it failed and none is left in it (see renew_new_context). */
 enum { NEW, KNOWN };
 
 struct danemsg_resolver {
 	struct ub_ctx *ub[2];
+	pthread_rwlock_t ctx_lock;      /* held to use ub[], for writing to replace ub[NEW] */
+	int new_failed;                 /* a lookup in ub[NEW] failed as temporary */
+	uint32_t new_queries;           /* queries ub[NEW] still owes a callback (atomic) */
 	int epoll_fd;                   /* readable when either context has answers */
+	char *server, *zone_file, *zone;   /* copies, to configure a context again */
 	danemsg_resolver_config cfg;
 	pthread_mutex_t lock;
 	struct cache cache;
@@ -44,6 +50,7 @@ struct danemsg_resolver {
 struct pending_query {
 	danemsg_resolver *r;
 	uint64_t generation;
+	int known;                      /* which context was asked */
 	char name[NAME_MAX_TEXT];
 };
 
@@ -72,28 +79,21 @@ static void set_err(char *errbuf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Adds the DS/DNSKEY records of a file to libunbound and to our own list (for DNSSEC
- * chains). Read with ldns so that a broken anchor is reported now, not as
- * "initialization failure" at the first lookup. */
-static danemsg_err add_anchor_file(danemsg_resolver *r, const char *path, char *errbuf,
-				   size_t errlen)
+/* Gives libunbound the DS/DNSKEY records read into r->anchors (with ldns, so that a
+ * broken anchor is reported at once, not as "initialization failure" at the first lookup). */
+static danemsg_err add_trust_anchors(struct ub_ctx *ub, const ldns_rr_list *rrs, char *errbuf,
+				     size_t errlen)
 {
-	size_t first = ldns_rr_list_rr_count(r->anchors.rrs), added = 0;
-	danemsg_err err = chain_anchor_read_file(path, r->anchors.rrs, &added, errbuf, errlen);
-
-	for (size_t i = first; !err && i < first + added; i++) {
-		char *text = ldns_rr2str(ldns_rr_list_rr(r->anchors.rrs, i));
-		int ub_err = text ? ub_ctx_add_ta(r->ub[NEW], text) : UB_NOMEM;
-		if (!ub_err)
-			ub_err = ub_ctx_add_ta(r->ub[KNOWN], text);
+	for (size_t i = 0; i < ldns_rr_list_rr_count(rrs); i++) {
+		char *text = ldns_rr2str(ldns_rr_list_rr(rrs, i));
+		int ub_err = text ? ub_ctx_add_ta(ub, text) : UB_NOMEM;
 		free(text);
 		if (ub_err) {
-			set_err(errbuf, errlen, "trust anchor file %s: %s", path,
-				ub_strerror(ub_err));
-			err = DANEMSG_ERR_DNS_CONFIG;
+			set_err(errbuf, errlen, "trust anchor: %s", ub_strerror(ub_err));
+			return DANEMSG_ERR_DNS_CONFIG;
 		}
 	}
-	return err;
+	return DANEMSG_OK;
 }
 
 /* Offline mode: the signed zone is an auth-zone that only libunbound reads. */
@@ -170,33 +170,55 @@ static danemsg_err configure_context(struct ub_ctx *ub, const danemsg_resolver_c
 	return DANEMSG_OK;
 }
 
+/* A context configured as r's, watched by r's epoll descriptor. */
+static danemsg_err new_context(danemsg_resolver *r, struct ub_ctx **out, char *errbuf,
+			       size_t errlen)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct ub_ctx *ub = ub_ctx_create();
+	danemsg_err err = ub ? configure_context(ub, &r->cfg, errbuf, errlen) : DANEMSG_ERR_NOMEM;
+
+	if (!err)
+		err = add_trust_anchors(ub, r->anchors.rrs, errbuf, errlen);
+	if (!err && epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, ub_fd(ub), &ev)) {
+		set_err(errbuf, errlen, "epoll: %s", strerror(errno));
+		err = DANEMSG_ERR_IO;
+	}
+	if (err && ub)
+		ub_ctx_delete(ub);
+	*out = err ? NULL : ub;
+	return err;
+}
+
 static danemsg_err configure(danemsg_resolver *r, const danemsg_resolver_config *cfg,
 			     char *errbuf, size_t errlen)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
 	danemsg_err err;
+	size_t added;
 
-	for (int k = NEW; k <= KNOWN; k++) {
-		if ((err = configure_context(r->ub[k], cfg, errbuf, errlen)))
-			return err;
-		if (epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, ub_fd(r->ub[k]), &ev)) {
-			set_err(errbuf, errlen, "epoll: %s", strerror(errno));
-			return DANEMSG_ERR_IO;
-		}
-	}
 	if (cfg->root_anchor_file && *cfg->root_anchor_file &&
 	    !(access(cfg->root_anchor_file, R_OK) && !strcmp(cfg->root_anchor_file,
 							     ROOT_ANCHOR_DEFAULT))) {
-		err = add_anchor_file(r, cfg->root_anchor_file, errbuf, errlen);
+		err = chain_anchor_read_file(cfg->root_anchor_file, r->anchors.rrs, &added,
+					     errbuf, errlen);
 		if (err)
 			return err;
 	}
 	for (const char *const *f = cfg->trust_anchor_files; f && *f; f++) {
-		err = add_anchor_file(r, *f, errbuf, errlen);
+		err = chain_anchor_read_file(*f, r->anchors.rrs, &added, errbuf, errlen);
 		if (err)
 			return err;
 	}
-	return DANEMSG_OK;
+	if ((err = new_context(r, &r->ub[NEW], errbuf, errlen)))
+		return err;
+	return new_context(r, &r->ub[KNOWN], errbuf, errlen);
+}
+
+/* A copy of an optional string: 0, or -1 out of memory. */
+static int copy_string(const char *from, char **to)
+{
+	*to = from ? strdup(from) : NULL;
+	return from && !*to ? -1 : 0;
 }
 
 danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_resolver **out,
@@ -214,11 +236,22 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_res
 	if (!r)
 		return DANEMSG_ERR_NOMEM;
 	r->epoll_fd = -1;
-	/* Keep the numbers; the caller owns the strings, read only by configure(). */
+	/* Keep the numbers and copies of what configures a context again; the anchors are
+	 * read once, into r->anchors. */
 	r->cfg = *cfg;
 	r->cfg.trust_anchor_files = NULL;
-	r->cfg.root_anchor_file = r->cfg.server = NULL;
-	r->cfg.offline_zone_file = r->cfg.offline_zone = NULL;
+	r->cfg.root_anchor_file = NULL;
+	if (copy_string(cfg->server, &r->server) ||
+	    copy_string(cfg->offline_zone_file, &r->zone_file) ||
+	    copy_string(cfg->offline_zone, &r->zone)) {
+		free(r->server);
+		free(r->zone_file);
+		free(r);
+		return DANEMSG_ERR_NOMEM;
+	}
+	r->cfg.server = r->server;
+	r->cfg.offline_zone_file = r->zone_file;
+	r->cfg.offline_zone = r->zone;
 	if (!r->cfg.timeout_ms)
 		r->cfg.timeout_ms = 5000;
 	if (!r->cfg.max_inflight)
@@ -227,16 +260,18 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_res
 		r->cfg.max_inflight_per_zone = 4;
 	err = cache_init(&r->cache, cfg->cache_max_entries);
 	if (err) {
+		free(r->server);
+		free(r->zone_file);
+		free(r->zone);
 		free(r);
 		return err;
 	}
 	pthread_mutex_init(&r->lock, NULL);
-	r->ub[NEW] = ub_ctx_create();
-	r->ub[KNOWN] = ub_ctx_create();
+	pthread_rwlock_init(&r->ctx_lock, NULL);
 	r->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	r->anchors.rrs = ldns_rr_list_new();
-	err = r->ub[NEW] && r->ub[KNOWN] && r->anchors.rrs && r->epoll_fd >= 0
-		      ? configure(r, cfg, errbuf, errbuf_len) : DANEMSG_ERR_NOMEM;
+	err = r->anchors.rrs && r->epoll_fd >= 0 ? configure(r, cfg, errbuf, errbuf_len)
+						 : DANEMSG_ERR_NOMEM;
 	if (err) {
 		if (errbuf && errbuf_len && !errbuf[0])
 			snprintf(errbuf, errbuf_len, "%s", danemsg_strerror(err));
@@ -261,6 +296,10 @@ void danemsg_resolver_free(danemsg_resolver *r)
 	cache_destroy(&r->cache);
 	ldns_rr_list_deep_free(r->anchors.rrs);
 	pthread_mutex_destroy(&r->lock);
+	pthread_rwlock_destroy(&r->ctx_lock);
+	free(r->server);
+	free(r->zone_file);
+	free(r->zone);
 	free(r);
 }
 
@@ -378,10 +417,11 @@ static const char *refuse_query_locked(danemsg_resolver *r, const char *canon, i
 	for (size_t i = 0; i < CACHE_KEYS; i++) {
 		struct cache_zone *z = zones[i];
 		int below = z && z->kind == CACHE_ZONE_BELOW;
+		if (z && z->quiet_until_ms > now && below)
+			return "lookups under other subzones of a parent zone failed just before: "
+			       "not asked again yet";
 		if (z && z->quiet_until_ms > now)
-			return below ? "lookups under other subzones of a parent zone failed just "
-				       "before: not asked again yet"
-				     : "lookups under this zone failed just before: not asked again yet";
+			return "lookups under this zone failed just before: not asked again yet";
 		if (z && z->failures && z->inflight >= per_zone)
 			return "too many DNS lookups in flight under this failing zone";
 		if (below && z->inflight >= 4 * per_zone)
@@ -412,8 +452,11 @@ static struct cache_waiter *complete_locked(danemsg_resolver *r, struct cache_en
 		zone_done_locked(r, e->zones[i], id ? id->status : DANEMSG_ERR_DNS_TEMPORARY);
 		e->zones[i] = NULL;
 	}
-	if (!e->known)
+	if (!e->known) {
 		r->inflight_new--;
+		if (!id || id->status == DANEMSG_ERR_DNS_TEMPORARY)
+			r->new_failed = 1;
+	}
 	if (id && id->status == DANEMSG_OK)
 		cache_set_known(&r->cache, e);
 	e->waiters = NULL;
@@ -442,6 +485,13 @@ static void notify(struct cache_waiter *w, danemsg_identity *id)
 	}
 }
 
+static void query_free(danemsg_resolver *r, struct pending_query *pq)
+{
+	if (!pq->known)
+		__atomic_sub_fetch(&r->new_queries, 1, __ATOMIC_RELEASE);
+	free(pq);
+}
+
 static void on_answer(void *arg, int ub_err, struct ub_result *res)
 {
 	struct pending_query *pq = arg;
@@ -458,7 +508,7 @@ static void on_answer(void *arg, int ub_err, struct ub_result *res)
 	pthread_mutex_unlock(&r->lock);
 	notify(w, id);
 	danemsg_identity_unref(id);
-	free(pq);
+	query_free(r, pq);
 }
 
 /* Times out overdue queries: they fail as temporary, without waiting for libunbound. */
@@ -473,6 +523,7 @@ static void expire_overdue(danemsg_resolver *r)
 		struct pending_query *pq = NULL;
 		struct ub_ctx *ub = NULL;
 
+		pthread_rwlock_rdlock(&r->ctx_lock);
 		pthread_mutex_lock(&r->lock);
 		for (e = r->cache.pending; e && e->deadline_ms > now; e = e->pend_next)
 			;
@@ -489,12 +540,15 @@ static void expire_overdue(danemsg_resolver *r)
 			w = complete_locked(r, e, id ? danemsg_identity_ref(id) : NULL);
 		}
 		pthread_mutex_unlock(&r->lock);
-		if (!e)
+		if (!e) {
+			pthread_rwlock_unlock(&r->ctx_lock);
 			return;
+		}
 		/* A cancelled query never calls back, so its data is ours to free; if
 		 * the answer was already on its way, on_answer() frees it. */
 		if (async_id && ub_cancel(ub, async_id) == UB_NOERROR)
-			free(pq);
+			query_free(r, pq);
+		pthread_rwlock_unlock(&r->ctx_lock);
 		notify(w, id);
 		danemsg_identity_unref(id);
 	}
@@ -505,9 +559,11 @@ danemsg_err danemsg_resolver_process(danemsg_resolver *r)
 	danemsg_err err = DANEMSG_OK;
 	if (!r)
 		return DANEMSG_ERR_INVALID_ARG;
+	pthread_rwlock_rdlock(&r->ctx_lock);
 	for (int k = NEW; k <= KNOWN; k++)
 		if (ub_poll(r->ub[k]) && ub_process(r->ub[k]))
 			err = DANEMSG_ERR_DNS_TEMPORARY;
+	pthread_rwlock_unlock(&r->ctx_lock);
 	expire_overdue(r);
 	return err;
 }
@@ -529,8 +585,8 @@ int danemsg_resolver_fd(danemsg_resolver *r)
 	return r ? r->epoll_fd : -1;
 }
 
-danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
-					  danemsg_lookup_cb cb, void *arg)
+static danemsg_err lookup_start(danemsg_resolver *r, const char *name, danemsg_lookup_cb cb,
+				void *arg)
 {
 	char canon[NAME_MAX_TEXT];
 	struct cache_entry *e;
@@ -599,12 +655,16 @@ danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
 	e->async_id = 0;
 	e->query = pq;
 	pq->r = r;
+	pq->known = known;
+	if (!known)
+		__atomic_add_fetch(&r->new_queries, 1, __ATOMIC_RELAXED);
 	memcpy(pq->name, canon, strlen(canon) + 1);
 	r->queries++;
 	pthread_mutex_unlock(&r->lock);
 
 	int async_id = 0;
-	int ub_err = ub_resolve_async(r->ub[known], canon, TYPE_TLSA, CLASS_IN, pq, on_answer, &async_id);
+	int ub_err = ub_resolve_async(r->ub[known], canon, TYPE_TLSA, CLASS_IN, pq, on_answer,
+				      &async_id);
 	if (ub_err) {
 		/* Fail the entry now, as if libunbound had answered with this error. */
 		on_answer(pq, ub_err, NULL);
@@ -615,6 +675,46 @@ danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
 		e->async_id = async_id;
 	pthread_mutex_unlock(&r->lock);
 	return DANEMSG_OK;
+}
+
+/* Replaces the NEW context by a fresh one when a lookup in it failed and it owes no
+ * callback: whatever names that never answer left in its infrastructure and key caches
+ * (the server marked down, keys marked invalid) goes with it, so that a new sender is not
+ * failed for it. Skipped while another thread uses a context, or from a callback. */
+static void renew_new_context(danemsg_resolver *r)
+{
+	struct ub_ctx *fresh, *old = NULL;
+
+	if (!__atomic_load_n(&r->new_failed, __ATOMIC_RELAXED) ||
+	    pthread_rwlock_trywrlock(&r->ctx_lock))
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (r->new_failed && !r->inflight_new &&
+	    !__atomic_load_n(&r->new_queries, __ATOMIC_ACQUIRE) &&
+	    !new_context(r, &fresh, NULL, 0)) {
+		old = r->ub[NEW];
+		r->ub[NEW] = fresh;
+		r->new_failed = 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (old) {
+		epoll_ctl(r->epoll_fd, EPOLL_CTL_DEL, ub_fd(old), NULL);
+		ub_ctx_delete(old);
+	}
+	pthread_rwlock_unlock(&r->ctx_lock);
+}
+
+danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
+					  danemsg_lookup_cb cb, void *arg)
+{
+	danemsg_err err;
+	if (!r || !name || !cb)
+		return DANEMSG_ERR_INVALID_ARG;
+	renew_new_context(r);
+	pthread_rwlock_rdlock(&r->ctx_lock);
+	err = lookup_start(r, name, cb, arg);
+	pthread_rwlock_unlock(&r->ctx_lock);
+	return err;
 }
 
 struct sync_wait {
@@ -674,8 +774,12 @@ danemsg_err resolver_query_packet(danemsg_resolver *r, const char *name, ldns_rr
 				  ldns_pkt **out, char *errbuf, size_t errlen)
 {
 	struct ub_result *res = NULL;
+	int ub_err;
+
 	/* names of a chain to build: kept away from the known senders' context */
-	int ub_err = ub_resolve(r->ub[NEW], name, type, CLASS_IN, &res);
+	pthread_rwlock_rdlock(&r->ctx_lock);
+	ub_err = ub_resolve(r->ub[NEW], name, type, CLASS_IN, &res);
+	pthread_rwlock_unlock(&r->ctx_lock);
 	danemsg_err err = DANEMSG_OK;
 
 	*out = NULL;
