@@ -455,7 +455,7 @@ static struct cache_waiter *complete_locked(danemsg_resolver *r, struct cache_en
 	if (!e->known) {
 		r->inflight_new--;
 		if (!id || id->status == DANEMSG_ERR_DNS_TEMPORARY)
-			r->new_failed = 1;
+			__atomic_store_n(&r->new_failed, 1, __ATOMIC_RELAXED);
 	}
 	if (id && id->status == DANEMSG_OK)
 		cache_set_known(&r->cache, e);
