@@ -40,19 +40,55 @@ const char *cache_zone_of(const char *name)
 	return zone && zone[1] ? zone + 1 : ".";
 }
 
-struct cache_zone *cache_zone_get(struct cache *c, const char *zone)
+struct cache_zone *cache_zone_get(struct cache *c, enum cache_zone_kind kind,
+				  const char *zone)
 {
-	struct cache_zone *z = &c->zones[util_fnv1a(zone) % CACHE_ZONES];
+	struct cache_zone *z = &c->zones[(util_fnv1a(zone) + kind * 2654435761u) % CACHE_ZONES];
 	size_t len = strlen(zone);
 	if (len >= CACHE_ZONE_NAME)
 		return NULL;
-	if (!strcmp(z->name, zone))
+	if (z->kind == kind && !strcmp(z->name, zone))
 		return z;
 	if (z->inflight || z->quiet_until_ms > cache_now_ms())
 		return NULL;
 	memset(z, 0, sizeof(*z));
+	z->kind = kind;
 	memcpy(z->name, zone, len + 1);
 	return z;
+}
+
+/* The suffix of name with labels labels, or NULL when name has fewer. */
+static const char *suffix_of_labels(const char *name, size_t labels)
+{
+	size_t n = 0;
+	const char *p;
+	for (p = name; *p; p++)
+		n += *p == '.';
+	if (!strcmp(name, ".") || n < labels)
+		return NULL;
+	for (p = name; n > labels; p++)
+		n -= *p == '.';
+	return p;
+}
+
+void cache_zone_keys(struct cache *c, const char *name, int known,
+		     struct cache_zone *out[CACHE_KEYS])
+{
+	const char *zone = cache_zone_of(name);
+	size_t n = 1;
+
+	memset(out, 0, CACHE_KEYS * sizeof(*out));
+	out[0] = cache_zone_get(c, known ? CACHE_ZONE_KNOWN : CACHE_ZONE_OWN, zone);
+	for (size_t labels = 3; !known && labels >= 2; labels--) {
+		const char *up = suffix_of_labels(zone, labels);
+		if (up && up != zone)
+			out[n++] = cache_zone_get(c, CACHE_ZONE_BELOW, up);
+	}
+	/* a slot taken over twice would be counted as one zone twice */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (out[i] == out[j])
+				out[i] = NULL;
 }
 
 static void lru_unlink(struct cache *c, struct cache_entry *e)
@@ -60,23 +96,23 @@ static void lru_unlink(struct cache *c, struct cache_entry *e)
 	if (e->lru_prev)
 		e->lru_prev->lru_next = e->lru_next;
 	else
-		c->lru_head = e->lru_next;
+		c->lru_head[e->known] = e->lru_next;
 	if (e->lru_next)
 		e->lru_next->lru_prev = e->lru_prev;
 	else
-		c->lru_tail = e->lru_prev;
+		c->lru_tail[e->known] = e->lru_prev;
 	e->lru_prev = e->lru_next = NULL;
 }
 
 static void lru_push_front(struct cache *c, struct cache_entry *e)
 {
-	e->lru_next = c->lru_head;
+	e->lru_next = c->lru_head[e->known];
 	e->lru_prev = NULL;
-	if (c->lru_head)
-		c->lru_head->lru_prev = e;
-	c->lru_head = e;
-	if (!c->lru_tail)
-		c->lru_tail = e;
+	if (c->lru_head[e->known])
+		c->lru_head[e->known]->lru_prev = e;
+	c->lru_head[e->known] = e;
+	if (!c->lru_tail[e->known])
+		c->lru_tail[e->known] = e;
 }
 
 static void entry_free(struct cache_entry *e)
@@ -97,9 +133,8 @@ static void cache_remove(struct cache *c, struct cache_entry *e)
 	entry_free(e);
 }
 
-void cache_destroy(struct cache *c)
+static void entries_free(struct cache_entry *e)
 {
-	struct cache_entry *e = c->lru_head;
 	while (e) {
 		struct cache_entry *next = e->lru_next;
 		struct cache_waiter *w = e->waiters;
@@ -111,6 +146,12 @@ void cache_destroy(struct cache *c)
 		entry_free(e);
 		e = next;
 	}
+}
+
+void cache_destroy(struct cache *c)
+{
+	for (int known = 0; known < 2; known++)
+		entries_free(c->lru_head[known]);
 	free(c->buckets);
 	free(c->zones);
 	memset(c, 0, sizeof(*c));
@@ -125,16 +166,19 @@ struct cache_entry *cache_find(struct cache *c, const char *name)
 	return NULL;
 }
 
+/* Least recently used first, those never seen good before the known. */
 static void evict_idle(struct cache *c)
 {
-	struct cache_entry *e = c->lru_tail;
-	while (c->n_entries > c->max_entries && e) {
-		struct cache_entry *prev = e->lru_prev;
-		if (!e->pending) {
-			cache_remove(c, e);
-			c->evictions++;
+	for (int known = 0; known < 2; known++) {
+		struct cache_entry *e = c->lru_tail[known];
+		while (c->n_entries > c->max_entries && e) {
+			struct cache_entry *prev = e->lru_prev;
+			if (!e->pending) {
+				cache_remove(c, e);
+				c->evictions++;
+			}
+			e = prev;
 		}
-		e = prev;
 	}
 }
 
@@ -158,9 +202,18 @@ struct cache_entry *cache_insert(struct cache *c, const char *name)
 	return e;
 }
 
+void cache_set_known(struct cache *c, struct cache_entry *e)
+{
+	if (e->known)
+		return;
+	lru_unlink(c, e);
+	e->known = 1;
+	lru_push_front(c, e);
+}
+
 void cache_touch(struct cache *c, struct cache_entry *e)
 {
-	if (c->lru_head == e)
+	if (c->lru_head[e->known] == e)
 		return;
 	lru_unlink(c, e);
 	lru_push_front(c, e);

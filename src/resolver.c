@@ -1,6 +1,7 @@
 /* The resolver: libunbound validating locally, in front of the identity cache. */
 #include <errno.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,8 +25,21 @@
 #define NAME_MAX_TEXT 256
 #define ZONE_QUIET_MAX_MS 60000
 
+/* Two libunbound contexts: names that have had a usable answer (KNOWN) and the others
+ * (NEW), which an attacker picks. A context whose server timed out again and again fails
+ * every query for a while (its infrastructure cache marks the server down, and a trust
+ * anchor's keys it could not fetch stay "invalid"): names that never answer then take
+ * only the NEW one down, and known senders keep working. The NEW one is replaced by a
+ * fresh one once a lookup in it failed and none is left in it (see renew_new_context). */
+enum { NEW, KNOWN };
+
 struct danemsg_resolver {
-	struct ub_ctx *ub;
+	struct ub_ctx *ub[2];
+	pthread_rwlock_t ctx_lock;      /* held to use ub[], for writing to replace ub[NEW] */
+	int new_failed;                 /* a lookup in ub[NEW] failed as temporary */
+	uint32_t new_queries;           /* queries ub[NEW] still owes a callback (atomic) */
+	int epoll_fd;                   /* readable when either context has answers */
+	char *server, *zone_file, *zone;   /* copies, to configure a context again */
 	danemsg_resolver_config cfg;
 	pthread_mutex_t lock;
 	struct cache cache;
@@ -34,12 +48,14 @@ struct danemsg_resolver {
 	struct pkixcd *pkixcd;          /* PKIX-CD fetcher when enabled, else NULL */
 	uint64_t next_generation;
 	uint64_t hits, misses, queries, refused;
+	uint32_t inflight_new;          /* queries in flight in the NEW context */
 };
 
 /* What libunbound hands back to us for one query. */
 struct pending_query {
 	danemsg_resolver *r;
 	uint64_t generation;
+	int known;                      /* which context was asked */
 	char name[NAME_MAX_TEXT];
 };
 
@@ -68,26 +84,21 @@ static void set_err(char *errbuf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Adds the DS/DNSKEY records of a file to libunbound and to our own list (for DNSSEC
- * chains). Read with ldns so that a broken anchor is reported now, not as
- * "initialization failure" at the first lookup. */
-static danemsg_err add_anchor_file(danemsg_resolver *r, const char *path, char *errbuf,
-				   size_t errlen)
+/* Gives libunbound the DS/DNSKEY records read into r->anchors (with ldns, so that a
+ * broken anchor is reported at once, not as "initialization failure" at the first lookup). */
+static danemsg_err add_trust_anchors(struct ub_ctx *ub, const ldns_rr_list *rrs, char *errbuf,
+				     size_t errlen)
 {
-	size_t first = ldns_rr_list_rr_count(r->anchors.rrs), added = 0;
-	danemsg_err err = chain_anchor_read_file(path, r->anchors.rrs, &added, errbuf, errlen);
-
-	for (size_t i = first; !err && i < first + added; i++) {
-		char *text = ldns_rr2str(ldns_rr_list_rr(r->anchors.rrs, i));
-		int ub_err = text ? ub_ctx_add_ta(r->ub, text) : UB_NOMEM;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(rrs); i++) {
+		char *text = ldns_rr2str(ldns_rr_list_rr(rrs, i));
+		int ub_err = text ? ub_ctx_add_ta(ub, text) : UB_NOMEM;
 		free(text);
 		if (ub_err) {
-			set_err(errbuf, errlen, "trust anchor file %s: %s", path,
-				ub_strerror(ub_err));
-			err = DANEMSG_ERR_DNS_CONFIG;
+			set_err(errbuf, errlen, "trust anchor: %s", ub_strerror(ub_err));
+			return DANEMSG_ERR_DNS_CONFIG;
 		}
 	}
-	return err;
+	return DANEMSG_OK;
 }
 
 /* Offline mode: the signed zone is an auth-zone that only libunbound reads. */
@@ -151,54 +162,92 @@ static danemsg_err pkix_store_new(const danemsg_resolver_config *cfg, X509_STORE
 	return DANEMSG_OK;
 }
 
-static danemsg_err configure(danemsg_resolver *r, const danemsg_resolver_config *cfg,
-			     char *errbuf, size_t errlen)
+/* One context's options and where it sends its queries. */
+static danemsg_err configure_context(struct ub_ctx *ub, const danemsg_resolver_config *cfg,
+				     char *errbuf, size_t errlen)
 {
 	danemsg_err err;
 
 	/* Threads, not a forked process: a daemon keeps its memory to itself. */
-	if (ub_ctx_async(r->ub, 1))
+	if (ub_ctx_async(ub, 1))
 		return DANEMSG_ERR_DNS_CONFIG;
-	if ((err = pkix_store_new(cfg, &r->pkix, errbuf, errlen)))
-		return err;
-	if (cfg->pkix_cd && (err = pkixcd_new(cfg, &r->pkixcd, errbuf, errlen)))
-		return err;
 	/* Bound how long unbound's own cache keeps a removed record. */
-	if ((err = set_option(r->ub, "cache-max-ttl:", cfg->cache_max_ttl)) ||
-	    (err = set_option(r->ub, "cache-max-negative-ttl:", cfg->cache_negative_ttl)) ||
+	if ((err = set_option(ub, "cache-max-ttl:", cfg->cache_max_ttl)) ||
+	    (err = set_option(ub, "cache-max-negative-ttl:", cfg->cache_negative_ttl)) ||
 	    /* unbound keeps a bogus answer 60 s: an attack on the path that has stopped would
 	     * outlast the retries of the messages it hit */
-	    (err = set_option(r->ub, "val-bogus-ttl:", cfg->cache_failure_ttl)))
+	    (err = set_option(ub, "val-bogus-ttl:", cfg->cache_failure_ttl)))
 		return err;
-	if (cfg->offline_zone_file) {
-		err = add_offline_zone(r->ub, cfg->offline_zone, cfg->offline_zone_file, errbuf,
-				       errlen);
-		if (err)
-			return err;
-	} else if (cfg->server) {
-		int ub_err = ub_ctx_set_fwd(r->ub, cfg->server);
+	if (cfg->offline_zone_file)
+		return add_offline_zone(ub, cfg->offline_zone, cfg->offline_zone_file, errbuf,
+					errlen);
+	if (cfg->server) {
+		int ub_err = ub_ctx_set_fwd(ub, cfg->server);
 		if (ub_err) {
 			set_err(errbuf, errlen, "bad resolver address '%s': %s", cfg->server,
 				ub_strerror(ub_err));
 			return DANEMSG_ERR_DNS_CONFIG;
 		}
-	} else if (ub_ctx_resolvconf(r->ub, NULL)) {
+	} else if (ub_ctx_resolvconf(ub, NULL)) {
 		set_err(errbuf, errlen, "cannot read the system's resolver configuration");
 		return DANEMSG_ERR_DNS_CONFIG;
 	}
+	return DANEMSG_OK;
+}
+
+/* A context configured as r's, watched by r's epoll descriptor. */
+static danemsg_err new_context(danemsg_resolver *r, struct ub_ctx **out, char *errbuf,
+			       size_t errlen)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct ub_ctx *ub = ub_ctx_create();
+	danemsg_err err = ub ? configure_context(ub, &r->cfg, errbuf, errlen) : DANEMSG_ERR_NOMEM;
+
+	if (!err)
+		err = add_trust_anchors(ub, r->anchors.rrs, errbuf, errlen);
+	if (!err && epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, ub_fd(ub), &ev)) {
+		set_err(errbuf, errlen, "epoll: %s", strerror(errno));
+		err = DANEMSG_ERR_IO;
+	}
+	if (err && ub)
+		ub_ctx_delete(ub);
+	*out = err ? NULL : ub;
+	return err;
+}
+
+static danemsg_err configure(danemsg_resolver *r, const danemsg_resolver_config *cfg,
+			     char *errbuf, size_t errlen)
+{
+	danemsg_err err;
+	size_t added;
+
 	if (cfg->root_anchor_file && *cfg->root_anchor_file &&
 	    !(access(cfg->root_anchor_file, R_OK) && !strcmp(cfg->root_anchor_file,
 							     ROOT_ANCHOR_DEFAULT))) {
-		err = add_anchor_file(r, cfg->root_anchor_file, errbuf, errlen);
+		err = chain_anchor_read_file(cfg->root_anchor_file, r->anchors.rrs, &added,
+					     errbuf, errlen);
 		if (err)
 			return err;
 	}
 	for (const char *const *f = cfg->trust_anchor_files; f && *f; f++) {
-		err = add_anchor_file(r, *f, errbuf, errlen);
+		err = chain_anchor_read_file(*f, r->anchors.rrs, &added, errbuf, errlen);
 		if (err)
 			return err;
 	}
-	return DANEMSG_OK;
+	if ((err = pkix_store_new(cfg, &r->pkix, errbuf, errlen)))
+		return err;
+	if (cfg->pkix_cd && (err = pkixcd_new(cfg, &r->pkixcd, errbuf, errlen)))
+		return err;
+	if ((err = new_context(r, &r->ub[NEW], errbuf, errlen)))
+		return err;
+	return new_context(r, &r->ub[KNOWN], errbuf, errlen);
+}
+
+/* A copy of an optional string: 0, or -1 out of memory. */
+static int copy_string(const char *from, char **to)
+{
+	*to = from ? strdup(from) : NULL;
+	return from && !*to ? -1 : 0;
 }
 
 danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_resolver **out,
@@ -215,11 +264,24 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_res
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return DANEMSG_ERR_NOMEM;
-	/* Keep the numbers; the caller owns the strings, read only by configure(). */
+	r->epoll_fd = -1;
+	/* Keep the numbers and copies of what configures a context again; the anchors are
+	 * read once, into r->anchors. */
 	r->cfg = *cfg;
 	r->cfg.trust_anchor_files = NULL;
-	r->cfg.root_anchor_file = r->cfg.server = NULL;
-	r->cfg.offline_zone_file = r->cfg.offline_zone = NULL;
+	r->cfg.root_anchor_file = NULL;
+	if (copy_string(cfg->server, &r->server) ||
+	    copy_string(cfg->offline_zone_file, &r->zone_file) ||
+	    copy_string(cfg->offline_zone, &r->zone)) {
+		free(r->server);
+		free(r->zone_file);
+		free(r);
+		return DANEMSG_ERR_NOMEM;
+	}
+	r->cfg.server = r->server;
+	r->cfg.offline_zone_file = r->zone_file;
+	r->cfg.offline_zone = r->zone;
+	/* read once, by configure() */
 	r->cfg.pkix_ca_file = r->cfg.pkix_ca_path = r->cfg.pkix_cd_connect = NULL;
 	if (!r->cfg.timeout_ms)
 		r->cfg.timeout_ms = 5000;
@@ -229,13 +291,18 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_res
 		r->cfg.max_inflight_per_zone = 4;
 	err = cache_init(&r->cache, cfg->cache_max_entries);
 	if (err) {
+		free(r->server);
+		free(r->zone_file);
+		free(r->zone);
 		free(r);
 		return err;
 	}
 	pthread_mutex_init(&r->lock, NULL);
-	r->ub = ub_ctx_create();
+	pthread_rwlock_init(&r->ctx_lock, NULL);
+	r->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	r->anchors.rrs = ldns_rr_list_new();
-	err = r->ub && r->anchors.rrs ? configure(r, cfg, errbuf, errbuf_len) : DANEMSG_ERR_NOMEM;
+	err = r->anchors.rrs && r->epoll_fd >= 0 ? configure(r, cfg, errbuf, errbuf_len)
+						 : DANEMSG_ERR_NOMEM;
 	if (err) {
 		if (errbuf && errbuf_len && !errbuf[0])
 			snprintf(errbuf, errbuf_len, "%s", danemsg_strerror(err));
@@ -250,8 +317,11 @@ void danemsg_resolver_free(danemsg_resolver *r)
 {
 	if (!r)
 		return;
-	if (r->ub)
-		ub_ctx_delete(r->ub);   /* drops queries in flight without callbacks */
+	for (int k = NEW; k <= KNOWN; k++)
+		if (r->ub[k])
+			ub_ctx_delete(r->ub[k]);   /* drops queries in flight without callbacks */
+	if (r->epoll_fd >= 0)
+		close(r->epoll_fd);
 	for (struct cache_entry *e = r->cache.pending; e; e = e->pend_next)
 		free(e->query);
 	cache_destroy(&r->cache);
@@ -259,6 +329,10 @@ void danemsg_resolver_free(danemsg_resolver *r)
 	X509_STORE_free(r->pkix);
 	pkixcd_free(r->pkixcd);
 	pthread_mutex_destroy(&r->lock);
+	pthread_rwlock_destroy(&r->ctx_lock);
+	free(r->server);
+	free(r->zone_file);
+	free(r->zone);
 	free(r);
 }
 
@@ -332,38 +406,66 @@ static danemsg_identity *identity_from_result(const danemsg_resolver *r, const c
 }
 
 /* A query of a name under zone z ended with status: a temporary failure keeps the zone
- * quiet for a while, doubling with each in a row; anything else (an answer) ends that. */
+ * quiet for a while, doubling with each in a row; an answer ends that. Not for a parent
+ * (BELOW): answers in one subzone say nothing of the others an attacker makes up, so
+ * there the failures are forgotten only after a quiet spell long past. */
 static void zone_done_locked(danemsg_resolver *r, struct cache_zone *z, danemsg_err status)
 {
-	uint64_t quiet_ms;
+	uint64_t quiet_ms, now = cache_now_ms();
 	if (!z)
 		return;
 	z->inflight--;
 	if (status != DANEMSG_ERR_DNS_TEMPORARY) {
-		z->failures = 0;
-		z->quiet_until_ms = 0;
+		if (z->kind != CACHE_ZONE_BELOW) {
+			z->failures = 0;
+			z->quiet_until_ms = 0;
+		}
 		return;
 	}
+	if (z->kind == CACHE_ZONE_BELOW && z->quiet_until_ms + ZONE_QUIET_MAX_MS < now)
+		z->failures = 0;
 	quiet_ms = (uint64_t)r->cfg.cache_failure_ttl * 1000u
 		   << (z->failures < 8 ? z->failures : 8);
 	if (quiet_ms > ZONE_QUIET_MAX_MS)
 		quiet_ms = ZONE_QUIET_MAX_MS;
 	z->failures++;
-	z->quiet_until_ms = cache_now_ms() + quiet_ms;
+	z->quiet_until_ms = now + quiet_ms;
 }
 
-/* Why a new query for canon may not be sent now (lock held), or NULL. */
-static const char *refuse_query_locked(danemsg_resolver *r, const char *canon,
-				       struct cache_zone **zone)
+/* Lookups of names not seen good may take this many of the max_inflight: the rest is kept
+ * for the known. */
+static uint32_t new_share(const danemsg_resolver *r)
 {
-	struct cache_zone *z = cache_zone_get(&r->cache, cache_zone_of(canon));
-	*zone = z;
+	uint32_t share = r->cfg.max_inflight - r->cfg.max_inflight / 4;
+	return share ? share : 1;
+}
+
+/* Why a new query for canon may not be sent now (lock held), or NULL; zones gets the
+ * zone slots the query is to be counted in. */
+static const char *refuse_query_locked(danemsg_resolver *r, const char *canon, int known,
+				       struct cache_zone *zones[CACHE_KEYS])
+{
+	uint64_t now = cache_now_ms();
+	uint32_t per_zone = r->cfg.max_inflight_per_zone;
+
+	cache_zone_keys(&r->cache, canon, known, zones);
 	if (r->cache.n_pending >= r->cfg.max_inflight)
 		return "too many DNS lookups in flight";
-	if (z && z->quiet_until_ms > cache_now_ms())
-		return "lookups under this zone failed just before: not asked again yet";
-	if (z && z->failures && z->inflight >= r->cfg.max_inflight_per_zone)
-		return "too many DNS lookups in flight under this failing zone";
+	if (!known && r->inflight_new >= new_share(r))
+		return "too many DNS lookups in flight for senders not seen before";
+	for (size_t i = 0; i < CACHE_KEYS; i++) {
+		struct cache_zone *z = zones[i];
+		int below = z && z->kind == CACHE_ZONE_BELOW;
+		if (z && z->quiet_until_ms > now && below)
+			return "lookups under other subzones of a parent zone failed just before: "
+			       "not asked again yet";
+		if (z && z->quiet_until_ms > now)
+			return "lookups under this zone failed just before: not asked again yet";
+		if (z && z->failures && z->inflight >= per_zone)
+			return "too many DNS lookups in flight under this failing zone";
+		if (below && z->inflight >= 4 * per_zone)
+			return "too many DNS lookups in flight under the subzones of a parent zone";
+	}
 	return NULL;
 }
 
@@ -385,8 +487,17 @@ static struct cache_waiter *complete_locked(danemsg_resolver *r, struct cache_en
 					    danemsg_identity *id)
 {
 	struct cache_waiter *w = e->waiters;
-	zone_done_locked(r, e->zone, id ? id->status : DANEMSG_ERR_DNS_TEMPORARY);
-	e->zone = NULL;
+	for (size_t i = 0; i < CACHE_KEYS; i++) {
+		zone_done_locked(r, e->zones[i], id ? id->status : DANEMSG_ERR_DNS_TEMPORARY);
+		e->zones[i] = NULL;
+	}
+	if (!e->known) {
+		r->inflight_new--;
+		if (!id || id->status == DANEMSG_ERR_DNS_TEMPORARY)
+			__atomic_store_n(&r->new_failed, 1, __ATOMIC_RELAXED);
+	}
+	if (id && id->status == DANEMSG_OK)
+		cache_set_known(&r->cache, e);
 	e->waiters = NULL;
 	cache_set_pending(&r->cache, e, 0);
 	e->async_id = 0;
@@ -413,6 +524,13 @@ static void notify(struct cache_waiter *w, danemsg_identity *id)
 	}
 }
 
+static void query_free(danemsg_resolver *r, struct pending_query *pq)
+{
+	if (!pq->known)
+		__atomic_sub_fetch(&r->new_queries, 1, __ATOMIC_RELEASE);
+	free(pq);
+}
+
 static void on_answer(void *arg, int ub_err, struct ub_result *res)
 {
 	struct pending_query *pq = arg;
@@ -429,7 +547,7 @@ static void on_answer(void *arg, int ub_err, struct ub_result *res)
 	pthread_mutex_unlock(&r->lock);
 	notify(w, id);
 	danemsg_identity_unref(id);
-	free(pq);
+	query_free(r, pq);
 }
 
 /* Times out overdue queries: they fail as temporary, without waiting for libunbound. */
@@ -442,7 +560,9 @@ static void expire_overdue(danemsg_resolver *r)
 		danemsg_identity *id = NULL;
 		int async_id = 0;
 		struct pending_query *pq = NULL;
+		struct ub_ctx *ub = NULL;
 
+		pthread_rwlock_rdlock(&r->ctx_lock);
 		pthread_mutex_lock(&r->lock);
 		for (e = r->cache.pending; e && e->deadline_ms > now; e = e->pend_next)
 			;
@@ -454,16 +574,20 @@ static void expire_overdue(danemsg_resolver *r)
 			}
 			async_id = e->async_id;
 			pq = e->query;
+			ub = r->ub[e->known];
 			e->generation = ++r->next_generation;   /* a late answer is ignored */
 			w = complete_locked(r, e, id ? danemsg_identity_ref(id) : NULL);
 		}
 		pthread_mutex_unlock(&r->lock);
-		if (!e)
+		if (!e) {
+			pthread_rwlock_unlock(&r->ctx_lock);
 			return;
+		}
 		/* A cancelled query never calls back, so its data is ours to free; if
 		 * the answer was already on its way, on_answer() frees it. */
-		if (async_id && ub_cancel(r->ub, async_id) == UB_NOERROR)
-			free(pq);
+		if (async_id && ub_cancel(ub, async_id) == UB_NOERROR)
+			query_free(r, pq);
+		pthread_rwlock_unlock(&r->ctx_lock);
 		notify(w, id);
 		danemsg_identity_unref(id);
 	}
@@ -471,12 +595,16 @@ static void expire_overdue(danemsg_resolver *r)
 
 danemsg_err danemsg_resolver_process(danemsg_resolver *r)
 {
+	danemsg_err err = DANEMSG_OK;
 	if (!r)
 		return DANEMSG_ERR_INVALID_ARG;
-	if (ub_poll(r->ub) && ub_process(r->ub))
-		return DANEMSG_ERR_DNS_TEMPORARY;
+	pthread_rwlock_rdlock(&r->ctx_lock);
+	for (int k = NEW; k <= KNOWN; k++)
+		if (ub_poll(r->ub[k]) && ub_process(r->ub[k]))
+			err = DANEMSG_ERR_DNS_TEMPORARY;
+	pthread_rwlock_unlock(&r->ctx_lock);
 	expire_overdue(r);
-	return DANEMSG_OK;
+	return err;
 }
 
 danemsg_err danemsg_resolver_wait(danemsg_resolver *r, int timeout_ms)
@@ -484,26 +612,27 @@ danemsg_err danemsg_resolver_wait(danemsg_resolver *r, int timeout_ms)
 	struct pollfd pfd;
 	if (!r)
 		return DANEMSG_ERR_INVALID_ARG;
-	pfd.fd = ub_fd(r->ub);
+	pfd.fd = r->epoll_fd;
 	pfd.events = POLLIN;
-	if (pfd.fd >= 0 && poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+	if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
 		return DANEMSG_ERR_IO;
 	return danemsg_resolver_process(r);
 }
 
 int danemsg_resolver_fd(danemsg_resolver *r)
 {
-	return r ? ub_fd(r->ub) : -1;
+	return r ? r->epoll_fd : -1;
 }
 
-danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
-					  danemsg_lookup_cb cb, void *arg)
+static danemsg_err lookup_start(danemsg_resolver *r, const char *name, danemsg_lookup_cb cb,
+				void *arg)
 {
 	char canon[NAME_MAX_TEXT];
 	struct cache_entry *e;
 	struct cache_waiter *w;
 	struct pending_query *pq;
-	struct cache_zone *zone = NULL;
+	struct cache_zone *zones[CACHE_KEYS];
+	int known;
 	danemsg_err err;
 
 	if (!r || !name || !cb)
@@ -523,8 +652,9 @@ danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
 		return DANEMSG_OK;
 	}
 	r->misses++;
+	known = e && e->known;
 	if (!e || !e->pending) {
-		const char *why = refuse_query_locked(r, canon, &zone);
+		const char *why = refuse_query_locked(r, canon, known, zones);
 		if (why) {
 			r->refused++;
 			pthread_mutex_unlock(&r->lock);
@@ -554,19 +684,26 @@ danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
 		return DANEMSG_ERR_NOMEM;
 	}
 	cache_set_pending(&r->cache, e, 1);
-	if ((e->zone = zone))
-		zone->inflight++;
+	for (size_t i = 0; i < CACHE_KEYS; i++)
+		if ((e->zones[i] = zones[i]))
+			zones[i]->inflight++;
+	if (!known)
+		r->inflight_new++;
 	e->generation = pq->generation = ++r->next_generation;
 	e->deadline_ms = cache_now_ms() + r->cfg.timeout_ms;
 	e->async_id = 0;
 	e->query = pq;
 	pq->r = r;
+	pq->known = known;
+	if (!known)
+		__atomic_add_fetch(&r->new_queries, 1, __ATOMIC_RELAXED);
 	memcpy(pq->name, canon, strlen(canon) + 1);
 	r->queries++;
 	pthread_mutex_unlock(&r->lock);
 
 	int async_id = 0;
-	int ub_err = ub_resolve_async(r->ub, canon, TYPE_TLSA, CLASS_IN, pq, on_answer, &async_id);
+	int ub_err = ub_resolve_async(r->ub[known], canon, TYPE_TLSA, CLASS_IN, pq, on_answer,
+				      &async_id);
 	if (ub_err) {
 		/* Fail the entry now, as if libunbound had answered with this error. */
 		on_answer(pq, ub_err, NULL);
@@ -577,6 +714,46 @@ danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
 		e->async_id = async_id;
 	pthread_mutex_unlock(&r->lock);
 	return DANEMSG_OK;
+}
+
+/* Replaces the NEW context by a fresh one when a lookup in it failed and it owes no
+ * callback: whatever names that never answer left in its infrastructure and key caches
+ * (the server marked down, keys marked invalid) goes with it, so that a new sender is not
+ * failed for it. Skipped while another thread uses a context, or from a callback. */
+static void renew_new_context(danemsg_resolver *r)
+{
+	struct ub_ctx *fresh, *old = NULL;
+
+	if (!__atomic_load_n(&r->new_failed, __ATOMIC_RELAXED) ||
+	    pthread_rwlock_trywrlock(&r->ctx_lock))
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (r->new_failed && !r->inflight_new &&
+	    !__atomic_load_n(&r->new_queries, __ATOMIC_ACQUIRE) &&
+	    !new_context(r, &fresh, NULL, 0)) {
+		old = r->ub[NEW];
+		r->ub[NEW] = fresh;
+		r->new_failed = 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (old) {
+		epoll_ctl(r->epoll_fd, EPOLL_CTL_DEL, ub_fd(old), NULL);
+		ub_ctx_delete(old);
+	}
+	pthread_rwlock_unlock(&r->ctx_lock);
+}
+
+danemsg_err danemsg_resolver_lookup_async(danemsg_resolver *r, const char *name,
+					  danemsg_lookup_cb cb, void *arg)
+{
+	danemsg_err err;
+	if (!r || !name || !cb)
+		return DANEMSG_ERR_INVALID_ARG;
+	renew_new_context(r);
+	pthread_rwlock_rdlock(&r->ctx_lock);
+	err = lookup_start(r, name, cb, arg);
+	pthread_rwlock_unlock(&r->ctx_lock);
+	return err;
 }
 
 struct sync_wait {
@@ -636,7 +813,12 @@ danemsg_err resolver_query_packet(danemsg_resolver *r, const char *name, ldns_rr
 				  ldns_pkt **out, char *errbuf, size_t errlen)
 {
 	struct ub_result *res = NULL;
-	int ub_err = ub_resolve(r->ub, name, type, CLASS_IN, &res);
+	int ub_err;
+
+	/* names of a chain to build: kept away from the known senders' context */
+	pthread_rwlock_rdlock(&r->ctx_lock);
+	ub_err = ub_resolve(r->ub[NEW], name, type, CLASS_IN, &res);
+	pthread_rwlock_unlock(&r->ctx_lock);
 	danemsg_err err = DANEMSG_OK;
 
 	*out = NULL;

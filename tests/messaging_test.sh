@@ -33,6 +33,8 @@
 #            tests/dns_fault_proxy.py) ahead of 100 legitimate ones: all 100 delivered in a
 #            bound the test states, memory bounded; a 15 s bogus answer is retried and the
 #            message delivered; retries are bounded, the retry queue too
+#   subzones poison from 40 subzones that never answer (each a new zone) does not hold up a
+#            sender seen before, nor, for longer than the hanging lookups, a new one
 #   quarantine  bounded retries; the quarantine bounded in bytes; danemsg quarantine
 #            list, show (escaped), retry (judged as of the first arrival), purge
 #   metrics  --metrics scraped while messages flow: the counters match what was sent; only
@@ -42,7 +44,7 @@
 # Every listener is stopped with SIGTERM and must exit 0 (under ASan: without leaks).
 # Run by CTest with the lab's environment, DANEMSG_TOOL and DANEMSG_LAB.
 set -u
-part=${1:?usage: messaging_test.sh basic|durable|outage|versions|failover|state|poison|quarantine|metrics}
+part=${1:?usage: messaging_test.sh basic|durable|outage|versions|failover|state|poison|subzones|quarantine|metrics}
 tool=${DANEMSG_TOOL:?the danemsg binary}
 lab=${DANEMSG_LAB:?the lab script}
 : "${DANEMSG_RESOLVER:?run with the lab environment}" "${DANEMSG_ZONE:?}" "${DANEMSG_BROKER:?}"
@@ -929,6 +931,63 @@ memory $hwm MB; $(count "$work/p.log" "rejected: dns-temporary") poison quaranti
 }
 
 # ---------------------------------------------------------------------------------------
+# Poison from many subzones, each a new "zone" (x._device.hN.$tag-hang.$zone, which never
+# answers), with the default --workers 1. Bounds this part states (a loaded 2-core
+# machine, ASan): a sender seen before is delivered within SUBZONES_KNOWN_S of publication
+# while the poison's lookups hang and are retried; a sender never seen before within
+# SUBZONES_NEW_S, as it may wait until the lookups that hang have failed.
+SUBZONES_N=40
+SUBZONES_KNOWN_S=20
+SUBZONES_NEW_S=90
+subzones() {
+	local alice bob carol p i t0 t1 dir=$work/subzones
+	alice=$(name alice) bob=$(name bob) carol=$(name carol)
+	new_id "$alice" && new_id "$bob" && new_id "$carol" || return
+	dns_proxy
+	mkdir -p "$dir"
+	for i in $(seq "$SUBZONES_N"); do
+		p=x._device.h$i.$tag-hang.$zone
+		"$tool" id new "$p" >/dev/null 2>&1 &&
+			printf 'poison' | "$tool" seal --from "$p" --to "$bob" \
+				>>"$dir/poison" 2>/dev/null || fail "seal from $p"
+	done
+	for i in 0 1 2 3; do
+		printf 'alice-%d' "$i" | "$tool" seal --from "$alice" --to "$bob" >"$dir/alice-$i" ||
+			fail "seal alice-$i"
+	done
+	printf 'carol-1' | "$tool" seal --from "$carol" --to "$bob" >"$dir/carol" ||
+		fail "seal from $carol"
+	listen_start "$work/z.out" "$work/z.log" --as "$bob" --resolver "$proxy" \
+		--state "$dir/state" || return
+	pub "$bob" "$dir/alice-0"
+	wait_for "$work/z.out" "says: alice-0" 1 15 && pass "alice delivered before the flood" ||
+		fail "alice's first message not delivered" "$work/z.log"
+	mosquitto_pub -h 127.0.0.1 -p "$DANEMSG_MQTT_PORT" -q 1 -t "$bob" -l <"$dir/poison" ||
+		fail "publish the poison"
+	wait_for "$work/z.log" "dns-temporary: .*$tag-hang" 1 15   # the flood's lookups hang
+	t0=$(date +%s)
+	for i in 1 2 3; do pub "$bob" "$dir/alice-$i"; done
+	if wait_for "$work/z.out" "says: alice-[1-3]$" 3 "$SUBZONES_KNOWN_S"; then
+		t1=$(date +%s)
+		pass "poison from $SUBZONES_N subzones: alice (seen before) delivered in \
+$((t1 - t0)) s (bound $SUBZONES_KNOWN_S s)"
+	else
+		fail "poison from $SUBZONES_N subzones: $(count "$work/z.out" "says: alice-[1-3]$") \
+of 3 from alice delivered in $SUBZONES_KNOWN_S s" "$work/z.log"
+	fi
+	t0=$(date +%s)
+	pub "$bob" "$dir/carol"
+	if wait_for "$work/z.out" "says: carol-1$" 1 "$SUBZONES_NEW_S"; then
+		pass "carol (never seen) delivered in $(($(date +%s) - t0)) s (bound $SUBZONES_NEW_S s)"
+	else
+		fail "carol (never seen) not delivered in $SUBZONES_NEW_S s" "$work/z.log"
+	fi
+	expect "the subzones share their parent's budget" "$work/z.log" \
+		"dns-temporary: .*$tag-hang.*other subzones of a parent zone.*not asked again yet"
+	listen_stop "listener behind poison from subzones"
+}
+
+# ---------------------------------------------------------------------------------------
 quarantine() {
 	local alice bob p entry n q=("$tool" quarantine) state
 	alice=$(name alice) bob=$(name bob) p=p1._device.$tag-refused.example.org
@@ -1160,7 +1219,7 @@ metrics() {
 }
 
 case $part in
-basic | durable | outage | versions | failover | state | poison | quarantine | metrics) "$part" ;;
+basic | durable | outage | versions | failover | state | poison | subzones | quarantine | metrics) "$part" ;;
 *) say "unknown part '$part'"; exit 2 ;;
 esac
 say "messaging $part: $passed passed, $failed failed ($(($(date +%s) - started)) s)"

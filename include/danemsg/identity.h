@@ -55,8 +55,10 @@ typedef struct danemsg_resolver_config {
 	 * temporary (a zone: the name after its last "_label", e.g. example.net. for
 	 * alice._device.example.net.); beyond, a lookup fails at once as temporary. Such
 	 * a zone is not asked at all for cache_failure_ttl, doubling with each failure in
-	 * a row up to 60 s. So names that never answer cannot take the resolver from the
-	 * others. Defaults 64 and 4. */
+	 * a row up to 60 s. Names that never had a usable answer may take 3/4 of
+	 * max_inflight, and are also counted under their zone's ancestors of 3 and 2 labels
+	 * (4 * max_inflight_per_zone each). So names that never answer cannot take the
+	 * resolver from the others. Defaults 64 and 4. */
 	uint32_t max_inflight;
 	uint32_t max_inflight_per_zone;
 	/* The Web PKI trust store for PKIX-TA and PKIX-EE records (usages 0 and 1): a PEM
