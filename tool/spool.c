@@ -242,6 +242,19 @@ static int state_folder_safe(const char *dir, const int *fds, size_t n, char *wh
 	return 0;
 }
 
+/* The folders opened in s must be safe (state_folder_safe): 0, or -1 with s closed. */
+static int refuse_unsafe(struct spool *s, const char *dir)
+{
+	char why[PATH_MAX + 200];
+
+	if (!state_folder_safe(dir, (int[]){s->dir_fd, s->spool_fd, s->quarantine_fd}, 3, why,
+			       sizeof(why)))
+		return 0;
+	cli_error("state folder %s", why);
+	spool_close(s);
+	return -1;
+}
+
 static struct spool *spool_alloc(void)
 {
 	struct spool *s = calloc(1, sizeof(*s));
@@ -257,7 +270,6 @@ static struct spool *spool_alloc(void)
 int spool_open(const char *dir, size_t quarantine_max, uint64_t quarantine_max_bytes,
 	       struct spool **out)
 {
-	char why[PATH_MAX + 200];
 	struct spool *s = spool_alloc();
 
 	*out = NULL;
@@ -275,12 +287,8 @@ int spool_open(const char *dir, size_t quarantine_max, uint64_t quarantine_max_b
 		spool_close(s);
 		return EXIT_FAILURE_;
 	}
-	if (state_folder_safe(dir, (int[]){s->dir_fd, s->spool_fd, s->quarantine_fd}, 3, why,
-			      sizeof(why))) {
-		cli_error("state folder %s", why);
-		spool_close(s);
+	if (refuse_unsafe(s, dir))
 		return EXIT_FAILURE_;
-	}
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
 		cli_error("state folder %s is in use by another listener (%s)", dir,
 			  strerror(errno));
@@ -301,7 +309,6 @@ int spool_state_dir(const char *identity_dir, const char *name, char *out, size_
 
 int spool_open_unlocked(const char *dir, int *locked, struct spool **out)
 {
-	char why[PATH_MAX + 200];
 	struct spool *s = spool_alloc();
 
 	*out = NULL;
@@ -316,12 +323,8 @@ int spool_open_unlocked(const char *dir, int *locked, struct spool **out)
 		spool_close(s);
 		return EXIT_FAILURE_;
 	}
-	if (state_folder_safe(dir, (int[]){s->dir_fd, s->spool_fd, s->quarantine_fd}, 3, why,
-			      sizeof(why))) {
-		cli_error("state folder %s", why);
-		spool_close(s);
+	if (refuse_unsafe(s, dir))
 		return EXIT_FAILURE_;
-	}
 	s->lock_fd = openat(s->dir_fd, "lock", O_RDWR | O_CLOEXEC);
 	*locked = s->lock_fd >= 0 && flock(s->lock_fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
 	*out = s;
