@@ -106,7 +106,7 @@ expect "publish help: exit codes" "$work/out" "Exit status"
 check "check --help" 0 "$tool" id check --help
 expect "check help: exit codes" "$work/out" "Exit status"
 
-# --- Confirmation and id check: need the DNSSEC-validating resolver (src/resolver.c). ---
+# --- Confirmation and id check: need the DNSSEC-validating resolver (src/dns/resolver.c). ---
 check "publish with confirmation" 0 "$tool" id publish "$name"
 expect "confirmed secure" "$work/out" "confirmed: the records are live and DNSSEC-secure"
 check "id show sees it" 0 "$tool" id show "$name"

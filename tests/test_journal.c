@@ -1,4 +1,4 @@
-/* The listener's delivery journal (tool/journal.c): records read back, a torn last record
+/* The listener's delivery journal (tool/listen/journal.c): records read back, a torn last record
  * repaired, damage refused, a short append cut back, no link followed. */
 #include <errno.h>
 #include <fcntl.h>

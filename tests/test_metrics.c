@@ -1,4 +1,4 @@
-/* listen's metrics (tool/metrics.c) and status file (tool/status.c): the --metrics
+/* listen's metrics (tool/listen/metrics.c) and status file (tool/listen/status.c): the --metrics
  * address, the text format with its escaping, and what --status reads back. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -75,7 +75,7 @@ enum {
 	OPT_FORCE,
 };
 
-/* The records one update carries, at most (src/publish.c refuses more). */
+/* The records one update carries, at most (src/dns/publish.c refuses more). */
 #define RECORDS_MAX 64
 
 struct publish_args {
