@@ -10,6 +10,8 @@
 #include <danemsg/identity.h>
 #include <danemsg/credential.h>
 #include <danemsg/publish.h>
+#include <danemsg/locator.h>
+#include <danemsg/policy.h>
 #include <danemsg/envelope.h>
 #include <danemsg/chain.h>
 #include <danemsg/token.h>

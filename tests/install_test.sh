@@ -12,7 +12,8 @@ check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1))
 cmake --install "$build" --prefix "$prefix" >/dev/null
 libdir=$(dirname "$(find "$prefix" -name danemsg.pc)")/..
 check "library" '[ -f "$libdir/libdanemsg.a" ] && [ -e "$libdir/libdanemsg.so" ]'
-check "headers" '[ -f "$prefix/include/danemsg.h" ] && [ -f "$prefix/include/danemsg/envelope.h" ]'
+check "headers" '[ -f "$prefix/include/danemsg.h" ] && [ -f "$prefix/include/danemsg/envelope.h" ] &&
+	[ -f "$prefix/include/danemsg/policy.h" ] && [ -f "$prefix/include/danemsg/locator.h" ]'
 check "tool" '"$prefix/bin/danemsg" version | grep -q "^danemsg "'
 check "lab" '[ -x "$prefix/bin/danemsg-lab" ]'
 check "man page" '[ -f "$prefix/share/man/man1/danemsg.1" ]'
@@ -35,5 +36,12 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 check "a program builds with pkg-config" 'cc -std=c11 -Wall -Wextra -Werror $cflags "$prefix/use.c" \
 	$(pkg-config --cflags --libs danemsg) -Wl,-rpath,"$libdir" -o "$prefix/use"'
 check "and runs" '"$prefix/use" | grep -q "dns-bogus"'
+# Each public header includes what it uses: a program may include any one of them alone.
+for header in "$prefix"/include/danemsg/*.h; do
+	h=danemsg/${header##*/}
+	# shellcheck disable=SC2046,SC2086
+	check "$h alone" 'printf "#include <%s>\n" "$h" | cc -std=c11 -Wall -Wextra -Werror $cflags \
+		-fsyntax-only $(pkg-config --cflags danemsg) -x c -'
+done
 echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -7,8 +7,8 @@
 #include <stdint.h>
 
 #include <danemsg/error.h>
-#include <danemsg/envelope.h>
 #include <danemsg/identity.h>
+#include <danemsg/policy.h>
 
 #ifdef __cplusplus
 extern "C" {

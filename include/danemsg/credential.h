@@ -165,25 +165,6 @@ danemsg_err danemsg_credential_published(const char *dir, const char *name,
 					 STACK_OF(X509) **out, char *errbuf, size_t errbuf_len);
 
 /*
- * The TLSA RDATA (wire format: usage, selector, matching type octets, then the
- * association data) that publishes cert: selector 0 = certificate DER, 1 = SPKI
- * DER; matching 0 = full, 1 = SHA-256, 2 = SHA-512 (include/danemsg/tlsa.h).
- * usage 0..3, selector 0..1, matching 0..2, else INVALID_ARG. *outlen is the
- * RDATA's length; with DANEMSG_ERR_BUFFER_TOO_SMALL it is the length needed.
- */
-danemsg_err danemsg_tlsa_rdata(X509 *cert, uint8_t usage, uint8_t selector, uint8_t matching,
-			       uint8_t *buf, size_t buflen, size_t *outlen);
-
-/*
- * The zone-file line "NAME. TTL IN TLSA U S M HEX" (hex lower case, one line,
- * no newline) for TLSA RDATA rdata (at least 4 octets) at name (normalized,
- * trailing dot added). On success *outlen (may be NULL) is the line's length
- * without the NUL; with DANEMSG_ERR_BUFFER_TOO_SMALL it is the buffer size needed.
- */
-danemsg_err danemsg_tlsa_format_line(const char *name, uint32_t ttl, const uint8_t *rdata,
-				     size_t rdata_len, char *buf, size_t buflen, size_t *outlen);
-
-/*
  * A CSR for identity name's existing key (any slot): subject CN=NAME (over 64
  * octets: domainComponents), extension request subjectAltName dNSName=NAME, signed
  * by the key.

@@ -66,18 +66,6 @@ danemsg_err danemsg_dns_server_parse(const char *spec, danemsg_dns_server *out);
 danemsg_err danemsg_dns_server_format(const danemsg_dns_server *server, char *buf,
 				      size_t buflen);
 
-/*
- * Parses a TLSA record's presentation form "USAGE SELECTOR MATCHING HEX" (three
- * decimals 0..255, then the association data in hex, either case, blanks allowed
- * inside it, as zone files split it) into RDATA (the three octets, then the data).
- * *outlen is its length; DANEMSG_ERR_BUFFER_TOO_SMALL when buflen is shorter (then
- * *outlen is the length needed; 3 + strlen(text) / 2 always suffices).
- * DANEMSG_ERR_MALFORMED for anything else (no data, an odd number of hex digits),
- * DANEMSG_ERR_TOO_LARGE for more than 65532 octets of data.
- */
-danemsg_err danemsg_tlsa_rdata_from_text(const char *text, uint8_t *buf, size_t buflen,
-					 size_t *outlen);
-
 /* What an update does to the TLSA RRset at the name. */
 typedef enum danemsg_publish_mode {
 	DANEMSG_PUBLISH_REPLACE = 0, /* delete the RRset, then add the records (one UPDATE) */

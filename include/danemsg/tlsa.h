@@ -56,6 +56,39 @@ danemsg_err danemsg_tlsa_parse(const uint8_t *rdata, size_t rdata_len, danemsg_t
 /* Frees what a record owns and zeroes it. Safe on a zeroed record. */
 void danemsg_tlsa_clear(danemsg_tlsa *rec);
 
+/* ---- TLSA RDATA: made from a certificate, read from and written as text ---- */
+
+/*
+ * The TLSA RDATA (wire format: usage, selector, matching type octets, then the
+ * association data) that publishes cert: selector 0 = certificate DER, 1 = SPKI
+ * DER; matching 0 = full, 1 = SHA-256, 2 = SHA-512 (the constants above).
+ * usage 0..3, selector 0..1, matching 0..2, else INVALID_ARG. *outlen is the
+ * RDATA's length; with DANEMSG_ERR_BUFFER_TOO_SMALL it is the length needed.
+ */
+danemsg_err danemsg_tlsa_rdata(X509 *cert, uint8_t usage, uint8_t selector, uint8_t matching,
+			       uint8_t *buf, size_t buflen, size_t *outlen);
+
+/*
+ * The zone-file line "NAME. TTL IN TLSA U S M HEX" (hex lower case, one line,
+ * no newline) for TLSA RDATA rdata (at least 4 octets) at name (normalized,
+ * trailing dot added). On success *outlen (may be NULL) is the line's length
+ * without the NUL; with DANEMSG_ERR_BUFFER_TOO_SMALL it is the buffer size needed.
+ */
+danemsg_err danemsg_tlsa_format_line(const char *name, uint32_t ttl, const uint8_t *rdata,
+				     size_t rdata_len, char *buf, size_t buflen, size_t *outlen);
+
+/*
+ * Parses a TLSA record's presentation form "USAGE SELECTOR MATCHING HEX" (three
+ * decimals 0..255, then the association data in hex, either case, blanks allowed
+ * inside it, as zone files split it) into RDATA (the three octets, then the data).
+ * *outlen is its length; DANEMSG_ERR_BUFFER_TOO_SMALL when buflen is shorter (then
+ * *outlen is the length needed; 3 + strlen(text) / 2 always suffices).
+ * DANEMSG_ERR_MALFORMED for anything else (no data, an odd number of hex digits),
+ * DANEMSG_ERR_TOO_LARGE for more than 65532 octets of data.
+ */
+danemsg_err danemsg_tlsa_rdata_from_text(const char *text, uint8_t *buf, size_t buflen,
+					 size_t *outlen);
+
 /* "DANE-EE", "DANE-TA", ...; "SPKI", "Cert"; "Full", "SHA2-256", ... */
 const char *danemsg_tlsa_usage_name(uint8_t usage);
 const char *danemsg_tlsa_selector_name(uint8_t selector);

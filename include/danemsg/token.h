@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 #include <danemsg/credential.h>
-#include <danemsg/envelope.h>
 #include <danemsg/error.h>
 #include <danemsg/identity.h>
+#include <danemsg/policy.h>
 
 #ifdef __cplusplus
 extern "C" {
