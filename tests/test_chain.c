@@ -515,7 +515,7 @@ static danemsg_err open_with(danemsg_resolver *r, const danemsg_trust_anchor *ta
 {
 	danemsg_credential *bob = NULL;
 	danemsg_policy *p = NULL;
-	danemsg_replay_ops none = {NULL, NULL};
+	danemsg_replay_ops none = {DANEMSG_REPLAY_OPS_VERSION, NULL, NULL};
 	danemsg_err e;
 
 	assert_int_equal(danemsg_credential_load(fx.dir, fx.recipient, &bob), DANEMSG_OK);

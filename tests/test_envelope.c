@@ -1,4 +1,5 @@
 /* The message envelope, hermetic: identities in a signed zone validated offline. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -334,7 +335,7 @@ static void test_message_strings_have_a_syntax(void **state)
 		char *jws = sign_as_alice(f, h);
 		char *msg = encrypt_to(jws, f->dave, JOSE_ENC_A256GCM);
 		danemsg_message *m = NULL;
-		danemsg_replay_ops none = {NULL, NULL};
+		danemsg_replay_ops none = {DANEMSG_REPLAY_OPS_VERSION, NULL, NULL};
 		danemsg_policy_set_replay(f->policy, none);
 		printf("case %zu\n", i);
 		assert_int_equal(open_as(f, f->dave, msg, &m), cases[i].expect);
@@ -369,7 +370,7 @@ static void test_freshness(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *jws = signed_by_alice(f, NAME("dave"), cases[i].iat, cases[i].exp, NULL);
 		char *msg = encrypt_to(jws, f->dave, JOSE_ENC_A256GCM);
-		danemsg_replay_ops none = {NULL, NULL};
+		danemsg_replay_ops none = {DANEMSG_REPLAY_OPS_VERSION, NULL, NULL};
 		danemsg_policy_set_replay(f->policy, none);   /* same jti on purpose */
 		assert_int_equal(open_as(f, f->dave, msg, NULL), cases[i].expect);
 		free(msg);
@@ -560,9 +561,9 @@ static void test_replay_cache_survives_save_and_load(void **state)
 	danemsg_replay_cache_new(10, &c);
 	danemsg_replay_ops ops = danemsg_replay_cache_ops(c);
 	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "id1", now + 100, now), DANEMSG_OK);
-	assert_int_equal(danemsg_replay_cache_save(c, path), DANEMSG_OK);
+	assert_int_equal(danemsg_replay_cache_save(c, path, NULL, 0), DANEMSG_OK);
 	danemsg_replay_cache_new(10, &d);
-	assert_int_equal(danemsg_replay_cache_load(d, path, NULL), DANEMSG_OK);
+	assert_int_equal(danemsg_replay_cache_load(d, path, NULL, NULL, 0), DANEMSG_OK);
 	ops = danemsg_replay_cache_ops(d);
 	assert_int_equal(ops.check_and_add(ops.ctx, "a.", "id1", now + 100, now),
 			 DANEMSG_ERR_REPLAYED);
@@ -590,6 +591,7 @@ static void test_replay_file_keeps_any_id(void **state)
 	int64_t now = (int64_t)time(NULL);
 	struct stat st;
 	size_t line = 99;
+	char err[1024];
 
 	snprintf(path, sizeof(path), "%s/replay", f->dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -601,14 +603,14 @@ static void test_replay_file_keeps_any_id(void **state)
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
 		assert_int_equal(ops.check_and_add(ops.ctx, "a.", ids[i], now + 100, now),
 				 DANEMSG_OK);
-	assert_int_equal(danemsg_replay_cache_save(c, path), DANEMSG_OK);
+	assert_int_equal(danemsg_replay_cache_save(c, path, NULL, 0), DANEMSG_OK);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(stat(target, &st), 0);
 	assert_int_equal(st.st_size, 4);
 	danemsg_replay_cache_new(10, &d);
-	assert_int_equal(danemsg_replay_cache_load(d, path, &line), DANEMSG_OK);
+	assert_int_equal(danemsg_replay_cache_load(d, path, &line, NULL, 0), DANEMSG_OK);
 	assert_int_equal(line, 0);
 	assert_int_equal(danemsg_replay_cache_count(d), sizeof(ids) / sizeof(ids[0]));
 	ops = danemsg_replay_cache_ops(d);
@@ -620,8 +622,56 @@ static void test_replay_file_keeps_any_id(void **state)
 	unlink(path);   /* a link in its place is refused, not read */
 	assert_int_equal(symlink(target, path), 0);
 	danemsg_replay_cache_new(10, &d);
-	assert_int_equal(danemsg_replay_cache_load(d, path, NULL), DANEMSG_ERR_IO);
+	assert_int_equal(danemsg_replay_cache_load(d, path, NULL, err, sizeof(err)),
+			 DANEMSG_ERR_IO);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "symbolic link"));
 	danemsg_replay_cache_free(d);
+}
+
+/* The file I/O says which file and why: the step that failed and the system's reason. */
+static void test_replay_file_errors_name_the_file(void **state)
+{
+	struct fixture *f = *state;
+	danemsg_replay_cache *c = NULL;
+	char path[512], err[1024];
+
+	danemsg_replay_cache_new(10, &c);
+	snprintf(path, sizeof(path), "%s/no-such-folder/replay", f->dir);
+	assert_int_equal(danemsg_replay_cache_save(c, path, err, sizeof(err)), DANEMSG_ERR_IO);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "cannot create"));
+	assert_non_null(strstr(err, strerror(ENOENT)));
+	assert_int_equal(danemsg_replay_cache_load(c, f->dir, NULL, err, sizeof(err)),
+			 DANEMSG_ERR_IO);
+	assert_non_null(strstr(err, f->dir));
+	assert_non_null(strstr(err, "not a regular file"));
+	snprintf(err, sizeof(err), "stale");   /* no file: a first start, and no message */
+	assert_int_equal(danemsg_replay_cache_load(c, path, NULL, err, sizeof(err)), DANEMSG_OK);
+	assert_string_equal(err, "");
+	danemsg_replay_cache_free(c);
+}
+
+/* Replay operations of a layout the library does not know are refused, never read. */
+static void test_replay_ops_version_checked(void **state)
+{
+	danemsg_policy *p = NULL;
+	danemsg_replay_cache *c = NULL;
+	danemsg_replay_ops ops;
+	(void)state;
+	assert_int_equal(danemsg_policy_new(&p), DANEMSG_OK);
+	danemsg_replay_cache_new(10, &c);
+	ops = danemsg_replay_cache_ops(c);
+	assert_int_equal(ops.version, DANEMSG_REPLAY_OPS_VERSION);
+	assert_int_equal(danemsg_policy_set_replay(p, ops), DANEMSG_OK);
+	for (int version = -1; version <= DANEMSG_REPLAY_OPS_VERSION + 1; version++) {
+		ops.version = version;
+		assert_int_equal(danemsg_policy_set_replay(p, ops),
+				 version == DANEMSG_REPLAY_OPS_VERSION ? DANEMSG_OK
+								       : DANEMSG_ERR_UNSUPPORTED);
+	}
+	danemsg_policy_free(p);
+	danemsg_replay_cache_free(c);
 }
 
 /* A file that does not load is an error naming its line, never half a cache. */
@@ -651,11 +701,16 @@ static void test_replay_file_damage_is_an_error(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		danemsg_replay_cache *c = NULL;
 		size_t line = 99;
+		char err[1024], where[600];
 		printf("case %zu\n", i);
 		write_file(path, cases[i].text, strlen(cases[i].text));
 		danemsg_replay_cache_new(10, &c);
-		assert_int_equal(danemsg_replay_cache_load(c, path, &line), cases[i].expect);
+		assert_int_equal(danemsg_replay_cache_load(c, path, &line, err, sizeof(err)),
+				 cases[i].expect);
 		assert_int_equal(line, cases[i].line);
+		snprintf(where, sizeof(where), "%s: line %zu: ", path, cases[i].line);
+		if (cases[i].expect)
+			assert_non_null(strstr(err, where));
 		danemsg_replay_cache_free(c);
 	}
 }
@@ -750,6 +805,8 @@ int main(void)
 		T(test_replay_cache_survives_save_and_load),
 		T(test_replay_file_keeps_any_id),
 		T(test_replay_file_damage_is_an_error),
+		T(test_replay_file_errors_name_the_file),
+		cmocka_unit_test(test_replay_ops_version_checked),
 		cmocka_unit_test(test_locators),
 		T(test_error_paths),
 	};

@@ -199,6 +199,12 @@ static void test_policy_max_lifetime(void **state)
 	assert_int_equal(verify(f, people[ALICE].name, t, 0, NULL), DANEMSG_ERR_EXPIRED);
 	f->policy.max_lifetime = 301;
 	assert_int_equal(verify(f, people[ALICE].name, t, 0, NULL), DANEMSG_ERR_INVALID_ARG);
+	f->policy.max_lifetime = DANEMSG_TOKEN_MAX_LIFETIME;
+	/* replay operations of a layout this library does not know: refused, not called */
+	f->policy.replay.version = DANEMSG_REPLAY_OPS_VERSION + 1;
+	assert_int_equal(verify(f, people[ALICE].name, t, 0, NULL), DANEMSG_ERR_UNSUPPORTED);
+	f->policy.replay.version = DANEMSG_REPLAY_OPS_VERSION;
+	assert_int_equal(verify(f, people[ALICE].name, t, 0, NULL), DANEMSG_OK);
 	free(t);
 }
 

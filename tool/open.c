@@ -79,21 +79,21 @@ static int lock_replay_file(const char *path)
 static int replay_begin(const char *path, danemsg_replay_cache *cache, int *lock_fd)
 {
 	danemsg_err err;
-	size_t line = 0;
+	char errbuf[1024];
 	*lock_fd = lock_replay_file(path);
 	if (*lock_fd < 0) {
 		cli_error("%s: cannot open the replay cache: %s", path, strerror(errno));
 		return EXIT_FAILURE_;
 	}
-	err = danemsg_replay_cache_load(cache, path, &line);
+	err = danemsg_replay_cache_load(cache, path, NULL, errbuf, sizeof(errbuf));
 	if (err == DANEMSG_ERR_MALFORMED) {
-		cli_error("%s: line %zu: the replay cache is damaged: nothing opened. Move it "
-			  "away to start afresh (then replays of messages opened in the last "
-			  "--max-age seconds are not detected)", path, line);
+		cli_error("%s: the replay cache is damaged: nothing opened. Move it away to "
+			  "start afresh (then replays of messages opened in the last --max-age "
+			  "seconds are not detected)", errbuf);
 		return EXIT_FAILURE_;
 	}
 	if (err) {
-		cli_error("%s: cannot load the replay cache: %s", path, danemsg_strerror(err));
+		cli_error("cannot load the replay cache: %s", errbuf);
 		return EXIT_FAILURE_;
 	}
 	return EXIT_OK_;
@@ -235,7 +235,7 @@ int cmd_open(int argc, char **argv)
 	if (!rc)
 		danemsg_policy_set_chain_anchor(a.policy, ta, dns.chain_at);
 	if (!rc && a.no_replay) {
-		danemsg_replay_ops none = {NULL, NULL};
+		danemsg_replay_ops none = {DANEMSG_REPLAY_OPS_VERSION, NULL, NULL};
 		danemsg_policy_set_replay(a.policy, none);
 	} else if (!rc) {
 		if (!a.replay_file &&
@@ -261,9 +261,10 @@ int cmd_open(int argc, char **argv)
 			rc = cli_exit_code(err);
 		} else {
 			/* not remembered, not shown: a copy would be accepted again */
-			if (replay && danemsg_replay_cache_save(replay, a.replay_file)) {
-				cli_error("%s: cannot save the replay cache (%s): the message is "
-					  "not written", a.replay_file, strerror(errno));
+			if (replay && danemsg_replay_cache_save(replay, a.replay_file, errbuf,
+								  sizeof(errbuf))) {
+				cli_error("cannot save the replay cache (%s): the message is "
+					  "not written", errbuf);
 				rc = EXIT_FAILURE_;
 			} else {
 				rc = print_message(m, &a);

@@ -13,11 +13,20 @@ extern "C" {
 
 typedef struct danemsg_policy danemsg_policy;
 
-/* A replay cache. check_and_add returns DANEMSG_OK when (sender, id) was not seen and
- * is now remembered until expires_at (Unix seconds), DANEMSG_ERR_REPLAYED when it was
- * (or when the cache can no longer tell), other errors on failure. Called only for
- * messages whose signature verified. A daemon supplies a persistent one. */
+/*
+ * A replay cache, for a caller that keeps its own (a daemon's persistent one, a cluster's
+ * shared one). check_and_add returns DANEMSG_OK when (sender, id) was not seen and is now
+ * remembered until expires_at (Unix seconds), DANEMSG_ERR_REPLAYED when it was (or when
+ * the cache can no longer tell), other errors on failure. Called only for messages whose
+ * signature verified.
+ * version comes first and is DANEMSG_REPLAY_OPS_VERSION, the layout this header declares:
+ * the library refuses any other (DANEMSG_ERR_UNSUPPORTED) rather than read a layout it does
+ * not know. A later layout gets the next version; the library keeps accepting the older
+ * ones it knew. Write {.version = DANEMSG_REPLAY_OPS_VERSION, .check_and_add = f, .ctx = c}.
+ */
+#define DANEMSG_REPLAY_OPS_VERSION 1
 typedef struct danemsg_replay_ops {
+	int version;
 	danemsg_err (*check_and_add)(void *ctx, const char *sender, const char *id,
 				     int64_t expires_at, int64_t now);
 	void *ctx;
@@ -38,13 +47,17 @@ size_t danemsg_replay_cache_count(danemsg_replay_cache *cache);
 #define DANEMSG_REPLAY_SENDER_MAX 100000u
 danemsg_err danemsg_replay_cache_set_sender_max(danemsg_replay_cache *cache, size_t sender_max);
 /* Saves to a file, for restarts: atomically (a temporary file, fsync, rename), mode 0600,
- * never through a symbolic link. Each record is length-prefixed, whatever its bytes. */
-danemsg_err danemsg_replay_cache_save(danemsg_replay_cache *cache, const char *path);
+ * never through a symbolic link. Each record is length-prefixed, whatever its bytes.
+ * DANEMSG_ERR_IO when a step fails: errbuf (may be NULL) names the file and why. */
+danemsg_err danemsg_replay_cache_save(danemsg_replay_cache *cache, const char *path,
+				      char *errbuf, size_t errbuf_len);
 /* Loads what danemsg_replay_cache_save wrote (no file is no error). A file that does not
  * parse is DANEMSG_ERR_MALFORMED with its first bad line (1-based) in *bad_line (may be
- * NULL): a caller must not go on with part of the cache. A symbolic link is refused. */
+ * NULL): a caller must not go on with part of the cache. A symbolic link or anything but
+ * a regular file is DANEMSG_ERR_IO, a file larger than the cache can have written
+ * DANEMSG_ERR_TOO_LARGE. errbuf (may be NULL) names the file and why (and the line). */
 danemsg_err danemsg_replay_cache_load(danemsg_replay_cache *cache, const char *path,
-				      size_t *bad_line);
+				      size_t *bad_line, char *errbuf, size_t errbuf_len);
 
 /* Defaults: 1 MiB size limit; iat at most 300 s old and 60 s in the future; reference-
  * format (compat) messages refused (DANEMSG_ERR_UNSUPPORTED) until
@@ -63,7 +76,9 @@ danemsg_err danemsg_policy_set_freshness(danemsg_policy *policy, uint32_t max_ag
  * told by a digest of the signature, remembered for max_age after opening, so the same
  * text signed twice (RS256 is deterministic) is refused as a replay within that time. */
 danemsg_err danemsg_policy_set_accept_compat(danemsg_policy *policy, int accept);
-/* Replaces the replay cache; ops.check_and_add NULL disables replay detection. */
+/* Replaces the replay cache; ops.check_and_add NULL disables replay detection.
+ * DANEMSG_ERR_UNSUPPORTED (the policy unchanged) when ops.version is not
+ * DANEMSG_REPLAY_OPS_VERSION. */
 danemsg_err danemsg_policy_set_replay(danemsg_policy *policy, danemsg_replay_ops ops);
 /* Is the sender allowed (before any DNS)? DANEMSG_OK or DANEMSG_ERR_SENDER_NOT_ALLOWED. */
 danemsg_err danemsg_policy_check_sender(const danemsg_policy *policy, const char *name);

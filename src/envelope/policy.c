@@ -13,6 +13,7 @@
 
 #include <danemsg.h>
 
+#include "error_internal.h"
 #include "identity_internal.h"
 #include "policy_internal.h"
 
@@ -292,7 +293,8 @@ static danemsg_err replay_check_and_add(void *ctx, const char *sender, const cha
 
 danemsg_replay_ops danemsg_replay_cache_ops(danemsg_replay_cache *cache)
 {
-	danemsg_replay_ops ops = {cache ? replay_check_and_add : NULL, cache};
+	danemsg_replay_ops ops = {DANEMSG_REPLAY_OPS_VERSION, cache ? replay_check_and_add : NULL,
+				  cache};
 	return ops;
 }
 
@@ -348,31 +350,43 @@ int replay_cache_write(danemsg_replay_cache *c, FILE *f)
 	return ok;
 }
 
-danemsg_err danemsg_replay_cache_save(danemsg_replay_cache *c, const char *path)
+/* The failure of one step of writing path: errno's reason in errbuf, the file left alone. */
+static danemsg_err save_failed(const char *path, const char *step, char *errbuf,
+			       size_t errbuf_len)
+{
+	return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "%s: %s: %s", path, step,
+			  strerror(errno));
+}
+
+danemsg_err danemsg_replay_cache_save(danemsg_replay_cache *c, const char *path, char *errbuf,
+				      size_t errbuf_len)
 {
 	char tmp[4096];
 	FILE *f;
 	int fd, ok;
 
 	if (!c || !path || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return DANEMSG_ERR_INVALID_ARG;
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "no replay cache, or no path or one too long");
 	/* a fresh file of ours: never through a link someone planted, never readable by others */
 	if (unlink(tmp) && errno != ENOENT)
-		return DANEMSG_ERR_IO;
+		return save_failed(tmp, "cannot remove the stale temporary file", errbuf,
+				   errbuf_len);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		danemsg_err err = save_failed(tmp, "cannot create", errbuf, errbuf_len);
 		if (fd >= 0)
 			close(fd);
-		return DANEMSG_ERR_IO;
+		return err;
 	}
 	ok = replay_cache_write(c, f);
 	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
 	ok = (fclose(f) == 0) && ok;
 	if (!ok || rename(tmp, path) || sync_parent(path)) {
-		int saved = errno;
+		danemsg_err err = save_failed(path, !ok ? "cannot write" : "cannot replace",
+					      errbuf, errbuf_len);
 		unlink(tmp);
-		errno = saved;
-		return DANEMSG_ERR_IO;
+		return err;
 	}
 	return DANEMSG_OK;
 }
@@ -467,8 +481,10 @@ danemsg_err replay_cache_parse(danemsg_replay_cache *c, const char *text, size_t
 	return err;
 }
 
-/* The file's bytes, at most max: 0, or an error (ENOENT: DANEMSG_ERR_NOT_FOUND). */
-static danemsg_err read_state_file(const char *path, size_t max, char **out, size_t *len)
+/* The file's bytes, at most max: 0, or an error that errbuf explains (ENOENT:
+ * DANEMSG_ERR_NOT_FOUND). */
+static danemsg_err read_state_file(const char *path, size_t max, char **out, size_t *len,
+				   char *errbuf, size_t errbuf_len)
 {
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
@@ -478,16 +494,26 @@ static danemsg_err read_state_file(const char *path, size_t max, char **out, siz
 
 	*out = NULL;
 	if (!f) {
+		/* O_NOFOLLOW on a symbolic link: ELOOP, "too many levels of symbolic links" */
+		err = errbuf_set(errbuf, errbuf_len, err, "%s: cannot open: %s", path,
+				 errno == ELOOP ? "a symbolic link (refused)" : strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return err;
 	}
-	if (!fstat(fd, &st) && S_ISREG(st.st_mode)) {
-		*len = (size_t)st.st_size;
-		err = *len > max ? DANEMSG_ERR_TOO_LARGE : DANEMSG_ERR_NOMEM;
-		if (*len <= max && (buf = malloc(*len + 1)))
-			err = fread(buf, 1, *len, f) == *len ? DANEMSG_OK : DANEMSG_ERR_IO;
-	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "%s: not a regular file", path);
+	else if ((*len = (size_t)st.st_size) > max)
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_TOO_LARGE, "%s: %zu bytes, over "
+				 "the %zu that a cache of this size can need", path, *len, max);
+	else if (!(buf = malloc(*len + 1)))
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NOMEM, "%s: %s", path,
+				 danemsg_strerror(DANEMSG_ERR_NOMEM));
+	else if (fread(buf, 1, *len, f) != *len)
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "%s: cannot read: %s", path,
+				 ferror(f) ? strerror(errno) : "the file shrank");
+	else
+		err = DANEMSG_OK;
 	fclose(f);
 	if (err)
 		free(buf);
@@ -497,22 +523,36 @@ static danemsg_err read_state_file(const char *path, size_t max, char **out, siz
 }
 
 danemsg_err danemsg_replay_cache_load(danemsg_replay_cache *c, const char *path,
-				      size_t *bad_line)
+				      size_t *bad_line, char *errbuf, size_t errbuf_len)
 {
 	char *text;
-	size_t len;
+	size_t len, line = 0;
 	danemsg_err err;
 
 	if (bad_line)
 		*bad_line = 0;
 	if (!c || !path)
-		return DANEMSG_ERR_INVALID_ARG;
-	err = read_state_file(path, 64 + c->max_entries * (REPLAY_LINE_MAX + 1), &text, &len);
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "no replay cache or no path");
+	err = read_state_file(path, 64 + c->max_entries * (REPLAY_LINE_MAX + 1), &text, &len,
+			      errbuf, errbuf_len);
+	if (err == DANEMSG_ERR_NOT_FOUND) {
+		if (errbuf && errbuf_len)
+			errbuf[0] = '\0';
+		return DANEMSG_OK;   /* first start */
+	}
 	if (err)
-		return err == DANEMSG_ERR_NOT_FOUND ? DANEMSG_OK : err;   /* first start */
-	err = replay_cache_parse(c, text, len, (int64_t)time(NULL), bad_line);
+		return err;
+	err = replay_cache_parse(c, text, len, (int64_t)time(NULL), &line);
 	free(text);
-	return err;
+	if (bad_line)
+		*bad_line = line;
+	if (err == DANEMSG_ERR_MALFORMED)
+		return errbuf_set(errbuf, errbuf_len, err, "%s: line %zu: not a replay cache record",
+				  path, line);
+	if (err)
+		return errbuf_set(errbuf, errbuf_len, err, "%s: %s", path, danemsg_strerror(err));
+	return DANEMSG_OK;
 }
 
 /* ---- policy ---- */
@@ -621,10 +661,22 @@ danemsg_err danemsg_policy_set_accept_compat(danemsg_policy *p, int accept)
 	return DANEMSG_OK;
 }
 
+danemsg_err replay_ops_check(const danemsg_replay_ops *ops, char *errbuf, size_t errbuf_len)
+{
+	if (ops->version != DANEMSG_REPLAY_OPS_VERSION)
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_UNSUPPORTED, "replay cache "
+				  "operations of version %d: this library knows version %d",
+				  ops->version, DANEMSG_REPLAY_OPS_VERSION);
+	return DANEMSG_OK;
+}
+
 danemsg_err danemsg_policy_set_replay(danemsg_policy *p, danemsg_replay_ops ops)
 {
+	danemsg_err err;
 	if (!p)
 		return DANEMSG_ERR_INVALID_ARG;
+	if ((err = replay_ops_check(&ops, NULL, 0)))
+		return err;
 	p->replay = ops;
 	return DANEMSG_OK;
 }

@@ -22,6 +22,9 @@ struct danemsg_policy {
  * DANEMSG_ERR_MALFORMED with the 1-based line in *bad_line when it does not parse. */
 danemsg_err replay_cache_parse(danemsg_replay_cache *c, const char *text, size_t len,
 			       int64_t now, size_t *bad_line);
+/* DANEMSG_OK when ops has a layout this library knows (its version), else
+ * DANEMSG_ERR_UNSUPPORTED with the reason in errbuf (may be NULL). */
+danemsg_err replay_ops_check(const danemsg_replay_ops *ops, char *errbuf, size_t errbuf_len);
 /* Writes the cache in that format: 1, or 0 when writing failed. */
 int replay_cache_write(danemsg_replay_cache *c, FILE *f);
 

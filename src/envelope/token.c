@@ -13,6 +13,7 @@
 #include "identity_internal.h"
 #include "error_internal.h"
 #include "jose.h"
+#include "policy_internal.h"
 
 #define DEFAULT_SKEW 30u
 
@@ -175,6 +176,7 @@ void danemsg_token_policy_init(danemsg_token_policy *policy)
 	memset(policy, 0, sizeof(*policy));
 	policy->max_lifetime = DANEMSG_TOKEN_MAX_LIFETIME;
 	policy->max_skew = DEFAULT_SKEW;
+	policy->replay.version = DANEMSG_REPLAY_OPS_VERSION;   /* and no cache */
 }
 
 static int policy_ok(const danemsg_token_policy *p)
@@ -291,6 +293,8 @@ static danemsg_err verify(danemsg_resolver *r, const danemsg_identity *id,
 				  "no identity or token, or a policy without an audience, with "
 				  "a max_lifetime over %u s or not over max_skew",
 				  DANEMSG_TOKEN_MAX_LIFETIME);
+	if ((err = replay_ops_check(&policy->replay, errbuf, errbuf_len)))
+		return err;
 	if (!now)
 		now = (int64_t)time(NULL);
 	if ((err = parse(token, len, &jws, &c)))

@@ -912,7 +912,7 @@ static void on_usr1(int sig)
 
 static int make_policy(const struct listen_args *a, struct listener *L, danemsg_policy **out)
 {
-	danemsg_replay_ops hook = {replay_hook, L};
+	danemsg_replay_ops hook = {DANEMSG_REPLAY_OPS_VERSION, replay_hook, L};
 	danemsg_policy *p;
 	if (danemsg_policy_new(&p))
 		return EXIT_FAILURE_;
