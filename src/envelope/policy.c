@@ -502,7 +502,8 @@ static danemsg_err read_state_file(const char *path, size_t max, char **out, siz
 		return err;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
-		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "%s: not a regular file", path);
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "%s: not a regular file",
+				 path);
 	else if ((*len = (size_t)st.st_size) > max)
 		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_TOO_LARGE, "%s: %zu bytes, over "
 				 "the %zu that a cache of this size can need", path, *len, max);
@@ -548,8 +549,8 @@ danemsg_err danemsg_replay_cache_load(danemsg_replay_cache *c, const char *path,
 	if (bad_line)
 		*bad_line = line;
 	if (err == DANEMSG_ERR_MALFORMED)
-		return errbuf_set(errbuf, errbuf_len, err, "%s: line %zu: not a replay cache record",
-				  path, line);
+		return errbuf_set(errbuf, errbuf_len, err,
+				  "%s: line %zu: not a replay cache record", path, line);
 	if (err)
 		return errbuf_set(errbuf, errbuf_len, err, "%s: %s", path, danemsg_strerror(err));
 	return DANEMSG_OK;
