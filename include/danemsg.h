@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <danemsg/version.h>
 #include <danemsg/error.h>
 #include <danemsg/tlsa.h>
 #include <danemsg/identity.h>
@@ -16,14 +17,14 @@
 #include <danemsg/chain.h>
 #include <danemsg/token.h>
 
-#define DANEMSG_VERSION_STRING "0.1.0"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* The library's version, as "MAJOR.MINOR.PATCH". */
+/* The running library's version, as "MAJOR.MINOR.PATCH", and as 0xMMmmpp: a program
+ * compiled against DANEMSG_VERSION_NUMBER may find an older or newer library at run time. */
 const char *danemsg_version(void);
+unsigned long danemsg_version_number(void);
 
 /* Lower-case hex of in[0..len) into out, NUL-terminated: out_size >= 2 * len + 1,
  * else DANEMSG_ERR_BUFFER_TOO_SMALL and nothing written. */

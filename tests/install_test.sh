@@ -25,10 +25,13 @@ check "bash completion" '[ -f "$prefix/share/bash-completion/completions/danemsg
 cat >"$prefix/use.c" <<'C'
 #include <danemsg.h>
 #include <stdio.h>
+#include <string.h>
 int main(void)
 {
 	printf("%s %s\n", danemsg_version(), danemsg_err_name(DANEMSG_ERR_DNS_BOGUS));
-	return 0;
+	/* the library found at run time is the one the headers describe */
+	return strcmp(danemsg_version(), DANEMSG_VERSION_STRING) ||
+	       danemsg_version_number() != DANEMSG_VERSION_NUMBER;
 }
 C
 export PKG_CONFIG_PATH="$libdir/pkgconfig"

@@ -92,7 +92,12 @@ danemsg_err danemsg_hex_encode(const uint8_t *in, size_t len, char *out, size_t 
 
 const char *danemsg_version(void)
 {
-	return DANEMSG_VERSION;
+	return DANEMSG_VERSION_STRING;
+}
+
+unsigned long danemsg_version_number(void)
+{
+	return DANEMSG_VERSION_NUMBER;
 }
 
 void errbuf_vset(char *errbuf, size_t len, size_t offset, const char *fmt, va_list ap)
