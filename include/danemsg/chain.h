@@ -58,6 +58,7 @@ const char *danemsg_chain_reason_name(danemsg_chain_reason reason);
  * DANEMSG_ERR_TOO_LARGE, DANEMSG_ERR_DNS_BOGUS (every other reason); *reason (may be
  * NULL) says which, errbuf says where.
  */
+DANEMSG_NODISCARD
 danemsg_err danemsg_chain_verify(const uint8_t *chain, size_t len, const char *name,
 				 const danemsg_trust_anchor *ta, int64_t at,
 				 danemsg_identity **out, danemsg_chain_reason *reason,

@@ -60,6 +60,7 @@ typedef struct danemsg_message danemsg_message;
  * r may be NULL when the policy has a chain anchor (danemsg_policy_set_chain_anchor):
  * the sender's records then come from the DNSSEC chain the message carries.
  */
+DANEMSG_NODISCARD
 danemsg_err danemsg_open(danemsg_resolver *r, const danemsg_credential *const *keys,
 			 size_t n_keys, const danemsg_policy *policy, const uint8_t *in,
 			 size_t in_len, danemsg_message **out, char *errbuf, size_t errbuf_len);
@@ -67,6 +68,7 @@ danemsg_err danemsg_open(danemsg_resolver *r, const danemsg_credential *const *k
 /* The same, judging time (iat window, exp, certificate dates) as of now (Unix seconds)
  * instead of the clock: a daemon passes the time a message arrived, so that one that
  * waited in its spool (for DNS to come back) is not refused as stale. */
+DANEMSG_NODISCARD
 danemsg_err danemsg_open_at(danemsg_resolver *r, const danemsg_credential *const *keys,
 			    size_t n_keys, const danemsg_policy *policy, int64_t now,
 			    const uint8_t *in, size_t in_len, danemsg_message **out,

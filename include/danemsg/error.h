@@ -2,6 +2,17 @@
 #ifndef DANEMSG_ERROR_H
 #define DANEMSG_ERROR_H
 
+/*
+ * On functions whose result is a security decision (open a message, match or authenticate
+ * a key, verify a token or a chain, allow a sender): a caller that drops the result gets a
+ * compiler warning, since going on as if it were DANEMSG_OK accepts what was refused.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define DANEMSG_NODISCARD __attribute__((warn_unused_result))
+#else
+#define DANEMSG_NODISCARD
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

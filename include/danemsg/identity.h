@@ -138,6 +138,7 @@ const char *danemsg_identity_name(const danemsg_identity *id);
  * at least one usable record; otherwise DANEMSG_ERR_DNS_INSECURE, _DNS_BOGUS,
  * _DNS_NOT_FOUND, _DNS_TEMPORARY or _NO_USABLE_RECORD.
  */
+DANEMSG_NODISCARD
 danemsg_err danemsg_identity_status(const danemsg_identity *id);
 danemsg_dnssec danemsg_identity_dnssec(const danemsg_identity *id);
 /* The validator's reason for a bogus answer, or the failure's reason; NULL if none. */
@@ -159,8 +160,10 @@ STACK_OF(X509) *danemsg_identity_pkix_cd_cas(const danemsg_identity *id);
  * (danemsg_tlsa_match_cert_pkix with the resolver's Web PKI trust store).
  * Otherwise the status error, or DANEMSG_ERR_NO_MATCH.
  */
+DANEMSG_NODISCARD
 danemsg_err danemsg_identity_authenticate_cert(const danemsg_identity *id, X509 *ee,
 					       STACK_OF(X509) *chain, size_t *matched);
+DANEMSG_NODISCARD
 danemsg_err danemsg_identity_authenticate_pkey(const danemsg_identity *id, EVP_PKEY *pkey,
 					       size_t *matched);
 

@@ -81,6 +81,7 @@ danemsg_err danemsg_policy_set_accept_compat(danemsg_policy *policy, int accept)
  * DANEMSG_REPLAY_OPS_VERSION. */
 danemsg_err danemsg_policy_set_replay(danemsg_policy *policy, danemsg_replay_ops ops);
 /* Is the sender allowed (before any DNS)? DANEMSG_OK or DANEMSG_ERR_SENDER_NOT_ALLOWED. */
+DANEMSG_NODISCARD
 danemsg_err danemsg_policy_check_sender(const danemsg_policy *policy, const char *name);
 
 #ifdef __cplusplus

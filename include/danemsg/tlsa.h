@@ -114,6 +114,7 @@ const char *danemsg_tlsa_matching_name(uint8_t matching_type);
  * DANEMSG_ERR_NO_MATCH otherwise; DANEMSG_ERR_INVALID_ARG when recs, name or
  * ee is NULL or name is empty or too long.
  */
+DANEMSG_NODISCARD
 danemsg_err danemsg_tlsa_match_cert(const danemsg_tlsa *recs, size_t n, const char *name,
 				    X509 *ee, STACK_OF(X509) *chain, size_t *matched);
 
@@ -127,6 +128,7 @@ danemsg_err danemsg_tlsa_match_cert(const danemsg_tlsa *recs, size_t n, const ch
  *   trust anchor included (the record narrows which Web PKI CA may vouch).
  * X509_STORE is thread-safe: one store may serve concurrent calls.
  */
+DANEMSG_NODISCARD
 danemsg_err danemsg_tlsa_match_cert_pkix(const danemsg_tlsa *recs, size_t n, const char *name,
 					 X509 *ee, STACK_OF(X509) *chain, X509_STORE *pkix_store,
 					 size_t *matched);
@@ -139,6 +141,7 @@ danemsg_err danemsg_tlsa_match_cert_pkix(const danemsg_tlsa *recs, size_t n, con
  * Returns as danemsg_tlsa_match_cert(): DANEMSG_ERR_NO_USABLE_RECORD only when
  * no record at all is usable (a set of DANE-TA records gives NO_MATCH).
  */
+DANEMSG_NODISCARD
 danemsg_err danemsg_tlsa_match_pkey(const danemsg_tlsa *recs, size_t n, EVP_PKEY *pkey,
 				    size_t *matched);
 

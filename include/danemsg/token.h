@@ -74,6 +74,7 @@ void danemsg_token_policy_init(danemsg_token_policy *policy);
  * keeps none longer than max_lifetime from its first use). For a caller that
  * limits DNS work (a broker: allow-lists, bounded lookups) before verifying.
  */
+DANEMSG_NODISCARD
 danemsg_err danemsg_token_check(const danemsg_token_policy *policy, const char *username,
 				const danemsg_token_claims *claims, int64_t now, char *errbuf,
 				size_t errbuf_len);
@@ -90,6 +91,7 @@ danemsg_err danemsg_token_check(const danemsg_token_policy *policy, const char *
  * jti (DANEMSG_ERR_REPLAYED). claims (may be NULL) is filled when the token parses.
  * errbuf (may be NULL) says why.
  */
+DANEMSG_NODISCARD
 danemsg_err danemsg_token_verify(danemsg_resolver *r, const danemsg_token_policy *policy,
 				 const char *username, const char *token, size_t len,
 				 int64_t now, danemsg_token_claims *claims, char *errbuf,
@@ -101,6 +103,7 @@ danemsg_err danemsg_token_verify(danemsg_resolver *r, const danemsg_token_policy
  * checks, with id's status and records in place of a lookup; id must be the token's sub
  * (DANEMSG_ERR_NOT_FOR_ME otherwise).
  */
+DANEMSG_NODISCARD
 danemsg_err danemsg_token_verify_identity(const danemsg_identity *id,
 					  const danemsg_token_policy *policy,
 					  const char *username, const char *token, size_t len,
