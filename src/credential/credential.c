@@ -16,6 +16,7 @@
 #include <danemsg.h>
 
 #include "credential_internal.h"
+#include "dname.h"
 #include "error_internal.h"
 #include "jose.h"
 #include "util.h"
@@ -89,39 +90,9 @@ static int keytype_valid(danemsg_keytype type)
 	return strcmp(danemsg_keytype_name(type), "unknown") != 0;
 }
 
-static int name_char_ok(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_';
-}
-
 danemsg_err danemsg_credential_name_normalize(const char *name, char *buf, size_t buflen)
 {
-	if (!name || !buf)
-		return DANEMSG_ERR_INVALID_ARG;
-	size_t len = strnlen(name, 256);
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	if (len == 0 || len > 253)
-		return DANEMSG_ERR_INVALID_ARG;
-	size_t label = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (name[i] == '.') {
-			if (label == 0)
-				return DANEMSG_ERR_INVALID_ARG;
-			label = 0;
-		} else if (!name_char_ok(name[i]) || ++label > 63) {
-			return DANEMSG_ERR_INVALID_ARG;
-		}
-	}
-	if (label == 0)
-		return DANEMSG_ERR_INVALID_ARG;
-	if (buflen < len + 1)
-		return DANEMSG_ERR_BUFFER_TOO_SMALL;
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] - 'A' + 'a') : name[i];
-	buf[len] = '\0';
-	return DANEMSG_OK;
+	return dname_normalize(name, 0, buf, buflen);
 }
 
 /* Writes the labels of src (separated by sep_in) in reverse order, separated by sep_out. */

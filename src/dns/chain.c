@@ -13,6 +13,7 @@
 #include <danemsg.h>
 
 #include "chain_internal.h"
+#include "dname.h"
 #include "error_internal.h"
 #include "identity_internal.h"
 #include "jose.h"
@@ -489,7 +490,7 @@ danemsg_err danemsg_chain_verify(const uint8_t *chain, size_t len, const char *n
 	if (out)
 		*out = NULL;
 	if ((!chain && len) || !name || !ta || !out ||
-	    identity_canonical_name(name, canon, sizeof(canon)))
+	    dname_canonical(name, canon, sizeof(canon)))
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
 	c.rrs = ldns_rr_list_new();
 	owner = ldns_dname_new_frm_str(canon);
@@ -588,7 +589,7 @@ danemsg_err danemsg_chain_collect(danemsg_resolver *r, const char *name, uint8_t
 
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
-	if (!r || !name || !out || !out_len || identity_canonical_name(name, canon, sizeof(canon)))
+	if (!r || !name || !out || !out_len || dname_canonical(name, canon, sizeof(canon)))
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
 	*out = NULL;
 	*out_len = 0;

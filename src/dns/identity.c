@@ -1,5 +1,4 @@
 /* Identities: the outcome of one TLSA lookup, immutable once published to the cache. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,38 +56,6 @@ void identity_set_why(danemsg_identity *id, const char *why)
 {
 	free(id->why);
 	id->why = why ? strdup(why) : NULL;
-}
-
-danemsg_err identity_canonical_name(const char *name, char *buf, size_t buflen)
-{
-	size_t len, label = 0, out = 0;
-
-	if (!name || !buf)
-		return DANEMSG_ERR_INVALID_ARG;
-	len = strlen(name);
-	if (len == 0 || len > 253 + 1 || (len > 253 && name[len - 1] != '.'))
-		return DANEMSG_ERR_INVALID_ARG;
-	if (buflen < len + 2)
-		return DANEMSG_ERR_BUFFER_TOO_SMALL;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (c == '.') {
-			if (label == 0)   /* empty label (leading or double dot, or ".") */
-				return DANEMSG_ERR_INVALID_ARG;
-			label = 0;
-		} else if (isalnum(c) || c == '-' || c == '_' || c == '*') {
-			if (++label > 63)
-				return DANEMSG_ERR_INVALID_ARG;
-			c = (unsigned char)tolower(c);
-		} else {
-			return DANEMSG_ERR_INVALID_ARG;
-		}
-		buf[out++] = (char)c;
-	}
-	if (buf[out - 1] != '.')
-		buf[out++] = '.';
-	buf[out] = '\0';
-	return DANEMSG_OK;
 }
 
 danemsg_identity *danemsg_identity_ref(danemsg_identity *id)

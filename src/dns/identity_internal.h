@@ -29,10 +29,6 @@ danemsg_err identity_set_records(danemsg_identity *id, char **rdata, int *len, s
 /* Replaces id->why with a copy of why (may be NULL). */
 void identity_set_why(danemsg_identity *id, const char *why);
 
-/* Canonical form of a DNS name (lower case, trailing dot) into buf; INVALID_ARG
- * when it is not a valid DNS name. */
-danemsg_err identity_canonical_name(const char *name, char *buf, size_t buflen);
-
 /*
  * May the key a record carries be used as the identity's own, to verify its signatures
  * or to encrypt to it? DANE-EE and DANE-TA records: yes (as ever); PKIX-TA: never (a Web

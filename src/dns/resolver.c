@@ -16,6 +16,7 @@
 
 #include "cache.h"
 #include "chain_internal.h"
+#include "dname.h"
 #include "identity_internal.h"
 #include "pkixcd.h"
 
@@ -637,7 +638,7 @@ static danemsg_err lookup_start(danemsg_resolver *r, const char *name, danemsg_l
 
 	if (!r || !name || !cb)
 		return DANEMSG_ERR_INVALID_ARG;
-	err = identity_canonical_name(name, canon, sizeof(canon));
+	err = dname_canonical(name, canon, sizeof(canon));
 	if (err)
 		return DANEMSG_ERR_INVALID_ARG;
 

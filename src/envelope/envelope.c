@@ -15,6 +15,7 @@
 
 #include "chain_internal.h"
 #include "credential_internal.h"
+#include "dname.h"
 #include "identity_internal.h"
 #include "error_internal.h"
 #include "jose.h"
@@ -296,7 +297,7 @@ danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 	if (!names)
 		return DANEMSG_ERR_NOMEM;
 	for (size_t i = 0; i < n; i++)
-		if (!recipients[i] || identity_canonical_name(recipients[i], names[i], NAME_BUF)) {
+		if (!recipients[i] || dname_canonical(recipients[i], names[i], NAME_BUF)) {
 			free(names);
 			return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG,
 				    "recipient '%s' is not a DNS name",
@@ -396,7 +397,7 @@ static danemsg_err decrypt_for_me(struct open_state *s, const danemsg_credential
 	for (size_t k = 0; k < n_keys; k++) {
 		char me[NAME_BUF];
 		struct me_filter f = {me, NULL};
-		if (!keys[k] || identity_canonical_name(danemsg_credential_name(keys[k]), me,
+		if (!keys[k] || dname_canonical(danemsg_credential_name(keys[k]), me,
 							sizeof(me)))
 			return DANEMSG_ERR_INVALID_ARG;
 		f.x5t = credential_enc_x5t(keys[k]);
@@ -492,7 +493,7 @@ static danemsg_err int_member(const json_t *h, const char *name, int required, i
 static int aud_names_me_one(const char *text, const char *me)
 {
 	char name[NAME_BUF];
-	if (!text || identity_canonical_name(text, name, sizeof(name)) || strchr(name, '*'))
+	if (!text || dname_canonical(text, name, sizeof(name)))
 		return -1;
 	return !strcmp(name, me);
 }
@@ -719,7 +720,7 @@ static danemsg_err build_message(struct open_state *s, const char *id)
 		json_array_foreach(aud, i, v) {
 			char name[NAME_BUF];
 			const char *text = json_string_value(v);
-			if (text && !identity_canonical_name(text, name, sizeof(name)))
+			if (text && !dname_canonical(text, name, sizeof(name)))
 				text = name;
 			if (!(m->to[i] = strdup(text ? text : "")))
 				return DANEMSG_ERR_NOMEM;

@@ -5,7 +5,7 @@
 
 #include <danemsg.h>
 
-#include "identity_internal.h"
+#include "dname.h"
 
 #define SCHEME "dns:"
 #define QUERY "?type=TLSA"
@@ -44,7 +44,7 @@ danemsg_err danemsg_locator_parse(const char *locator, size_t len, char *name, s
 	    memchr(start, '%', (size_t)(end - start)))
 		return DANEMSG_ERR_MALFORMED;
 	text[end - text] = '\0';
-	switch (identity_canonical_name(start, name, name_len)) {
+	switch (dname_canonical(start, name, name_len)) {
 	case DANEMSG_OK: return DANEMSG_OK;
 	case DANEMSG_ERR_BUFFER_TOO_SMALL: return DANEMSG_ERR_BUFFER_TOO_SMALL;
 	default: return DANEMSG_ERR_MALFORMED;
@@ -57,7 +57,7 @@ danemsg_err danemsg_locator_format(const char *name, char *buf, size_t buflen)
 	int n;
 	if (!name || !buf)
 		return DANEMSG_ERR_INVALID_ARG;
-	if (identity_canonical_name(name, canon, sizeof(canon)))
+	if (dname_canonical(name, canon, sizeof(canon)))
 		return DANEMSG_ERR_INVALID_ARG;
 	canon[strlen(canon) - 1] = '\0';   /* the reference writes names without the dot */
 	n = snprintf(buf, buflen, "dns://%s" QUERY, canon);

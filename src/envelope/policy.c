@@ -13,8 +13,8 @@
 
 #include <danemsg.h>
 
+#include "dname.h"
 #include "error_internal.h"
-#include "identity_internal.h"
 #include "policy_internal.h"
 
 /* ---- replay cache: a hash set of (sender, id) with expiry ---- */
@@ -603,7 +603,7 @@ danemsg_err danemsg_policy_allow_sender(danemsg_policy *p, const char *pattern)
 		return DANEMSG_ERR_INVALID_ARG;
 	wildcard = !strncmp(pattern, "*.", 2);
 	name = wildcard ? pattern + 2 : pattern;
-	if (strchr(name, '*') || identity_canonical_name(name, canon + wildcard, sizeof(canon) - 1))
+	if (dname_canonical(name, canon + wildcard, sizeof(canon) - 1))
 		return DANEMSG_ERR_INVALID_ARG;
 	if (wildcard)
 		canon[0] = '.';   /* stored as ".suffix." */
@@ -621,7 +621,7 @@ danemsg_err danemsg_policy_check_sender(const danemsg_policy *p, const char *nam
 {
 	char canon[258];
 	size_t len;
-	if (!p || !name || identity_canonical_name(name, canon, sizeof(canon)))
+	if (!p || !name || dname_canonical(name, canon, sizeof(canon)))
 		return DANEMSG_ERR_INVALID_ARG;
 	if (!p->n_allowed)
 		return DANEMSG_OK;
