@@ -650,6 +650,7 @@ int main(int argc, char **argv)
 
 	{
 		danemsg_cache_stats st;
+		danemsg_cache_stats_init(&st);
 		danemsg_resolver_cache_stats(r, &st);
 		bench_result((double)st.queries, "env.dns_queries");
 		bench_result((double)st.hits, "env.cache_hits");

@@ -161,6 +161,7 @@ static int run_hits(void)
 	}
 	{
 		danemsg_cache_stats st;
+		danemsg_cache_stats_init(&st);
 		danemsg_resolver_cache_stats(r, &st);
 		bench_result((double)st.queries, "lookup.hit.dns_queries");
 	}

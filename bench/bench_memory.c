@@ -114,6 +114,7 @@ static int senders(const char *dir, size_t n)
 	}
 	BENCH_CHECK(w.failed == 0);
 	bench_result((double)(bench_now_ns() - t0) / 1e9, "mem.senders.fill_seconds");
+	danemsg_cache_stats_init(&st);
 	danemsg_resolver_cache_stats(r, &st);
 	BENCH_CHECK(st.entries == n && st.evictions == 0);
 	bench_result((double)st.entries, "mem.senders.entries");

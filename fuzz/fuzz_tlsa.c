@@ -145,6 +145,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t flags;
 
 	fixture_init();
+	for (size_t i = 0; i < MAX_RECORDS + 1; i++)
+		danemsg_tlsa_init(&recs[i]);
 
 	/* The whole input as one RDATA. */
 	err = danemsg_tlsa_parse(data, size, &recs[0]);

@@ -31,7 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	danemsg_token_claims c;
 	danemsg_token_policy policy;
-	danemsg_err err = danemsg_token_parse((const char *)data, size, &c);
+	danemsg_err err;
+
+	danemsg_token_claims_init(&c);
+	err = danemsg_token_parse((const char *)data, size, &c);
 
 	require(err == DANEMSG_OK || err == DANEMSG_ERR_MALFORMED || err == DANEMSG_ERR_ALGORITHM
 		|| err == DANEMSG_ERR_TOO_LARGE || err == DANEMSG_ERR_UNSUPPORTED);

@@ -37,6 +37,7 @@ struct plugin {
 	mosquitto_plugin_id_t *id;
 	danemsg_resolver *r;
 	danemsg_replay_cache *replay;
+	danemsg_replay_ops replay_ops;  /* the token policy's, of replay */
 	danemsg_policy *allow;          /* its allow-list only; NULL: every name */
 	danemsg_token_policy tokens;
 	char *audience, *topic, *anchor_list;
@@ -313,6 +314,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	int rc;
 
 	(void)event;
+	danemsg_token_claims_init(&claims);
 	if (!ed->password && (cert = mosquitto_client_certificate(ed->client))) {
 		rc = check_certificate(userdata, ed->client, cert, ed->username);
 		X509_free(cert);
@@ -333,6 +335,7 @@ static int on_ext_auth_start(int event, void *event_data, void *userdata)
 	int rc;
 
 	(void)event;
+	danemsg_token_claims_init(&claims);
 	if (!ed->auth_method || strcmp(ed->auth_method, AUTH_METHOD))
 		return MOSQ_ERR_PLUGIN_DEFER;
 	if (!ed->data_in || ed->data_in_len == 0 || ed->data_in_len > DANEMSG_TOKEN_MAX_LEN)
@@ -578,7 +581,8 @@ static int configure(struct plugin *p, struct mosquitto_opt *opts, int n)
 		mosquitto_log_printf(MOSQ_LOG_ERR, "danemsg: %s", p->r ? "out of memory" : errbuf);
 		return -1;
 	}
-	p->tokens.replay = danemsg_replay_cache_ops(p->replay);
+	p->replay_ops = danemsg_replay_cache_ops(p->replay);
+	p->tokens.replay = &p->replay_ops;
 	return 0;
 }
 

@@ -511,6 +511,7 @@ static void test_tlsa_rdata(void **state)
 		/* What the tlsa module parses back matches the certificate. */
 		danemsg_tlsa rec;
 		size_t matched = 99;
+		danemsg_tlsa_init(&rec);
 		assert_int_equal(danemsg_tlsa_parse(buf, len, &rec), DANEMSG_OK);
 		assert_true(rec.usable);
 		assert_int_equal(danemsg_tlsa_match_cert(&rec, 1, NAME, x, NULL, &matched),

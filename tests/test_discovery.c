@@ -255,6 +255,7 @@ static void test_cache_hit_and_negative_cache(void **state)
 		danemsg_identity_unref(lookup(f, ALICE, DANEMSG_OK));
 		danemsg_identity_unref(lookup(f, "nobody." ZONE, DANEMSG_ERR_DNS_NOT_FOUND));
 	}
+	danemsg_cache_stats_init(&st);
 	danemsg_resolver_cache_stats(f->r, &st);
 	assert_int_equal(st.queries, 2);
 	assert_int_equal(st.hits, 4);
@@ -281,6 +282,7 @@ static void test_cache_bound_evicts_least_recent(void **state)
 	danemsg_identity_unref(lookup(f, "a." ZONE, DANEMSG_ERR_DNS_NOT_FOUND));  /* a is recent */
 	danemsg_identity_unref(lookup(f, "c." ZONE, DANEMSG_ERR_DNS_NOT_FOUND));  /* evicts b */
 	danemsg_identity_unref(lookup(f, "a." ZONE, DANEMSG_ERR_DNS_NOT_FOUND));  /* still a hit */
+	danemsg_cache_stats_init(&st);
 	danemsg_resolver_cache_stats(f->r, &st);
 	assert_int_equal(st.entries, 2);
 	assert_int_equal(st.evictions, 1);
@@ -317,6 +319,7 @@ static void test_async_lookups_share_one_query(void **state)
 	assert_int_equal(b.calls, 1);
 	assert_int_equal(a.status, DANEMSG_OK);
 	assert_int_equal(b.status, DANEMSG_OK);
+	danemsg_cache_stats_init(&st);
 	danemsg_resolver_cache_stats(f->r, &st);
 	assert_int_equal(st.queries, 1);
 	/* A hit answers at once, from inside the call. */

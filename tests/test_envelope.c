@@ -490,8 +490,10 @@ static void test_sender_not_allowed_before_any_dns(void **state)
 	danemsg_cache_stats before, after;
 	char *sealed = seal(f, f->alice, NAME("dave"), 0, DANEMSG_OK);
 	assert_int_equal(danemsg_policy_allow_sender(f->policy, "*.other.example"), DANEMSG_OK);
+	danemsg_cache_stats_init(&before);
 	danemsg_resolver_cache_stats(f->r, &before);
 	assert_int_equal(open_as(f, f->dave, sealed, NULL), DANEMSG_ERR_SENDER_NOT_ALLOWED);
+	danemsg_cache_stats_init(&after);
 	danemsg_resolver_cache_stats(f->r, &after);
 	assert_int_equal(after.hits + after.misses, before.hits + before.misses);
 	assert_int_equal(danemsg_policy_allow_sender(f->policy, "*._device.example.org"),
@@ -741,6 +743,36 @@ static void test_locators(void **state)
 	(void)state;
 }
 
+/* Seal options across versions of the headers (danemsg/error.h): a program built with
+ * newer ones may leave the fields this library does not know unset, never set them; one
+ * that never initialised its options is refused. */
+static void test_seal_options_struct_size(void **state)
+{
+	struct fixture *f = *state;
+	struct {
+		danemsg_seal_options v1;
+		uint64_t added;
+	} newer;
+	const char *to[] = {NAME("dave")};
+	char *out = NULL, err[256];
+	size_t len;
+
+	memset(&newer, 0, sizeof(newer));
+	danemsg_seal_options_init(&newer.v1);
+	newer.v1.struct_size = sizeof(newer);
+	assert_int_equal(danemsg_seal(f->r, f->alice, to, 1, (const uint8_t *)"x", 1, &newer.v1,
+				      &out, &len, err, sizeof(err)), DANEMSG_OK);
+	free(out);
+	newer.added = 1;
+	assert_int_equal(danemsg_seal(f->r, f->alice, to, 1, (const uint8_t *)"x", 1, &newer.v1,
+				      &out, &len, err, sizeof(err)), DANEMSG_ERR_UNSUPPORTED);
+	assert_non_null(strstr(err, "danemsg_seal_options"));
+	newer.v1.struct_size = 0;
+	assert_int_equal(danemsg_seal(f->r, f->alice, to, 1, (const uint8_t *)"x", 1, &newer.v1,
+				      &out, &len, err, sizeof(err)), DANEMSG_ERR_INVALID_ARG);
+	assert_null(out);
+}
+
 static void test_error_paths(void **state)
 {
 	struct fixture *f = *state;
@@ -808,6 +840,7 @@ int main(void)
 		T(test_replay_file_errors_name_the_file),
 		cmocka_unit_test(test_replay_ops_version_checked),
 		cmocka_unit_test(test_locators),
+		T(test_seal_options_struct_size),
 		T(test_error_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

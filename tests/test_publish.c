@@ -321,8 +321,8 @@ static void test_null_arguments(void **state)
 	danemsg_dns_server s;
 	danemsg_publish_options opt;
 	uint8_t data[32] = {1};
-	danemsg_tlsa rec = {.usage = 3, .selector = 1, .matching_type = 1, .data = data,
-			    .data_len = sizeof(data)};
+	danemsg_tlsa rec = {.struct_size = sizeof(rec), .usage = 3, .selector = 1,
+			    .matching_type = 1, .data = data, .data_len = sizeof(data)};
 	char zone[256], err[256];
 
 	assert_int_equal(danemsg_tsig_key_parse(NULL, &key, err, sizeof(err)),
@@ -514,7 +514,7 @@ static int seen_has(const struct seen *s, uint8_t usage, uint8_t first)
 static void make_rec(danemsg_tlsa *rec, uint8_t *buf, size_t len, uint8_t usage, uint8_t fill)
 {
 	memset(buf, fill, len);
-	memset(rec, 0, sizeof(*rec));
+	danemsg_tlsa_init(rec);
 	rec->usage = usage;
 	rec->selector = 1;
 	rec->matching_type = 1;

@@ -171,6 +171,7 @@ static int teardown_fixtures(void **state)
 
 static void parse_bytes(danemsg_tlsa *rec, const uint8_t *rdata, size_t len)
 {
+	danemsg_tlsa_init(rec);
 	assert_int_equal(danemsg_tlsa_parse(rdata, len, rec), DANEMSG_OK);
 }
 
@@ -392,6 +393,7 @@ static void test_parse_short_rdata_is_malformed(void **state)
 	danemsg_tlsa rec;
 
 	memset(&rec, 0xa5, sizeof(rec));
+	rec.struct_size = sizeof(rec);
 	assert_int_equal(danemsg_tlsa_parse(two, sizeof(two), &rec), DANEMSG_ERR_MALFORMED);
 	assert_null(rec.data);
 	assert_null(rec.cert);
@@ -492,6 +494,7 @@ static void test_malformed_beside_good_never_spoils_it(void **state)
 	danemsg_tlsa dropped;
 	size_t good = N(unusable_cases);
 
+	danemsg_tlsa_init(&dropped);
 	for (size_t i = 0; i < N(unusable_cases); i++)
 		parse_unusable(&recs[i], &unusable_cases[i]);
 	/* What the caller drops: a 2-octet RDATA does not even parse. */
@@ -844,6 +847,7 @@ static void test_null_arguments(void **state)
 	danemsg_tlsa rec;
 	char long_name[300];
 
+	danemsg_tlsa_init(&rec);
 	assert_int_equal(danemsg_tlsa_parse(rdata, sizeof(rdata), NULL), DANEMSG_ERR_INVALID_ARG);
 	assert_int_equal(danemsg_tlsa_parse(NULL, 5, &rec), DANEMSG_ERR_INVALID_ARG);
 	danemsg_tlsa_clear(NULL);

@@ -110,6 +110,7 @@ static danemsg_err records_add(struct records *r, uint8_t *rdata, size_t len)
 	}
 	danemsg_tlsa *rec = &r->recs[r->n];
 	r->rdata[r->n++] = rdata;
+	danemsg_tlsa_init(rec);
 	rec->usage = rdata[0];
 	rec->selector = rdata[1];
 	rec->matching_type = rdata[2];

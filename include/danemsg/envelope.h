@@ -18,6 +18,7 @@ extern "C" {
 /* ---- seal ---- */
 
 typedef struct danemsg_seal_options {
+	size_t struct_size;   /* set by danemsg_seal_options_init() (ABI: see danemsg/error.h) */
 	int compat;            /* the reference format: RS256 in RSA-OAEP-256/A256CBC-HS512 */
 	uint32_t expires_in;   /* seconds until exp; 0: no exp (native only) */
 	int carry_chain;       /* always carry the certificate chain (x5c); otherwise only

@@ -13,6 +13,16 @@
 #define DANEMSG_NODISCARD
 #endif
 
+/*
+ * ABI of the structs a caller allocates (options, records, results): each begins with
+ * size_t struct_size, which its _init function sets to the sizeof the caller compiled
+ * with, next to the defaults. The library reads and writes no more than struct_size bytes:
+ * fields are only ever appended, a field the caller's headers lack keeps its default, and
+ * one the library does not know must be zero (what _init sets; else
+ * DANEMSG_ERR_UNSUPPORTED). A struct_size under the first version's size is
+ * DANEMSG_ERR_INVALID_ARG. Function tables (danemsg_replay_ops) carry a version instead.
+ */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -25,6 +25,7 @@ const char *danemsg_dnssec_name(danemsg_dnssec status);
 
 /* How a resolver finds and validates answers. Start from danemsg_resolver_config_init(). */
 typedef struct danemsg_resolver_config {
+	size_t struct_size;   /* set by danemsg_resolver_config_init() (ABI: see danemsg/error.h) */
 	/* "ADDR[@PORT]" of a server to send every query to (validation stays local);
 	 * NULL: the system's resolvers (/etc/resolv.conf). */
 	const char *server;
@@ -123,9 +124,13 @@ danemsg_err danemsg_resolver_wait(danemsg_resolver *r, int timeout_ms);
 
 /* Cache statistics, for tests and benchmarks. */
 typedef struct danemsg_cache_stats {
+	size_t struct_size;   /* set by danemsg_cache_stats_init() (ABI: see danemsg/error.h) */
 	uint64_t hits, misses, queries, evictions;
 	size_t entries;
 } danemsg_cache_stats;
+/* Zeroes stats and sets its struct_size. */
+void danemsg_cache_stats_init(danemsg_cache_stats *stats);
+/* Fills out, which danemsg_cache_stats_init() started (else it is left alone). */
 void danemsg_resolver_cache_stats(danemsg_resolver *r, danemsg_cache_stats *out);
 
 danemsg_identity *danemsg_identity_ref(danemsg_identity *id);

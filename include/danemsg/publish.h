@@ -75,6 +75,7 @@ typedef enum danemsg_publish_mode {
 
 /* How to send an update. Start from danemsg_publish_options_init(). */
 typedef struct danemsg_publish_options {
+	size_t struct_size;   /* set by danemsg_publish_options_init() (ABI: see danemsg/error.h) */
 	danemsg_dns_server server;   /* the primary that accepts updates (required) */
 	const danemsg_tsig_key *key; /* signs the update; NULL sends it unsigned */
 	const char *zone;            /* the zone to update; NULL: found as nsupdate does */

@@ -31,8 +31,11 @@ enum { DANEMSG_TLSA_MATCH_FULL = 0, DANEMSG_TLSA_MATCH_SHA256 = 1, DANEMSG_TLSA_
  * with danemsg_tlsa_clear(). A record that cannot be used (unknown usage,
  * digest of the wrong length, certificate that does not parse, ...) still
  * parses: usable is 0 and unusable_reason says why. It never spoils others.
+ * The functions that take an array of records step through it by the first
+ * record's struct_size, which every record must share.
  */
 typedef struct danemsg_tlsa {
+	size_t struct_size;   /* set by danemsg_tlsa_init() (ABI: see danemsg/error.h) */
 	uint8_t usage;
 	uint8_t selector;
 	uint8_t matching_type;
@@ -44,16 +47,23 @@ typedef struct danemsg_tlsa {
 	const char *unusable_reason;/* static string, NULL when usable */
 } danemsg_tlsa;
 
+/* An empty record: zeroed, with its struct_size. A record filled by hand (for
+ * danemsg_publish_tlsa) or by danemsg_tlsa_parse starts here. */
+void danemsg_tlsa_init(danemsg_tlsa *rec);
+
 /*
- * Parses one TLSA RDATA in wire format (3 octets, then the data).
+ * Parses one TLSA RDATA in wire format (3 octets, then the data) into out, which
+ * danemsg_tlsa_init() started (or a danemsg_tlsa_clear() emptied).
  * Returns DANEMSG_ERR_MALFORMED only when rdata is shorter than 3 octets
  * (out is then cleared); any other oddity makes an unusable record (RDATA
  * over 65535 octets, which DNS cannot carry, is not even copied).
- * DANEMSG_ERR_INVALID_ARG when out is NULL, or rdata is NULL with a length.
+ * DANEMSG_ERR_INVALID_ARG when out is NULL or was not initialised, or rdata is NULL
+ * with a length.
  */
 danemsg_err danemsg_tlsa_parse(const uint8_t *rdata, size_t rdata_len, danemsg_tlsa *out);
 
-/* Frees what a record owns and zeroes it. Safe on a zeroed record. */
+/* Frees what a record owns and empties it, keeping its struct_size. Safe on an empty
+ * record. */
 void danemsg_tlsa_clear(danemsg_tlsa *rec);
 
 /* ---- TLSA RDATA: made from a certificate, read from and written as text ---- */

@@ -38,12 +38,16 @@ danemsg_err danemsg_token_make(const danemsg_credential *cred, const char *audie
 
 /* What a token says, once parsed. */
 typedef struct danemsg_token_claims {
+	size_t struct_size;   /* set by danemsg_token_claims_init() (ABI: see danemsg/error.h) */
 	char sub[DANEMSG_CREDENTIAL_NAME_MAX];     /* normalized: lower case, no trailing dot */
 	char aud[DANEMSG_TOKEN_AUDIENCE_MAX + 1];
 	int64_t iat, exp;
 	char jti[129];
 	const char *alg;                         /* static: "ES256", "EdDSA", "PS256" */
 } danemsg_token_claims;
+
+/* Zeroes claims and sets its struct_size: before danemsg_token_parse or _verify fill it. */
+void danemsg_token_claims_init(danemsg_token_claims *claims);
 
 /*
  * Parses a token without verifying it (for a caller that checks cheap things before any
@@ -57,11 +61,13 @@ danemsg_err danemsg_token_parse(const char *token, size_t len, danemsg_token_cla
 
 /* What a verifier accepts. Start from danemsg_token_policy_init(). */
 typedef struct danemsg_token_policy {
+	size_t struct_size;   /* set by danemsg_token_policy_init() (ABI: see danemsg/error.h) */
 	const char *audience;     /* required: this service's name; aud must equal it */
 	uint32_t max_lifetime;    /* exp - iat at most this; default DANEMSG_TOKEN_MAX_LIFETIME */
 	uint32_t max_skew;        /* iat at most this far in the future, seconds; default 30;
 				   * less than max_lifetime */
-	danemsg_replay_ops replay;/* remembers jti until exp; NULL check_and_add: no check */
+	/* remembers jti until exp (must outlive the policy's use); NULL: no check */
+	const danemsg_replay_ops *replay;
 } danemsg_token_policy;
 
 void danemsg_token_policy_init(danemsg_token_policy *policy);

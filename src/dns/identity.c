@@ -36,17 +36,16 @@ danemsg_err identity_set_records(danemsg_identity *id, char **rdata, int *len, s
 	if (!id->records)
 		return DANEMSG_ERR_NOMEM;
 	for (size_t i = 0; i < n; i++) {
-		danemsg_err err = danemsg_tlsa_parse((const uint8_t *)rdata[i],
-						     len[i] < 0 ? 0 : (size_t)len[i],
-						     &id->records[id->n_records]);
+		danemsg_tlsa *rec = &id->records[id->n_records];
+		danemsg_err err;
+
+		danemsg_tlsa_init(rec);
+		err = danemsg_tlsa_parse((const uint8_t *)rdata[i], len[i] < 0 ? 0 : (size_t)len[i],
+					 rec);
 		if (err == DANEMSG_ERR_NOMEM)
 			return err;
-		if (err != DANEMSG_OK) {
-			/* Too short to be a TLSA record: keep it visible as unusable. */
-			danemsg_tlsa *rec = &id->records[id->n_records];
-			memset(rec, 0, sizeof(*rec));
+		if (err != DANEMSG_OK)   /* too short to be a TLSA record: visible as unusable */
 			rec->unusable_reason = "record shorter than 3 octets";
-		}
 		id->n_records++;
 	}
 	return DANEMSG_OK;

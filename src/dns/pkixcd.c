@@ -350,10 +350,10 @@ static const char *validate(struct pkixcd *p, const char *host, const char *name
 		goto out;
 	if (!key_usage_allows(rec->cert))
 		why = "PKIX-CD: the certificate's keyUsage does not allow signatures";
-	else if (danemsg_tlsa_match_cert_pkix(&(danemsg_tlsa){DANEMSG_TLSA_PKIX_EE,
-			DANEMSG_TLSA_SEL_CERT, DANEMSG_TLSA_MATCH_FULL, rec->data, rec->data_len,
-			rec->cert, rec->pkey, 1, NULL}, 1, name, rec->cert, untrusted, store,
-			NULL) != DANEMSG_OK)
+	else if (danemsg_tlsa_match_cert_pkix(&(danemsg_tlsa){sizeof(danemsg_tlsa),
+			DANEMSG_TLSA_PKIX_EE, DANEMSG_TLSA_SEL_CERT, DANEMSG_TLSA_MATCH_FULL,
+			rec->data, rec->data_len, rec->cert, rec->pkey, 1, NULL}, 1, name,
+			rec->cert, untrusted, store, NULL) != DANEMSG_OK)
 		why = "PKIX-CD: the certificate does not validate to its CA for this name";
 	for (int i = 0; !why && i < sk_X509_num(untrusted); i++)
 		keep_ca(id, sk_X509_value(untrusted, i));

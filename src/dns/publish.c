@@ -19,13 +19,17 @@
 
 #include <danemsg/publish.h>
 
+#include "abi.h"
 #include "error_internal.h"
 #include "publish_internal.h"
+#include "tlsa_internal.h"
 
 #define TSIG_FUDGE 300              /* seconds, as nsupdate and knsupdate */
 #define TSIG_SECRET_MAX 1024        /* base64 characters (768 octets of key) */
 #define KEY_FILE_MAX (64 * 1024)
 #define PUBLISH_MAX_RECORDS 64
+/* The first version of the caller's options ends here (abi.h). */
+#define PUBLISH_OPTIONS_SIZE_V1 ABI_SIZE_THROUGH(danemsg_publish_options, timeout_ms)
 #define TLSA_DATA_MAX (65535 - 3)
 #define DNS_TCP_MESSAGE_MAX 65535
 
@@ -835,6 +839,7 @@ void danemsg_publish_options_init(danemsg_publish_options *opt)
 	if (!opt)
 		return;
 	memset(opt, 0, sizeof(*opt));
+	opt->struct_size = sizeof(*opt);
 	opt->mode = DANEMSG_PUBLISH_REPLACE;
 	opt->ttl = 300;
 	opt->timeout_ms = 5000;
@@ -1128,9 +1133,9 @@ out:
 	return err;
 }
 
-danemsg_err danemsg_publish_tlsa(const danemsg_publish_options *opt, const char *name,
-				 const danemsg_tlsa *recs, size_t n,
-				 char *errbuf, size_t errbuf_len)
+static danemsg_err publish_tlsa(const danemsg_publish_options *opt, const char *name,
+				const danemsg_tlsa *recs, size_t n, char *errbuf,
+				size_t errbuf_len)
 {
 	ldns_rdf *owner = NULL, *zone = NULL;
 	char namestr[LDNS_MAX_DOMAINLEN + 2] = "?", zonestr[LDNS_MAX_DOMAINLEN + 2] = "?";
@@ -1167,4 +1172,27 @@ out:
 	ldns_rdf_deep_free(owner);
 	ldns_rdf_deep_free(zone);
 	return err;
+}
+
+/* The caller's options and records, in this library's layout (abi.h), then the update. */
+danemsg_err danemsg_publish_tlsa(const danemsg_publish_options *opt, const char *name,
+				 const danemsg_tlsa *recs, size_t n,
+				 char *errbuf, size_t errbuf_len)
+{
+	danemsg_publish_options options;
+	danemsg_tlsa records[PUBLISH_MAX_RECORDS];
+	danemsg_err err;
+
+	if (!opt || !name || (n && !recs))
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "publish: missing options, name or records");
+	if (n > PUBLISH_MAX_RECORDS)
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "publish: %zu records, at most %d", n, PUBLISH_MAX_RECORDS);
+	danemsg_publish_options_init(&options);
+	if ((err = abi_struct_in(&options, sizeof(options), opt, PUBLISH_OPTIONS_SIZE_V1,
+				 "danemsg_publish_options", errbuf, errbuf_len)) ||
+	    (err = tlsa_array_copy(recs, n, records, errbuf, errbuf_len)))
+		return err;
+	return publish_tlsa(&options, name, n ? records : NULL, n, errbuf, errbuf_len);
 }

@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 #include <unbound.h>
 
+#include "abi.h"
 #include "cache.h"
 #include "chain_internal.h"
 #include "dname.h"
@@ -25,6 +26,9 @@
 #define ROOT_ANCHOR_DEFAULT "/usr/share/dns/root.key"
 #define NAME_MAX_TEXT 256
 #define ZONE_QUIET_MAX_MS 60000
+/* The first versions of the caller's configuration and statistics end here (abi.h). */
+#define RESOLVER_CONFIG_SIZE_V1 ABI_SIZE_THROUGH(danemsg_resolver_config, pkix_cd_connect)
+#define CACHE_STATS_SIZE_V1 ABI_SIZE_THROUGH(danemsg_cache_stats, entries)
 
 /* Two libunbound contexts: names that have had a usable answer (KNOWN) and the others
  * (NEW), which an attacker picks. A context whose server timed out again and again fails
@@ -62,7 +66,10 @@ struct pending_query {
 
 void danemsg_resolver_config_init(danemsg_resolver_config *cfg)
 {
+	if (!cfg)
+		return;
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->struct_size = sizeof(*cfg);
 	cfg->root_anchor_file = ROOT_ANCHOR_DEFAULT;
 	cfg->cache_max_ttl = 300;
 	cfg->cache_negative_ttl = 30;
@@ -251,17 +258,22 @@ static int copy_string(const char *from, char **to)
 	return from && !*to ? -1 : 0;
 }
 
-danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_resolver **out,
+danemsg_err danemsg_resolver_new(const danemsg_resolver_config *theirs, danemsg_resolver **out,
 				 char *errbuf, size_t errbuf_len)
 {
+	danemsg_resolver_config config, *cfg = &config;
 	danemsg_resolver *r;
 	danemsg_err err;
 
 	if (errbuf && errbuf_len)
 		errbuf[0] = '\0';
-	if (!cfg || !out)
+	if (!theirs || !out)
 		return DANEMSG_ERR_INVALID_ARG;
 	*out = NULL;
+	danemsg_resolver_config_init(cfg);
+	if ((err = abi_struct_in(cfg, sizeof(*cfg), theirs, RESOLVER_CONFIG_SIZE_V1,
+				 "danemsg_resolver_config", errbuf, errbuf_len)))
+		return err;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return DANEMSG_ERR_NOMEM;
@@ -792,17 +804,29 @@ danemsg_err danemsg_resolver_lookup(danemsg_resolver *r, const char *name,
 	return sw.status;
 }
 
+void danemsg_cache_stats_init(danemsg_cache_stats *stats)
+{
+	if (!stats)
+		return;
+	memset(stats, 0, sizeof(*stats));
+	stats->struct_size = sizeof(*stats);
+}
+
 void danemsg_resolver_cache_stats(danemsg_resolver *r, danemsg_cache_stats *out)
 {
+	danemsg_cache_stats st;
+
 	if (!r || !out)
 		return;
+	danemsg_cache_stats_init(&st);
 	pthread_mutex_lock(&r->lock);
-	out->hits = r->hits;
-	out->misses = r->misses;
-	out->queries = r->queries;
-	out->evictions = r->cache.evictions;
-	out->entries = r->cache.n_entries;
+	st.hits = r->hits;
+	st.misses = r->misses;
+	st.queries = r->queries;
+	st.evictions = r->cache.evictions;
+	st.entries = r->cache.n_entries;
 	pthread_mutex_unlock(&r->lock);
+	abi_struct_out(out, &st, sizeof(st), CACHE_STATS_SIZE_V1);
 }
 
 const danemsg_trust_anchor *resolver_trust_anchor(const danemsg_resolver *r)

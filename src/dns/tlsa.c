@@ -11,6 +11,8 @@
 
 #include <danemsg/tlsa.h>
 
+#include "tlsa_internal.h"
+
 /* RDATA is at most 65535 octets on the wire (RFC 1035 section 3.2.1). */
 #define TLSA_RDATA_MAX 65535
 /* A DNS name in text: 253 characters, one more for the root's trailing dot. */
@@ -63,13 +65,19 @@ static const char *parse_full_data(danemsg_tlsa *rec)
 	return NULL;
 }
 
-danemsg_err danemsg_tlsa_parse(const uint8_t *rdata, size_t rdata_len, danemsg_tlsa *out)
+void danemsg_tlsa_init(danemsg_tlsa *rec)
+{
+	if (!rec)
+		return;
+	memset(rec, 0, sizeof(*rec));
+	rec->struct_size = sizeof(*rec);
+}
+
+/* danemsg_tlsa_parse into an empty record of ours. */
+static danemsg_err parse_record(const uint8_t *rdata, size_t rdata_len, danemsg_tlsa *out)
 {
 	const char *reason;
 
-	if (!out)
-		return DANEMSG_ERR_INVALID_ARG;
-	memset(out, 0, sizeof(*out));
 	if (!rdata && rdata_len)
 		return DANEMSG_ERR_INVALID_ARG;
 	if (rdata_len < 3)
@@ -105,14 +113,68 @@ danemsg_err danemsg_tlsa_parse(const uint8_t *rdata, size_t rdata_len, danemsg_t
 	return DANEMSG_OK;
 }
 
+danemsg_err danemsg_tlsa_parse(const uint8_t *rdata, size_t rdata_len, danemsg_tlsa *out)
+{
+	danemsg_tlsa rec;
+	danemsg_err err;
+
+	if (!out || abi_struct_size(out) < TLSA_SIZE_V1)
+		return DANEMSG_ERR_INVALID_ARG;
+	danemsg_tlsa_init(&rec);
+	err = parse_record(rdata, rdata_len, &rec);
+	abi_struct_out(out, &rec, sizeof(rec), TLSA_SIZE_V1);
+	return err;
+}
+
 void danemsg_tlsa_clear(danemsg_tlsa *rec)
 {
+	size_t size;
+
 	if (!rec)
 		return;
 	X509_free(rec->cert);
 	EVP_PKEY_free(rec->pkey);
 	free(rec->data);
-	memset(rec, 0, sizeof(*rec));
+	/* the caller's record: no more than its size; a zeroed one has at least the first
+	 * version's fields */
+	size = rec->struct_size;
+	memset(rec, 0, size < TLSA_SIZE_V1 ? TLSA_SIZE_V1 : size < sizeof(*rec) ? size
+										: sizeof(*rec));
+	rec->struct_size = size;
+}
+
+/*
+ * Copies record i of the caller's array recs (whose records are the first's struct_size
+ * apart) into one of ours; tlsa_array_check has accepted the array.
+ */
+static void tlsa_at(const danemsg_tlsa *recs, size_t i, danemsg_tlsa *out)
+{
+	danemsg_tlsa_init(out);
+	(void)abi_array_in(out, sizeof(*out), recs, i, TLSA_SIZE_V1, "TLSA record", NULL, 0);
+}
+
+danemsg_err tlsa_array_check(const danemsg_tlsa *recs, size_t n, char *errbuf,
+			     size_t errbuf_len)
+{
+	danemsg_tlsa rec;
+	danemsg_err err = DANEMSG_OK;
+
+	for (size_t i = 0; i < n && !err; i++) {
+		danemsg_tlsa_init(&rec);
+		err = abi_array_in(&rec, sizeof(rec), recs, i, TLSA_SIZE_V1, "TLSA record", errbuf,
+				   errbuf_len);
+	}
+	return err;
+}
+
+danemsg_err tlsa_array_copy(const danemsg_tlsa *recs, size_t n, danemsg_tlsa *out,
+			    char *errbuf, size_t errbuf_len)
+{
+	danemsg_err err = tlsa_array_check(recs, n, errbuf, errbuf_len);
+
+	for (size_t i = 0; i < n && !err; i++)
+		tlsa_at(recs, i, &out[i]);
+	return err;
 }
 
 const char *danemsg_tlsa_usage_name(uint8_t usage)
@@ -191,14 +253,15 @@ static void agility_init(struct agility *ag, const danemsg_tlsa *recs, size_t n)
 {
 	memset(ag, 0, sizeof(*ag));
 	for (size_t i = 0; i < n; i++) {
-		const danemsg_tlsa *rec = &recs[i];
+		danemsg_tlsa rec;
 		int *strongest;
 
-		if (!record_usable(rec))
+		tlsa_at(recs, i, &rec);
+		if (!record_usable(&rec))
 			continue;
-		strongest = &ag->strongest[rec->usage][rec->selector];
-		if (digest_strength(rec->matching_type) > *strongest)
-			*strongest = digest_strength(rec->matching_type);
+		strongest = &ag->strongest[rec.usage][rec.selector];
+		if (digest_strength(rec.matching_type) > *strongest)
+			*strongest = digest_strength(rec.matching_type);
 	}
 }
 
@@ -445,21 +508,22 @@ danemsg_err danemsg_tlsa_match_cert_pkix(const danemsg_tlsa *recs, size_t n, con
 	int any_usable = 0, ok = 0;
 	danemsg_err err = DANEMSG_OK;
 
-	if (!recs || !name || !ee)
+	if (!recs || !name || !ee || tlsa_array_check(recs, n, NULL, 0))
 		return DANEMSG_ERR_INVALID_ARG;
 	if (host_of(name, &host_len) != DANEMSG_OK)
 		return DANEMSG_ERR_INVALID_ARG;
 
 	agility_init(&ag, recs, n);
 	for (size_t i = 0; i < n && !ok && err == DANEMSG_OK; i++) {
-		const danemsg_tlsa *rec = &recs[i];
+		danemsg_tlsa rec;
 
-		if (!record_usable(rec))
+		tlsa_at(recs, i, &rec);
+		if (!record_usable(&rec))
 			continue;
 		any_usable = 1;
-		if (!agility_allows(&ag, rec))
+		if (!agility_allows(&ag, &rec))
 			continue;
-		err = match_record(rec, &pkix, ee, chain, name, host_len, &ok);
+		err = match_record(&rec, &pkix, ee, chain, name, host_len, &ok);
 		if (ok && matched)
 			*matched = i;
 	}
@@ -508,20 +572,22 @@ danemsg_err danemsg_tlsa_match_pkey(const danemsg_tlsa *recs, size_t n, EVP_PKEY
 	struct agility ag;
 	int any_usable = 0;
 
-	if (!recs || !pkey)
+	if (!recs || !pkey || tlsa_array_check(recs, n, NULL, 0))
 		return DANEMSG_ERR_INVALID_ARG;
 
 	agility_init(&ag, recs, n);
 	for (size_t i = 0; i < n; i++) {
+		danemsg_tlsa rec;
 		danemsg_err err;
 		int ok;
 
-		if (!record_usable(&recs[i]))
+		tlsa_at(recs, i, &rec);
+		if (!record_usable(&rec))
 			continue;
 		any_usable = 1;
-		if (!agility_allows(&ag, &recs[i]))
+		if (!agility_allows(&ag, &rec))
 			continue;
-		err = pkey_matches(&recs[i], pkey, &ok);
+		err = pkey_matches(&rec, pkey, &ok);
 		if (err != DANEMSG_OK)
 			return err;
 		if (ok) {

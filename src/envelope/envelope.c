@@ -13,6 +13,7 @@
 
 #include <danemsg.h>
 
+#include "abi.h"
 #include "chain_internal.h"
 #include "credential_internal.h"
 #include "dname.h"
@@ -26,6 +27,8 @@
 #define MAX_X5C 8
 #define MAX_RECIPIENTS JOSE_MAX_RECIPIENTS
 #define MAX_ID_LEN 128
+/* The first version of the caller's seal options ends here (abi.h). */
+#define SEAL_OPTIONS_SIZE_V1 ABI_SIZE_THROUGH(danemsg_seal_options, with_dnssec_chain)
 
 struct danemsg_message {
 	char *from;
@@ -44,8 +47,10 @@ struct danemsg_message {
 
 void danemsg_seal_options_init(danemsg_seal_options *opts)
 {
-	if (opts)
-		memset(opts, 0, sizeof(*opts));
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof(*opts));
+	opts->struct_size = sizeof(*opts);
 }
 
 /* The name of the identity without its trailing dot, as messages write it. */
@@ -259,10 +264,10 @@ static danemsg_err recipient_keys(danemsg_resolver *r, char names[][NAME_BUF], s
 
 danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 			 const char *const *recipients, size_t n, const uint8_t *msg,
-			 size_t msg_len, const danemsg_seal_options *opts, char **out,
+			 size_t msg_len, const danemsg_seal_options *theirs, char **out,
 			 size_t *out_len, char *errbuf, size_t errlen)
 {
-	danemsg_seal_options defaults;
+	danemsg_seal_options options, *opts = &options;
 	char (*names)[NAME_BUF] = NULL;
 	danemsg_identity *ids[MAX_RECIPIENTS] = {0};
 	jose_recipient rcpt[MAX_RECIPIENTS];
@@ -276,10 +281,10 @@ danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 		*out = NULL;
 	if (!r || !sender || !recipients || !n || (!msg && msg_len) || !out)
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "invalid argument");
-	if (!opts) {
-		danemsg_seal_options_init(&defaults);
-		opts = &defaults;
-	}
+	danemsg_seal_options_init(opts);
+	if (theirs && (err = abi_struct_in(opts, sizeof(*opts), theirs, SEAL_OPTIONS_SIZE_V1,
+					   "danemsg_seal_options", errbuf, errlen)))
+		return err;
 	if (n > MAX_RECIPIENTS || (opts->compat && n != 1))
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG,
 			    opts->compat ? "the reference format has exactly one recipient"

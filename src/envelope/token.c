@@ -12,10 +12,14 @@
 
 #include "identity_internal.h"
 #include "error_internal.h"
+#include "abi.h"
 #include "jose.h"
 #include "policy_internal.h"
 
 #define DEFAULT_SKEW 30u
+/* The first versions of the structs a caller hands in end here (abi.h). */
+#define POLICY_SIZE_V1 ABI_SIZE_THROUGH(danemsg_token_policy, replay)
+#define CLAIMS_SIZE_V1 ABI_SIZE_THROUGH(danemsg_token_claims, alg)
 
 /* Printable ASCII only: claims reach logs. */
 static int printable(const char *s)
@@ -153,17 +157,26 @@ static danemsg_err parse(const char *token, size_t len, jose_jws *jws, danemsg_t
 	return DANEMSG_OK;
 }
 
+void danemsg_token_claims_init(danemsg_token_claims *claims)
+{
+	if (!claims)
+		return;
+	memset(claims, 0, sizeof(*claims));
+	claims->struct_size = sizeof(*claims);
+}
+
 danemsg_err danemsg_token_parse(const char *token, size_t len, danemsg_token_claims *out)
 {
 	jose_jws jws;
 	danemsg_token_claims c;
 	danemsg_err err;
 
-	if (!out)
+	if (!out || abi_struct_size(out) < CLAIMS_SIZE_V1)
 		return DANEMSG_ERR_INVALID_ARG;
+	danemsg_token_claims_init(&c);
 	err = parse(token, len, &jws, &c);
 	jose_jws_clear(&jws);
-	*out = c;
+	abi_struct_out(out, &c, sizeof(c), CLAIMS_SIZE_V1);
 	return err;
 }
 
@@ -176,13 +189,28 @@ void danemsg_token_policy_init(danemsg_token_policy *policy)
 	memset(policy, 0, sizeof(*policy));
 	policy->max_lifetime = DANEMSG_TOKEN_MAX_LIFETIME;
 	policy->max_skew = DEFAULT_SKEW;
-	policy->replay.version = DANEMSG_REPLAY_OPS_VERSION;   /* and no cache */
+	policy->struct_size = sizeof(*policy);
 }
 
-static int policy_ok(const danemsg_token_policy *p)
+/* The caller's policy, in this library's layout (at the defaults where the caller's
+ * headers are older), then checked. */
+static danemsg_err policy_in(const danemsg_token_policy *theirs, danemsg_token_policy *ours,
+			     char *errbuf, size_t errbuf_len)
 {
-	return p && audience_ok(p->audience) && p->max_lifetime <= DANEMSG_TOKEN_MAX_LIFETIME &&
-	       p->max_skew < p->max_lifetime;
+	danemsg_err err;
+
+	danemsg_token_policy_init(ours);
+	if (!theirs)
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "no policy");
+	if ((err = abi_struct_in(ours, sizeof(*ours), theirs, POLICY_SIZE_V1,
+				 "danemsg_token_policy", errbuf, errbuf_len)))
+		return err;
+	if (!audience_ok(ours->audience) || ours->max_lifetime > DANEMSG_TOKEN_MAX_LIFETIME ||
+	    ours->max_skew >= ours->max_lifetime)
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "a policy without "
+				  "an audience, with a max_lifetime over %u s or not over "
+				  "max_skew", DANEMSG_TOKEN_MAX_LIFETIME);
+	return ours->replay ? replay_ops_check(ours->replay, errbuf, errbuf_len) : DANEMSG_OK;
 }
 
 /*
@@ -198,17 +226,13 @@ static int64_t last_use(const danemsg_token_policy *p, const danemsg_token_claim
 	return c->exp < cut ? c->exp : cut;
 }
 
-danemsg_err danemsg_token_check(const danemsg_token_policy *p, const char *username,
+/* danemsg_token_check on a policy and claims of this library's layout. */
+static danemsg_err check_claims(const danemsg_token_policy *p, const char *username,
 				const danemsg_token_claims *c, int64_t now, char *errbuf,
 				size_t errlen)
 {
 	char user[DANEMSG_CREDENTIAL_NAME_MAX];
 
-	if (!policy_ok(p) || !c)
-		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "no claims, or a policy "
-			    "without an audience, with a max_lifetime over %u s or not over "
-			    "max_skew",
-			    DANEMSG_TOKEN_MAX_LIFETIME);
 	if (!now)
 		now = (int64_t)time(NULL);
 
@@ -231,6 +255,25 @@ danemsg_err danemsg_token_check(const danemsg_token_policy *p, const char *usern
 				  "the token expired %lld s ago",
 				  (long long)(now - last_use(p, c)));
 	return DANEMSG_OK;
+}
+
+danemsg_err danemsg_token_check(const danemsg_token_policy *policy, const char *username,
+				const danemsg_token_claims *claims, int64_t now, char *errbuf,
+				size_t errlen)
+{
+	danemsg_token_policy p;
+	danemsg_token_claims c;
+	danemsg_err err;
+
+	if ((err = policy_in(policy, &p, errbuf, errlen)))
+		return err;
+	danemsg_token_claims_init(&c);
+	if (!claims)
+		return errbuf_set(errbuf, errlen, DANEMSG_ERR_INVALID_ARG, "no claims");
+	if ((err = abi_struct_in(&c, sizeof(c), claims, CLAIMS_SIZE_V1, "danemsg_token_claims",
+				 errbuf, errlen)))
+		return err;
+	return check_claims(&p, username, &c, now, errbuf, errlen);
 }
 
 /* The signature, with a key id (an identity's DNSSEC-secure records) publishes for sub. */
@@ -282,36 +325,40 @@ static danemsg_err verify(danemsg_resolver *r, const danemsg_identity *id,
 			  danemsg_token_claims *claims, char *errbuf, size_t errbuf_len)
 {
 	danemsg_identity *found = NULL;
+	const danemsg_replay_ops *replay;
+	danemsg_token_policy p;
 	jose_jws jws;
 	danemsg_token_claims c;
 	danemsg_err err;
 
 	if (errbuf && errbuf_len)
 		*errbuf = '\0';
-	if ((!r && !id) || !policy_ok(policy) || !token)
-		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
-				  "no identity or token, or a policy without an audience, with "
-				  "a max_lifetime over %u s or not over max_skew",
-				  DANEMSG_TOKEN_MAX_LIFETIME);
-	if ((err = replay_ops_check(&policy->replay, errbuf, errbuf_len)))
+	if ((err = policy_in(policy, &p, errbuf, errbuf_len)))
 		return err;
+	if ((!r && !id) || !token)
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
+				  "no identity or no token");
+	if (claims && abi_struct_size(claims) < CLAIMS_SIZE_V1)
+		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG, "claims: start "
+				  "them with danemsg_token_claims_init()");
 	if (!now)
 		now = (int64_t)time(NULL);
+	replay = p.replay;
+	danemsg_token_claims_init(&c);
 	if ((err = parse(token, len, &jws, &c)))
 		errbuf_set(errbuf, errbuf_len, err, "not a login token: %s", danemsg_strerror(err));
-	else if ((err = danemsg_token_check(policy, username, &c, now, errbuf, errbuf_len)))
+	else if ((err = check_claims(&p, username, &c, now, errbuf, errbuf_len)))
 		;
 	else if (!id && (err = danemsg_resolver_lookup(r, c.sub, &found)) && !found)
 		errbuf_set(errbuf, errbuf_len, err, "%s: %s", c.sub, danemsg_strerror(err));
 	else if (!(err = check_signature(id ? id : found, &jws, c.sub, errbuf, errbuf_len)) &&
-		 policy->replay.check_and_add &&
-		 (err = policy->replay.check_and_add(policy->replay.ctx, c.sub, c.jti,
-						     last_use(policy, &c), now)))
+		 replay && replay->check_and_add &&
+		 (err = replay->check_and_add(replay->ctx, c.sub, c.jti, last_use(&p, &c), now)))
 		replay_refusal(err, &c, errbuf, errbuf_len);
 	danemsg_identity_unref(found);
 	jose_jws_clear(&jws);
 	if (claims)
-		*claims = c;
+		abi_struct_out(claims, &c, sizeof(c), CLAIMS_SIZE_V1);
 	return err;
 }
 

@@ -1046,12 +1046,13 @@ static void teardown(struct listener *L)
 static void listen_gauges(void *ctx, struct metrics_gauges *g)
 {
 	struct listener *L = ctx;
-	danemsg_cache_stats cs = {0};
+	danemsg_cache_stats cs;
 	size_t fresh, retrying;
 
 	spool_queue_counts(L->queue, &fresh, &retrying);
 	g->spool_depth = fresh + retrying;
 	g->retrying = retrying;
+	danemsg_cache_stats_init(&cs);
 	danemsg_resolver_cache_stats(L->r, &cs);
 	g->dns_queries = cs.queries;
 	g->dns_cache_hits = cs.hits;
