@@ -1,4 +1,5 @@
 /* TLSA records (RFC 6698): parsing, and DANE matching of certificates and keys (RFC 7671). */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <danemsg/publish.h>
 #include <danemsg/tlsa.h>
 
 /* RDATA is at most 65535 octets on the wire (RFC 1035 section 3.2.1). */
@@ -531,4 +533,56 @@ danemsg_err danemsg_tlsa_match_pkey(const danemsg_tlsa *recs, size_t n, EVP_PKEY
 		}
 	}
 	return any_usable ? DANEMSG_ERR_NO_MATCH : DANEMSG_ERR_NO_USABLE_RECORD;
+}
+
+/* Reads a decimal 0..255 after optional blanks; NULL if there is none. */
+static const char *parse_octet(const char *p, uint8_t *out)
+{
+	unsigned v = 0;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return NULL;
+	for (; isdigit((unsigned char)*p); p++)
+		if ((v = v * 10 + (unsigned)(*p - '0')) > 255)
+			return NULL;
+	*out = (uint8_t)v;
+	return p;
+}
+
+danemsg_err danemsg_tlsa_rdata_from_text(const char *text, uint8_t *buf, size_t buflen,
+					 size_t *outlen)
+{
+	uint8_t field[3];
+	const char *p = text;
+	size_t digits = 0;
+	if (!text || !outlen || (!buf && buflen))
+		return DANEMSG_ERR_INVALID_ARG;
+	for (int i = 0; i < 3; i++)
+		if (!(p = parse_octet(p, &field[i])) || (*p != ' ' && *p != '\t'))
+			return DANEMSG_ERR_MALFORMED;
+	for (const char *q = p; *q; q++) {
+		if (*q == ' ' || *q == '\t')
+			continue;
+		if (!isxdigit((unsigned char)*q))
+			return DANEMSG_ERR_MALFORMED;
+		if (++digits > 2 * (TLSA_RDATA_MAX - 3))
+			return DANEMSG_ERR_TOO_LARGE;
+	}
+	if (digits == 0 || digits % 2)
+		return DANEMSG_ERR_MALFORMED;
+	*outlen = 3 + digits / 2;
+	if (buflen < *outlen)
+		return DANEMSG_ERR_BUFFER_TOO_SMALL;
+	memcpy(buf, field, 3);
+	digits = 0;
+	for (; *p; p++) {
+		int v = OPENSSL_hexchar2int((unsigned char)*p);
+		if (v < 0)
+			continue;       /* a blank: anything else was refused above */
+		buf[3 + digits / 2] = digits % 2 ? (uint8_t)(buf[3 + digits / 2] | v) :
+				      (uint8_t)(v << 4);
+		digits++;
+	}
+	return DANEMSG_OK;
 }
