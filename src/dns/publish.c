@@ -321,8 +321,8 @@ static danemsg_err publish_send(const danemsg_publish_options *opt, const ldns_r
 		}
 		query_mac = ldns_rr_rdf(ldns_pkt_tsig(pkt), TSIG_RDF_MAC);
 	}
-	err = transport_exchange(&opt->server, opt->timeout_ms ? opt->timeout_ms : 5000, pkt, &wire,
-			   &wire_len, &answer, errbuf, errbuf_len);
+	err = transport_exchange(&opt->server, opt->timeout_ms ? opt->timeout_ms : 5000, pkt,
+				 &wire, &wire_len, &answer, errbuf, errbuf_len);
 	if (err)
 		goto out;
 	if (ldns_pkt_get_rcode(answer) != LDNS_RCODE_NOERROR || tsig_error_of(answer)) {
@@ -365,8 +365,8 @@ danemsg_err danemsg_publish_tlsa(const danemsg_publish_options *opt, const char 
 		}
 	} else {
 		err = transport_find_zone(&opt->server, owner,
-				    opt->timeout_ms ? opt->timeout_ms : 5000, &zone, errbuf,
-				    errbuf_len);
+					  opt->timeout_ms ? opt->timeout_ms : 5000, &zone, errbuf,
+					  errbuf_len);
 		if (err)
 			goto out;
 	}

@@ -166,8 +166,8 @@ static const char *network_why(int saved_errno, ldns_status st)
 }
 
 danemsg_err transport_exchange(const danemsg_dns_server *server, uint32_t timeout_ms,
-				const ldns_pkt *query, uint8_t **wire, size_t *wire_len,
-				ldns_pkt **answer, char *errbuf, size_t errbuf_len)
+			       const ldns_pkt *query, uint8_t **wire, size_t *wire_len,
+			       ldns_pkt **answer, char *errbuf, size_t errbuf_len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = server_sockaddr(server, &ss);
@@ -225,8 +225,8 @@ void transport_exchange_free(uint8_t *wire, ldns_pkt *answer)
 /* Zone discovery. */
 
 danemsg_err transport_find_zone(const danemsg_dns_server *server, const ldns_rdf *name,
-				 uint32_t timeout_ms, ldns_rdf **zone, char *errbuf,
-				 size_t errbuf_len)
+				uint32_t timeout_ms, ldns_rdf **zone, char *errbuf,
+				size_t errbuf_len)
 {
 	ldns_pkt *query, *answer = NULL;
 	uint8_t *wire = NULL;
@@ -248,7 +248,7 @@ danemsg_err transport_find_zone(const danemsg_dns_server *server, const ldns_rdf
 	}
 	transport_set_unpredictable_id(query);
 	err = transport_exchange(server, timeout_ms, query, &wire, &wire_len, &answer, errbuf,
-			   errbuf_len);
+				 errbuf_len);
 	ldns_pkt_free(query);
 	if (err) {
 		transport_exchange_free(wire, answer);
@@ -309,8 +309,8 @@ danemsg_err danemsg_dns_find_zone(const danemsg_dns_server *server, const char *
 	if (!(name_rdf = transport_dname_parse(name)))
 		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_INVALID_ARG,
 				  "'%.300s' is not a DNS name", name);
-	err = transport_find_zone(server, name_rdf, timeout_ms ? timeout_ms : 5000, &zone_rdf, errbuf,
-			    errbuf_len);
+	err = transport_find_zone(server, name_rdf, timeout_ms ? timeout_ms : 5000, &zone_rdf,
+				  errbuf, errbuf_len);
 	ldns_rdf_deep_free(name_rdf);
 	if (err)
 		return err;

@@ -354,7 +354,7 @@ static danemsg_err key_file_parse_knot(const char *text, size_t len, danemsg_tsi
 
 /* Which form a key file is in: by its first word after comments. */
 danemsg_err tsig_key_from_text(const char *text, size_t len, danemsg_tsig_key **out,
-				       char *errbuf, size_t errbuf_len)
+			       char *errbuf, size_t errbuf_len)
 {
 	struct tokenizer tz = {text, text + len};
 	struct token tok;
