@@ -390,7 +390,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_e2e: %s\n", err);
 		return 1;
 	}
-	BENCH_CHECK(danemsg_credential_load(e.dir, e.from_name, &e.from) == DANEMSG_OK);
+	BENCH_CHECK(danemsg_credential_load(e.dir, e.from_name, &e.from, NULL, 0) == DANEMSG_OK);
 	mosquitto_lib_init();
 	BENCH_CHECK(e.pub = mosquitto_new("danemsg-bench-pub", true, NULL));
 	BENCH_CHECK(mosquitto_connect(e.pub, e.host, e.port, 60) == MOSQ_ERR_SUCCESS);

@@ -83,6 +83,16 @@ for type in rsa2048 p256 ed25519; do
 		"$(openssl req -in "$WORK/csr2.pem" -pubkey -noout)" = "$(openssl pkey -in "$key" -pubout)"
 done
 
+# A private key that others may read is refused, with its own exit code and the fix.
+name=dev-p256._device.example.net
+chmod 644 "$DIR/$name.key.pem"
+check_exit "key readable by others: refused (exit 32)" 32 "$TOOL" id tlsa "$name" --dir "$DIR"
+check "key readable by others: names the file and the fix" \
+	grep -q "$DIR/$name.key.pem is accessible by others (mode 0644): run 'chmod 600" "$WORK/out"
+check_exit "key readable by others: seal refuses it too (exit 32)" 32 \
+	"$TOOL" seal --from "$name" --to "$name" --dir "$DIR" --in /dev/null
+chmod 600 "$DIR/$name.key.pem"
+
 # Ed25519: two records (Ed25519 + X25519), the X25519 one signed by the Ed25519 key.
 name=dev-ed25519._device.example.net
 check "ed25519: id tlsa prints two lines" \

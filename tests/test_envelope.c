@@ -36,7 +36,7 @@ static danemsg_credential *make_identity(struct fixture *f, const char *name,
 	char err[256];
 	assert_int_equal(danemsg_credential_new(f->dir, name, type, 30, 0, err, sizeof(err)),
 			 DANEMSG_OK);
-	assert_int_equal(danemsg_credential_load(f->dir, name, &cred), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, name, &cred, NULL, 0), DANEMSG_OK);
 	if (publish_digest_only < 0)
 		return cred;   /* not in DNS at all */
 	assert_int_equal(danemsg_credential_published(f->dir, name, &certs, err, sizeof(err)),

@@ -366,7 +366,7 @@ static int seal_and_send(struct send_args *a, char *to_list, const char *message
 		return EXIT_USAGE;
 	if (!(topics = calloc(n, sizeof(*topics))))
 		return EXIT_FAILURE_;
-	err = danemsg_credential_load(dir, a->from, &cred);
+	err = danemsg_credential_load(dir, a->from, &cred, NULL, 0);
 	if (err) {
 		cli_error("%s: cannot load its key and certificate from %s: %s", a->from, dir,
 			  danemsg_strerror(err));

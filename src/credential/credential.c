@@ -402,9 +402,10 @@ danemsg_err danemsg_credential_load_slot(const char *dir, const char *name,
 }
 
 danemsg_err danemsg_credential_load(const char *dir, const char *name,
-				    danemsg_credential **out)
+				    danemsg_credential **out, char *errbuf, size_t errbuf_len)
 {
-	return danemsg_credential_load_slot(dir, name, DANEMSG_SLOT_CURRENT, out, NULL, 0);
+	return danemsg_credential_load_slot(dir, name, DANEMSG_SLOT_CURRENT, out, errbuf,
+					    errbuf_len);
 }
 
 const char *danemsg_credential_name(const danemsg_credential *cred)

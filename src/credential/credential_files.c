@@ -138,9 +138,9 @@ static danemsg_err read_file(const char *path, int secret, BIO **out,
 		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_TOO_LARGE,
 				 "%s is larger than %d bytes", path, CRED_FILE_MAX);
 	else if (secret && (st.st_mode & 077))
-		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_IO, "private key %s is accessible "
-				 "by others (mode %04o): run 'chmod 600 %s'", path,
-				 (unsigned)(st.st_mode & 07777), path);
+		err = errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_KEY_PERMISSIONS,
+				 "private key %s is accessible by others (mode %04o): run "
+				 "'chmod 600 %s'", path, (unsigned)(st.st_mode & 07777), path);
 	if (err) {
 		close(fd);
 		return err;
