@@ -54,6 +54,8 @@ case_ 1 "danemsg: alice.example: cannot load its key and certificate: cannot ope
 $hint" seal --from alice.example --to bob.example
 case_ 1 "danemsg: alice.example: cannot load its key and certificate: cannot open $file
 $hint" token alice.example --audience broker.example
+case_ 1 "danemsg: alice.example: cannot load its key and certificate: cannot open $file
+$hint" send --from alice.example --to bob.example --broker mqtt://127.0.0.1:1 hello
 case_ 1 "danemsg: alice.example: cannot open $file
 $hint" open --as alice.example
 export DANEMSG_DIR=$empty
