@@ -223,7 +223,8 @@ danemsg_err danemsg_token_check(const danemsg_token_policy *p, const char *usern
 			    (long long)(c->exp - c->iat), p->max_lifetime);
 	if (c->iat > now + (int64_t)p->max_skew)
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_EXPIRED,
-				  "the token is issued %lld s in the future", (long long)(c->iat - now));
+				  "the token is issued %lld s in the future",
+				  (long long)(c->iat - now));
 	if (last_use(p, c) <= now)
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_EXPIRED,
 				  "the token expired %lld s ago",
