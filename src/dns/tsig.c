@@ -12,6 +12,7 @@
 
 #include <danemsg/publish.h>
 
+#include "base64.h"
 #include "error_internal.h"
 #include "transport.h"
 #include "tsig_internal.h"
@@ -47,25 +48,6 @@ static const struct tsig_algorithm *tsig_algorithm_find(const char *name, size_t
 	return NULL;
 }
 
-/* Strict base64 (RFC 4648, padded): what servers accept as a TSIG secret. */
-static int base64_valid(const char *s, size_t len)
-{
-	size_t pad = 0;
-	if (len == 0 || len % 4)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			     (c >= '0' && c <= '9') || c == '+' || c == '/'))
-			return 0;
-	}
-	return pad <= 2 && len - pad > 1;
-}
-
 static danemsg_err tsig_key_new(const char *alg, size_t alg_len, const char *name, size_t name_len,
 				const char *secret, size_t secret_len, danemsg_tsig_key **out,
 				char *errbuf, size_t errbuf_len)
@@ -92,7 +74,7 @@ static danemsg_err tsig_key_new(const char *alg, size_t alg_len, const char *nam
 	if (secret_len == 0)
 		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
 				  "TSIG key: empty secret");
-	if (secret_len > TSIG_SECRET_MAX || !base64_valid(secret, secret_len))
+	if (secret_len > TSIG_SECRET_MAX || !util_base64_valid(secret, secret_len))
 		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_MALFORMED,
 				  "TSIG key: the secret of key '%.255s' is not valid base64%s",
 				  namebuf, secret_len > TSIG_SECRET_MAX ? " (too long)" : "");

@@ -13,6 +13,7 @@
 
 #include <danemsg.h>
 
+#include "base64.h"
 #include "chain_internal.h"
 #include "credential_internal.h"
 #include "identity_internal.h"
@@ -112,46 +113,35 @@ static json_t *x5c_entry(X509 *cert)
 {
 	unsigned char *der = NULL;
 	int len = i2d_X509(cert, &der);
-	char *b64;
+	char *b64 = NULL;
+	size_t b64_len = 0;
 	json_t *s = NULL;
 	if (len <= 0)
 		return NULL;
-	b64 = malloc(4 * ((size_t)len + 2) / 3 + 1);
-	if (b64) {
-		EVP_EncodeBlock((unsigned char *)b64, der, len);
-		s = json_string(b64);
-	}
+	if (util_base64_encode_alloc(der, (size_t)len, &b64, &b64_len) == DANEMSG_OK)
+		s = json_stringn_nocheck(b64, b64_len);
 	free(b64);
 	OPENSSL_free(der);
 	return s;
 }
 
-/* Strict: decodes, and the text must be exactly the canonical encoding of the result. */
+/* Strict (util_base64_decode_alloc): one certificate has exactly one text. */
 static X509 *x5c_decode(const char *b64)
 {
-	size_t len = strlen(b64);
-	unsigned char *der, *canon;
+	size_t len = strlen(b64), der_len;
+	uint8_t *der;
 	const unsigned char *p;
-	X509 *cert = NULL;
-	int n;
+	X509 *cert;
 
-	if (len == 0 || len % 4 || len > 16384)
+	if (len == 0 || len > 16384 || util_base64_decode_alloc(b64, len, &der, &der_len))
 		return NULL;
-	der = malloc(len);
-	canon = malloc(len + 1);
-	if (der && canon && (n = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)len)) > 0) {
-		n -= (b64[len - 1] == '=') + (b64[len - 2] == '=');
-		EVP_EncodeBlock(canon, der, n);
-		p = der;
-		if (!strcmp((char *)canon, b64))
-			cert = d2i_X509(NULL, &p, n);
-		if (cert && p != der + n) {
-			X509_free(cert);
-			cert = NULL;
-		}
+	p = der;
+	cert = d2i_X509(NULL, &p, (long)der_len);
+	if (cert && p != der + der_len) {
+		X509_free(cert);
+		cert = NULL;
 	}
 	free(der);
-	free(canon);
 	return cert;
 }
 

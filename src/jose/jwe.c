@@ -355,22 +355,9 @@ static danemsg_err ecdh_kek_for(EVP_PKEY *priv, EVP_PKEY *peer, const json_t *h1
 
 /* ---- encryption ---- */
 
-static json_t *b64_string(const uint8_t *p, size_t n)
-{
-	char *text = NULL;
-	size_t len = 0;
-	json_t *s;
-
-	if (jose_b64url_encode_alloc(p, n, &text, &len) != DANEMSG_OK)
-		return NULL;
-	s = json_stringn_nocheck(text, len);
-	free(text);
-	return s;
-}
-
 static int set_b64(json_t *obj, const char *name, const uint8_t *p, size_t n)
 {
-	return json_object_set_new(obj, name, b64_string(p, n)) == 0;
+	return json_object_set_new(obj, name, jose_b64url_json(p, n)) == 0;
 }
 
 /* One recipient's wrapped CEK; for ECDH-ES, *epk receives the ephemeral public JWK.

@@ -16,15 +16,8 @@
 
 static danemsg_err set_b64(json_t *obj, const char *name, const uint8_t *p, size_t n)
 {
-	char *text = NULL;
-	danemsg_err err = jose_b64url_encode_alloc(p, n, &text, NULL);
-
-	if (err != DANEMSG_OK)
-		return err;
-	if (json_object_set_new(obj, name, json_string(text)) != 0)
-		err = DANEMSG_ERR_NOMEM;
-	free(text);
-	return err;
+	return json_object_set_new(obj, name, jose_b64url_json(p, n)) ? DANEMSG_ERR_NOMEM :
+	       DANEMSG_OK;
 }
 
 /* A BIGNUM parameter of key as big-endian bytes, padded to pad (0: minimal). */
