@@ -56,6 +56,7 @@ static const struct spec_case spec_cases[] = {
 	{"hmac-sha256:k:ab*d", DANEMSG_ERR_MALFORMED, "base64", NULL},
 	{"hmac-sha256:k:a=bc", DANEMSG_ERR_MALFORMED, "base64", NULL},
 	{"hmac-sha256:k:====", DANEMSG_ERR_MALFORMED, "base64", NULL},
+	{"hmac-sha256:k:QR==", DANEMSG_ERR_MALFORMED, "base64", NULL},  /* trailing bits */
 	{"hmac-sha256:k:ab cd", DANEMSG_ERR_MALFORMED, "base64", NULL},
 	{"hmac-sha256:a..b:" SECRET, DANEMSG_ERR_MALFORMED, "not a DNS name", NULL},
 	{"hmac-sha256:a b:" SECRET, DANEMSG_ERR_MALFORMED, "not a DNS name", NULL},
