@@ -4,12 +4,10 @@
 # cli_usage_test.sh TOOL
 set -u
 tool=${1:?the danemsg binary}
-empty=$(mktemp -d)
-trap 'rm -rf "$empty"' EXIT
+. "$(dirname "$0")/lib.sh"
+empty=$work
 export DANEMSG_DIR=$empty/none
 unset DANEMSG_RESOLVER DANEMSG_TRUST_ANCHOR CRYPTO_PATH
-work=$empty
-. "$(dirname "$0")/lib.sh"
 
 # case EXIT "STDERR" ARGS...: the tool exits EXIT and prints exactly STDERR (one line)
 case_() {

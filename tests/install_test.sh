@@ -4,22 +4,20 @@
 set -euo pipefail
 build=$1
 cflags=${2:-}
-prefix=$(mktemp -d)
-trap 'rm -rf "$prefix"' EXIT
-passed=0 failed=0
-check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+. "$(dirname "$0")/lib.sh"
+prefix=$work
 
 cmake --install "$build" --prefix "$prefix" >/dev/null
 libdir=$(dirname "$(find "$prefix" -name danemsg.pc)")/..
-check "library" '[ -f "$libdir/libdanemsg.a" ] && [ -e "$libdir/libdanemsg.so" ]'
-check "headers" '[ -f "$prefix/include/danemsg.h" ] && [ -f "$prefix/include/danemsg/envelope.h" ]'
-check "tool" '"$prefix/bin/danemsg" version | grep -q "^danemsg "'
-check "lab" '[ -x "$prefix/bin/danemsg-lab" ]'
-check "man page" '[ -f "$prefix/share/man/man1/danemsg.1" ]'
-check "service unit, its tool path" 'grep -qx "ExecStart=$prefix/bin/danemsg listen .*" \
+holds "library" '[ -f "$libdir/libdanemsg.a" ] && [ -e "$libdir/libdanemsg.so" ]'
+holds "headers" '[ -f "$prefix/include/danemsg.h" ] && [ -f "$prefix/include/danemsg/envelope.h" ]'
+holds "tool" '"$prefix/bin/danemsg" version | grep -q "^danemsg "'
+holds "lab" '[ -x "$prefix/bin/danemsg-lab" ]'
+holds "man page" '[ -f "$prefix/share/man/man1/danemsg.1" ]'
+holds "service unit, its tool path" 'grep -qx "ExecStart=$prefix/bin/danemsg listen .*" \
 	"$prefix/lib/systemd/system/danemsg-listen@.service"'
-check "system user" '[ -f "$prefix/lib/sysusers.d/danemsg.conf" ]'
-check "bash completion" '[ -f "$prefix/share/bash-completion/completions/danemsg" ] &&
+holds "system user" '[ -f "$prefix/lib/sysusers.d/danemsg.conf" ]'
+holds "bash completion" '[ -f "$prefix/share/bash-completion/completions/danemsg" ] &&
 	[ -f "$prefix/share/bash-completion/completions/danemsg-lab" ]'
 cat >"$prefix/use.c" <<'C'
 #include <danemsg.h>
@@ -32,8 +30,7 @@ int main(void)
 C
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 # shellcheck disable=SC2046,SC2086
-check "a program builds with pkg-config" 'cc -std=c11 -Wall -Wextra -Werror $cflags "$prefix/use.c" \
+holds "a program builds with pkg-config" 'cc -std=c11 -Wall -Wextra -Werror $cflags "$prefix/use.c" \
 	$(pkg-config --cflags --libs danemsg) -Wl,-rpath,"$libdir" -o "$prefix/use"'
-check "and runs" '"$prefix/use" | grep -q "dns-bogus"'
-echo "install: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+holds "and runs" '"$prefix/use" | grep -q "dns-bogus"'
+finish
