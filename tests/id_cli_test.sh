@@ -10,7 +10,6 @@ unset DANEMSG_DIR CRYPTO_PATH
 export HOME=$work/home
 
 mode() { stat -c %a "$1"; }
-hex_der() { openssl x509 -in "$1" -outform DER | od -An -v -tx1 | tr -d ' \n'; }
 spki_sha256() {
 	openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1
 }

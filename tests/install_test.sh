@@ -9,15 +9,15 @@ prefix=$work
 
 cmake --install "$build" --prefix "$prefix" >/dev/null
 libdir=$(dirname "$(find "$prefix" -name danemsg.pc)")/..
-holds "library" '[ -f "$libdir/libdanemsg.a" ] && [ -e "$libdir/libdanemsg.so" ]'
-holds "headers" '[ -f "$prefix/include/danemsg.h" ] && [ -f "$prefix/include/danemsg/envelope.h" ]'
-holds "tool" '"$prefix/bin/danemsg" version | grep -q "^danemsg "'
-holds "lab" '[ -x "$prefix/bin/danemsg-lab" ]'
-holds "man page" '[ -f "$prefix/share/man/man1/danemsg.1" ]'
-holds "service unit, its tool path" 'grep -qx "ExecStart=$prefix/bin/danemsg listen .*" \
+assert "library" eval '[ -f "$libdir/libdanemsg.a" ] && [ -e "$libdir/libdanemsg.so" ]'
+assert "headers" eval '[ -f "$prefix/include/danemsg.h" ] && [ -f "$prefix/include/danemsg/envelope.h" ]'
+assert "tool" eval '"$prefix/bin/danemsg" version | grep -q "^danemsg "'
+assert "lab" eval '[ -x "$prefix/bin/danemsg-lab" ]'
+assert "man page" eval '[ -f "$prefix/share/man/man1/danemsg.1" ]'
+assert "service unit, its tool path" eval 'grep -qx "ExecStart=$prefix/bin/danemsg listen .*" \
 	"$prefix/lib/systemd/system/danemsg-listen@.service"'
-holds "system user" '[ -f "$prefix/lib/sysusers.d/danemsg.conf" ]'
-holds "bash completion" '[ -f "$prefix/share/bash-completion/completions/danemsg" ] &&
+assert "system user" eval '[ -f "$prefix/lib/sysusers.d/danemsg.conf" ]'
+assert "bash completion" eval '[ -f "$prefix/share/bash-completion/completions/danemsg" ] &&
 	[ -f "$prefix/share/bash-completion/completions/danemsg-lab" ]'
 cat >"$prefix/use.c" <<'C'
 #include <danemsg.h>
@@ -30,7 +30,7 @@ int main(void)
 C
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 # shellcheck disable=SC2046,SC2086
-holds "a program builds with pkg-config" 'cc -std=c11 -Wall -Wextra -Werror $cflags "$prefix/use.c" \
+assert "a program builds with pkg-config" eval 'cc -std=c11 -Wall -Wextra -Werror $cflags "$prefix/use.c" \
 	$(pkg-config --cflags --libs danemsg) -Wl,-rpath,"$libdir" -o "$prefix/use"'
-holds "and runs" '"$prefix/use" | grep -q "dns-bogus"'
+assert "and runs" eval '"$prefix/use" | grep -q "dns-bogus"'
 finish

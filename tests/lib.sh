@@ -78,9 +78,12 @@ check() {
 	fi
 }
 
-# holds DESCRIPTION 'EXPRESSION': the shell expression (evaluated) succeeds
-holds() {
-	if eval "$2"; then pass "$1"; else fail "$1"; fi
+# assert DESCRIPTION COMMAND...: COMMAND succeeds (its output is not kept; for a shell
+# expression: assert DESCRIPTION eval 'EXPRESSION')
+assert() {
+	local what=$1
+	shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
 # expect_output DESCRIPTION PATTERN: the last check's standard output has PATTERN (grep)
@@ -134,3 +137,6 @@ finish() {
 	say "$(basename "$0" .sh): $passed passed, $failed failed, $skipped skipped"
 	[ "$failed" -eq 0 ]
 }
+
+# hex_der CERT_FILE: the certificate's DER in lower-case hex (a TLSA 3 0 0 record's data)
+hex_der() { openssl x509 -in "$1" -outform DER | od -An -v -tx1 | tr -d ' \n'; }

@@ -41,7 +41,7 @@ bad="hmac-sha256:danemsg-lab:$(head -c 32 /dev/urandom | base64)"
 check "wrong TSIG secret" 30 "$tool" id publish "$name" --tsig "$bad" --ttl 60 --no-confirm
 expect "names NOTAUTH" "$work/err" "server refused the update: NOTAUTH"
 expect "names BADSIG" "$work/err" "BADSIG"
-holds "secret not echoed" '! grep -qF -- "${bad##*:}" "$work/err"'
+assert "secret not echoed" eval '! grep -qF -- "${bad##*:}" "$work/err"'
 tlsa "$name"
 expect "records unchanged after refusal" "$work/dig" "[[:space:]]300[[:space:]]*IN[[:space:]]*TLSA"
 check "unknown TSIG key" 30 "$tool" id publish "$name" --tsig "nokey$$:${DANEMSG_TSIG##*:}" \
