@@ -224,24 +224,18 @@ danemsg_err jose_b64url_decode(const char *in, size_t in_len, uint8_t *out, size
 	return decode_into(b64url_values, in, in_len, out, out_len);
 }
 
-danemsg_err jose_b64url_decode_alloc(const char *in, size_t in_len, uint8_t **out,
-				     size_t *out_len)
+/* Decodes data_len characters (no padding) into a new NUL-terminated buffer; *out and
+ * *out_len are NULL and 0 on failure. */
+static danemsg_err decode_alloc(const int8_t *values, const char *in, size_t data_len,
+				uint8_t **out, size_t *out_len)
 {
-	size_t max;
 	danemsg_err err;
 
-	if (!out || !out_len)
-		return DANEMSG_ERR_INVALID_ARG;
-	*out = NULL;
-	*out_len = 0;
-	if (!in && in_len)
-		return DANEMSG_ERR_INVALID_ARG;
-	if (in_len % 4 == 1)
+	if (data_len % 4 == 1)
 		return DANEMSG_ERR_MALFORMED;
-	max = jose_b64url_decoded_max(in_len);
-	if (!(*out = malloc(max + 1)))
+	if (!(*out = malloc(jose_b64url_decoded_max(data_len) + 1)))
 		return DANEMSG_ERR_NOMEM;
-	err = decode_into(b64url_values, in, in_len, *out, out_len);
+	err = decode_into(values, in, data_len, *out, out_len);
 	if (err != DANEMSG_OK) {
 		free(*out);
 		*out = NULL;
@@ -250,6 +244,18 @@ danemsg_err jose_b64url_decode_alloc(const char *in, size_t in_len, uint8_t **ou
 	}
 	(*out)[*out_len] = 0;
 	return DANEMSG_OK;
+}
+
+danemsg_err jose_b64url_decode_alloc(const char *in, size_t in_len, uint8_t **out,
+				     size_t *out_len)
+{
+	if (!out || !out_len)
+		return DANEMSG_ERR_INVALID_ARG;
+	*out = NULL;
+	*out_len = 0;
+	if (!in && in_len)
+		return DANEMSG_ERR_INVALID_ARG;
+	return decode_alloc(b64url_values, in, in_len, out, out_len);
 }
 
 /* The length of in without its padding; _MALFORMED unless in is 4n characters long. */
@@ -279,17 +285,7 @@ danemsg_err util_base64_decode_alloc(const char *in, size_t in_len, uint8_t **ou
 		return DANEMSG_ERR_INVALID_ARG;
 	if ((err = base64_unpad(in, in_len, &data_len)) != DANEMSG_OK)
 		return err;
-	if (!(*out = malloc(jose_b64url_decoded_max(data_len) + 1)))
-		return DANEMSG_ERR_NOMEM;
-	err = decode_into(base64_values, in, data_len, *out, out_len);
-	if (err != DANEMSG_OK) {
-		free(*out);
-		*out = NULL;
-		*out_len = 0;
-		return err;
-	}
-	(*out)[*out_len] = 0;
-	return DANEMSG_OK;
+	return decode_alloc(base64_values, in, data_len, out, out_len);
 }
 
 int util_base64_valid(const char *in, size_t in_len)
