@@ -13,11 +13,19 @@ pids="" labs="" exit_hooks=()
 # after the processes in pids are killed and before the labs go down
 at_exit() { exit_hooks+=("$1"); }
 
-# (Nothing here may fail: under set -e a failure would change the test's exit status.)
+# SIGTERM first, so that a `timeout` among them stops its child too, then SIGKILL for what
+# is still there after 2 s. Only the processes in pids are waited for: a bare wait would
+# hang on any other child, such as the feeder of a background pipeline. (Nothing here
+# may fail: under set -e a failure would change the test's exit status.)
 lib_cleanup() {
-	local p hook dir
-	for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
+	local p hook dir i
+	for p in $pids; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in $pids; do
+		for ((i = 0; i < 20; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	# shellcheck disable=SC2086
+	wait $pids 2>/dev/null || true
 	for hook in "${exit_hooks[@]}"; do eval "$hook" || true; done
 	for dir in $labs; do "$DANEMSG_LAB" down "$dir" >/dev/null 2>&1 || true; done
 	rm -rf "$work" || true
