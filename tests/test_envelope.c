@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <danemsg.h>
 
@@ -372,6 +373,64 @@ static void test_freshness(void **state)
 		danemsg_replay_ops none = {NULL, NULL};
 		danemsg_policy_set_replay(f->policy, none);   /* same jti on purpose */
 		assert_int_equal(open_as(f, f->dave, msg, NULL), cases[i].expect);
+		free(msg);
+		free(jws);
+	}
+}
+
+/* Seconds since the epoch, counted by OpenSSL's own difference of two times. */
+static int64_t asn1_seconds(const ASN1_TIME *t)
+{
+	ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+	int days = 0, secs = 0;
+	assert_non_null(epoch);
+	assert_int_equal(ASN1_TIME_diff(&days, &secs, epoch, t), 1);
+	ASN1_TIME_free(epoch);
+	return (int64_t)days * 86400 + secs;
+}
+
+/* The cache keeps the dates of the sender's certificate in DNS, not the certificate: a
+ * message is judged by them as of its time of arrival; and the sender's key digest is the
+ * certificate's SHA-256. */
+static void test_sender_certificate_dates_from_dns(void **state)
+{
+	struct fixture *f = *state;
+	X509 *cert = danemsg_credential_sign_cert(f->alice);
+	int64_t not_before = asn1_seconds(X509_get0_notBefore(cert));
+	int64_t not_after = asn1_seconds(X509_get0_notAfter(cert));
+	const char *msgs[] = {"the sender's certificate has expired",
+			      "the sender's certificate is not yet valid"};
+	struct { int64_t now; danemsg_err expect; const char *why; } cases[] = {
+		{not_before + 10, DANEMSG_OK, NULL},
+		{not_after - 10, DANEMSG_OK, NULL},
+		{not_after + 10, DANEMSG_ERR_EXPIRED, msgs[0]},
+		{not_before - 10, DANEMSG_ERR_EXPIRED, msgs[1]},
+	};
+	danemsg_replay_ops none = {NULL, NULL};
+	unsigned char *der = NULL, md[32];
+	int der_len = i2d_X509(cert, &der);
+	char hex[65];
+
+	assert_true(der_len > 0);
+	SHA256(der, (size_t)der_len, md);
+	OPENSSL_free(der);
+	danemsg_hex_encode(md, sizeof(md), hex, sizeof(hex));
+	danemsg_policy_set_replay(f->policy, none);   /* same jti on purpose */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *jws = signed_by_alice(f, NAME("dave"), cases[i].now - 5, 0, NULL);
+		char *msg = encrypt_to(jws, f->dave, JOSE_ENC_A256GCM);
+		const danemsg_credential *keys[] = {f->dave};
+		danemsg_message *m = NULL;
+		char err[256] = "";
+		print_message("case %zu\n", i);
+		assert_int_equal(danemsg_open_at(f->r, keys, 1, f->policy, cases[i].now,
+						 (const uint8_t *)msg, strlen(msg), &m, err,
+						 sizeof(err)), cases[i].expect);
+		if (cases[i].why)
+			assert_string_equal(err, cases[i].why);
+		else
+			assert_string_equal(danemsg_message_sender_key_sha256(m), hex);
+		danemsg_message_free(m);
 		free(msg);
 		free(jws);
 	}
@@ -740,6 +799,7 @@ int main(void)
 		T(test_certificate_carried_when_dns_has_digest),
 		T(test_reencrypted_to_third_party_is_refused),
 		T(test_freshness),
+		T(test_sender_certificate_dates_from_dns),
 		T(test_message_strings_have_a_syntax),
 		T(test_tampered_fields_are_refused),
 		T(test_tampered_signature_and_payload),

@@ -49,6 +49,10 @@ typedef struct danemsg_resolver_config {
 	uint32_t cache_failure_ttl;
 	/* Most identities kept; least recently used ones go first. Default 10000. */
 	size_t cache_max_entries;
+	/* Most public keys kept parsed (an OpenSSL key costs some 2 KB; the identities keep
+	 * keys as DER), shared by the senders in use; least recently used ones go first.
+	 * Default 1024. */
+	size_t cache_max_keys;
 	/* A lookup that has no answer after this long fails as temporary. Default 5000. */
 	uint32_t timeout_ms;
 	/* Queries in flight at most: in all, and under a zone whose last query failed as
@@ -148,6 +152,15 @@ uint32_t danemsg_identity_ttl(const danemsg_identity *id);
 int danemsg_identity_insecure_allowed(const danemsg_identity *id);
 size_t danemsg_identity_record_count(const danemsg_identity *id);
 const danemsg_tlsa *danemsg_identity_record(const danemsg_identity *id, size_t i);
+
+/*
+ * The public key record i carries (x 0 0 or x 1 0), as a new reference that is the caller's
+ * (EVP_PKEY_free). Identities do not keep parsed keys (see danemsg_tlsa): the key comes
+ * from the resolver's cache of live keys (cache_max_keys, least recently used first out),
+ * or is parsed now and kept there. DANEMSG_ERR_NOT_FOUND when i is out of range or the
+ * record carries no whole key.
+ */
+danemsg_err danemsg_identity_record_pkey(const danemsg_identity *id, size_t i, EVP_PKEY **out);
 
 /* With pkix_cd on: the CA certificates fetched for the identity's usable PKIX-CD records
  * (intermediates in issuer order, each root after them); NULL when none. Borrowed. */

@@ -315,12 +315,26 @@ static void keep_ca(danemsg_identity *id, X509 *cert)
 		X509_free(cert);
 }
 
+/* Does cert (rec's) validate to store as a PKIX-EE record's would? */
+static danemsg_err as_pkix_ee(const danemsg_tlsa *rec, X509 *cert, const char *name,
+			      STACK_OF(X509) *untrusted, X509_STORE *store)
+{
+	danemsg_tlsa ee = *rec;
+
+	ee.usage = DANEMSG_TLSA_PKIX_EE;
+	ee.usable = 1;
+	ee.unusable_reason = NULL;
+	if (tlsa_take_facts(&ee))   /* the copy's: rec stays unusable until it validates */
+		return DANEMSG_ERR_NO_MATCH;
+	return danemsg_tlsa_match_cert_pkix(&ee, 1, name, cert, untrusted, store, NULL);
+}
+
 static const char *validate(struct pkixcd *p, const char *host, const char *name,
-			    const danemsg_tlsa *rec, danemsg_identity *id)
+			    const danemsg_tlsa *rec, X509 *cert, danemsg_identity *id)
 {
 	STACK_OF(X509) *untrusted = sk_X509_new_null();
 	X509_STORE *store = X509_STORE_new();
-	X509 *cur = rec->cert, *ca = NULL;
+	X509 *cur = cert, *ca = NULL;
 	const char *why = "PKIX-CD: no self-signed CA within 4 levels";
 	danemsg_err err;
 
@@ -348,12 +362,9 @@ static const char *validate(struct pkixcd *p, const char *host, const char *name
 	}
 	if (why)
 		goto out;
-	if (!key_usage_allows(rec->cert))
+	if (!key_usage_allows(cert))
 		why = "PKIX-CD: the certificate's keyUsage does not allow signatures";
-	else if (danemsg_tlsa_match_cert_pkix(&(danemsg_tlsa){DANEMSG_TLSA_PKIX_EE,
-			DANEMSG_TLSA_SEL_CERT, DANEMSG_TLSA_MATCH_FULL, rec->data, rec->data_len,
-			rec->cert, rec->pkey, 1, NULL}, 1, name, rec->cert, untrusted, store,
-			NULL) != DANEMSG_OK)
+	else if (as_pkix_ee(rec, cert, name, untrusted, store) != DANEMSG_OK)
 		why = "PKIX-CD: the certificate does not validate to its CA for this name";
 	for (int i = 0; !why && i < sk_X509_num(untrusted); i++)
 		keep_ca(id, sk_X509_value(untrusted, i));
@@ -366,23 +377,16 @@ out:
 	return why;
 }
 
-/* The certificate of a "4 0 0" record; its own reason when it has none. */
-static const char *record_cert(danemsg_tlsa *rec)
+/* The certificate of a "4 0 0" record (*cert, the caller's); its own reason when it has
+ * none. */
+static const char *record_cert(const danemsg_tlsa *rec, X509 **cert)
 {
-	const unsigned char *der = rec->data;
-
+	*cert = NULL;
 	if (rec->selector != DANEMSG_TLSA_SEL_CERT || rec->matching_type != DANEMSG_TLSA_MATCH_FULL)
 		return "PKIX-CD: only 4 0 0 records (a whole certificate) are supported";
 	if (!rec->data || rec->data_len == 0 || rec->data_len > 65535)
 		return "PKIX-CD: no certificate";
-	rec->cert = d2i_X509(NULL, &der, (long)rec->data_len);
-	if (!rec->cert || der != rec->data + rec->data_len || !X509_get0_pubkey(rec->cert)) {
-		ERR_clear_error();
-		return "certificate does not parse";
-	}
-	rec->pkey = X509_get0_pubkey(rec->cert);
-	EVP_PKEY_up_ref(rec->pkey);
-	return NULL;
+	return danemsg_tlsa_cert(rec, cert) ? "certificate does not parse" : NULL;
 }
 
 void pkixcd_validate_records(struct pkixcd *p, danemsg_identity *id)
@@ -400,18 +404,17 @@ void pkixcd_validate_records(struct pkixcd *p, danemsg_identity *id)
 	for (size_t i = 0; i < id->n_records; i++) {
 		danemsg_tlsa *rec = &id->records[i];
 		const char *why;
+		X509 *cert = NULL;
 
 		if (rec->usage != DANEMSG_TLSA_PKIX_CD || rec->usable)
 			continue;
-		why = record_cert(rec);
+		why = record_cert(rec, &cert);
 		if (!why)
-			why = validate(p, host, name, rec, id);
-		if (why) {
-			X509_free(rec->cert);
-			EVP_PKEY_free(rec->pkey);
-			rec->cert = NULL;
-			rec->pkey = NULL;
-		}
+			why = validate(p, host, name, rec, cert, id);
+		if (!why)   /* usable now: what matching and verification need */
+			why = tlsa_take_facts(rec);
+		X509_free(cert);
+		cert = NULL;
 		rec->usable = why == NULL;
 		rec->unusable_reason = why;
 	}

@@ -45,6 +45,7 @@ struct danemsg_resolver {
 	struct cache cache;
 	danemsg_trust_anchor anchors;   /* what ub was given, for DNSSEC chains */
 	X509_STORE *pkix;               /* Web PKI trust store, shared with identities */
+	struct keycache *keys;          /* live public keys, shared with identities */
 	struct pkixcd *pkixcd;          /* PKIX-CD fetcher when enabled, else NULL */
 	uint64_t next_generation;
 	uint64_t hits, misses, queries, refused;
@@ -67,6 +68,7 @@ void danemsg_resolver_config_init(danemsg_resolver_config *cfg)
 	cfg->cache_negative_ttl = 30;
 	cfg->cache_failure_ttl = 5;
 	cfg->cache_max_entries = 10000;
+	cfg->cache_max_keys = 1024;
 	cfg->timeout_ms = 5000;
 	cfg->max_inflight = 64;
 	cfg->max_inflight_per_zone = 4;
@@ -301,8 +303,10 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *cfg, danemsg_res
 	pthread_rwlock_init(&r->ctx_lock, NULL);
 	r->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	r->anchors.rrs = ldns_rr_list_new();
-	err = r->anchors.rrs && r->epoll_fd >= 0 ? configure(r, cfg, errbuf, errbuf_len)
-						 : DANEMSG_ERR_NOMEM;
+	err = keycache_new(cfg->cache_max_keys ? cfg->cache_max_keys : 1024, &r->keys);
+	if (!err)
+		err = r->anchors.rrs && r->epoll_fd >= 0 ? configure(r, cfg, errbuf, errbuf_len)
+							 : DANEMSG_ERR_NOMEM;
 	if (err) {
 		if (errbuf && errbuf_len && !errbuf[0])
 			snprintf(errbuf, errbuf_len, "%s", danemsg_strerror(err));
@@ -327,6 +331,7 @@ void danemsg_resolver_free(danemsg_resolver *r)
 	cache_destroy(&r->cache);
 	ldns_rr_list_deep_free(r->anchors.rrs);
 	X509_STORE_free(r->pkix);
+	keycache_unref(r->keys);
 	pkixcd_free(r->pkixcd);
 	pthread_mutex_destroy(&r->lock);
 	pthread_rwlock_destroy(&r->ctx_lock);
@@ -378,6 +383,7 @@ static danemsg_identity *identity_from_result(const danemsg_resolver *r, const c
 		n++;
 	if (r->pkix && X509_STORE_up_ref(r->pkix))
 		id->pkix = r->pkix;
+	id->keys = keycache_ref(r->keys);
 	if (identity_set_records(id, res->data, res->len, n)) {
 		danemsg_identity_unref(id);
 		return NULL;

@@ -1,6 +1,8 @@
 /* TLSA records (RFC 6698): parsing, and DANE matching of certificates and keys (RFC 7671). */
+#define _GNU_SOURCE   /* memmem, timegm */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -10,6 +12,9 @@
 #include <openssl/x509v3.h>
 
 #include <danemsg/tlsa.h>
+
+#include "identity_internal.h"
+#include "jose.h"
 
 /* RDATA is at most 65535 octets on the wire (RFC 1035 section 3.2.1). */
 #define TLSA_RDATA_MAX 65535
@@ -41,26 +46,101 @@ static const char *unusable_reason(const uint8_t *rdata, size_t rdata_len)
 	return NULL;
 }
 
-/* For x 0 0 and x 1 0: the DER must parse, entirely, into a certificate or a key. */
-static const char *parse_full_data(danemsg_tlsa *rec)
+/* Where the DER of a certificate's SubjectPublicKeyInfo lies inside the certificate's. */
+static const char *locate_spki(danemsg_tlsa *rec, X509 *cert)
+{
+	unsigned char *der = NULL;
+	int der_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	const uint8_t *at = der_len > 0 ? memmem(rec->data, rec->data_len, der, (size_t)der_len)
+					: NULL;
+
+	OPENSSL_free(der);
+	if (!at)
+		return "certificate public key is not supported";
+	rec->spki_off = (size_t)(at - rec->data);
+	rec->spki_len = (size_t)der_len;
+	return NULL;
+}
+
+static int asn1_time_seconds(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+
+	if (!t || !ASN1_TIME_to_tm(t, &tm))
+		return 0;
+	*out = (int64_t)timegm(&tm);
+	return 1;
+}
+
+/* What matching and verification need of a certificate, so that it need not be kept. */
+static const char *cert_facts(danemsg_tlsa *rec, X509 *cert)
+{
+	size_t len;
+
+	if (!X509_get0_pubkey(cert))
+		return "certificate public key is not supported";
+	if (!asn1_time_seconds(X509_get0_notBefore(cert), &rec->not_before) ||
+	    !asn1_time_seconds(X509_get0_notAfter(cert), &rec->not_after))
+		return "certificate validity dates do not parse";
+	rec->key_usage = X509_get_key_usage(cert);   /* UINT32_MAX without the extension */
+	rec->has_cert = 1;
+	if (jose_b64url_encode(rec->sha256, sizeof(rec->sha256), rec->x5t_s256,
+			       sizeof(rec->x5t_s256), &len))
+		return "out of memory";
+	return locate_spki(rec, cert);
+}
+
+/* For x 0 0 and x 1 0: the DER must parse, entirely, into a certificate or a key; the
+ * facts are kept, the parsed objects are not. */
+static const char *take_facts(danemsg_tlsa *rec)
 {
 	const unsigned char *p = rec->data;
 	long len = (long)rec->data_len;
+	const char *reason = NULL;
 
+	if (!EVP_Digest(rec->data, rec->data_len, rec->sha256, NULL, EVP_sha256(), NULL))
+		return "SHA-256 is not available";
 	if (rec->selector == DANEMSG_TLSA_SEL_CERT) {
-		rec->cert = d2i_X509(NULL, &p, len);
-		if (!rec->cert || p != rec->data + rec->data_len)
-			return "certificate does not parse";
-		rec->pkey = X509_get0_pubkey(rec->cert);
-		if (!rec->pkey)
-			return "certificate public key is not supported";
-		EVP_PKEY_up_ref(rec->pkey);
-		return NULL;
+		X509 *cert = d2i_X509(NULL, &p, len);
+		if (!cert || p != rec->data + rec->data_len)
+			reason = "certificate does not parse";
+		else
+			reason = cert_facts(rec, cert);
+		X509_free(cert);
+		return reason;
 	}
-	rec->pkey = d2i_PUBKEY(NULL, &p, len);
-	if (!rec->pkey || p != rec->data + rec->data_len)
-		return "public key does not parse";
-	return NULL;
+	EVP_PKEY *key = d2i_PUBKEY(NULL, &p, len);
+	if (!key || p != rec->data + rec->data_len)
+		reason = "public key does not parse";
+	EVP_PKEY_free(key);
+	rec->spki_off = 0;
+	rec->spki_len = rec->data_len;
+	rec->not_after = INT64_MAX;
+	rec->key_usage = DANEMSG_TLSA_KEY_USAGE_ANY;
+	return reason;
+}
+
+/* The facts of a record that turned out unusable: none, so none can be used. */
+static void forget_facts(danemsg_tlsa *rec)
+{
+	rec->has_cert = 0;
+	rec->spki_off = rec->spki_len = 0;
+	memset(rec->sha256, 0, sizeof(rec->sha256));
+	memset(rec->x5t_s256, 0, sizeof(rec->x5t_s256));
+	rec->not_before = rec->not_after = 0;
+	rec->key_usage = 0;
+}
+
+const char *tlsa_take_facts(danemsg_tlsa *rec)
+{
+	const char *reason = take_facts(rec);
+
+	if (reason) {
+		/* Half-taken facts would only invite their use. */
+		forget_facts(rec);
+		ERR_clear_error();
+	}
+	return reason;
 }
 
 danemsg_err danemsg_tlsa_parse(const uint8_t *rdata, size_t rdata_len, danemsg_tlsa *out)
@@ -91,15 +171,7 @@ danemsg_err danemsg_tlsa_parse(const uint8_t *rdata, size_t rdata_len, danemsg_t
 		out->data_len = rdata_len - 3;
 	}
 	if (!reason && out->matching_type == DANEMSG_TLSA_MATCH_FULL)
-		reason = parse_full_data(out);
-	if (reason) {
-		/* Half-parsed objects would only invite their use. */
-		X509_free(out->cert);
-		EVP_PKEY_free(out->pkey);
-		out->cert = NULL;
-		out->pkey = NULL;
-		ERR_clear_error();
-	}
+		reason = tlsa_take_facts(out);
 	out->usable = reason == NULL;
 	out->unusable_reason = reason;
 	return DANEMSG_OK;
@@ -109,10 +181,48 @@ void danemsg_tlsa_clear(danemsg_tlsa *rec)
 {
 	if (!rec)
 		return;
-	X509_free(rec->cert);
-	EVP_PKEY_free(rec->pkey);
 	free(rec->data);
 	memset(rec, 0, sizeof(*rec));
+}
+
+danemsg_err danemsg_tlsa_cert(const danemsg_tlsa *rec, X509 **out)
+{
+	const unsigned char *p;
+
+	if (!rec || !out)
+		return DANEMSG_ERR_INVALID_ARG;
+	*out = NULL;
+	if (rec->selector != DANEMSG_TLSA_SEL_CERT || rec->matching_type != DANEMSG_TLSA_MATCH_FULL
+	    || !rec->data || rec->data_len == 0 || rec->data_len > TLSA_RDATA_MAX)
+		return DANEMSG_ERR_NOT_FOUND;
+	p = rec->data;
+	*out = d2i_X509(NULL, &p, (long)rec->data_len);
+	if (*out && p != rec->data + rec->data_len) {
+		X509_free(*out);
+		*out = NULL;
+	}
+	ERR_clear_error();
+	return *out ? DANEMSG_OK : DANEMSG_ERR_NOT_FOUND;
+}
+
+danemsg_err danemsg_tlsa_pkey(const danemsg_tlsa *rec, EVP_PKEY **out)
+{
+	const unsigned char *p;
+
+	if (!rec || !out)
+		return DANEMSG_ERR_INVALID_ARG;
+	*out = NULL;
+	if (!rec->data || rec->spki_len == 0 || rec->spki_len > rec->data_len ||
+	    rec->spki_off > rec->data_len - rec->spki_len)
+		return DANEMSG_ERR_NOT_FOUND;
+	p = rec->data + rec->spki_off;
+	*out = d2i_PUBKEY(NULL, &p, (long)rec->spki_len);
+	if (*out && p != rec->data + rec->spki_off + rec->spki_len) {
+		EVP_PKEY_free(*out);
+		*out = NULL;
+	}
+	ERR_clear_error();
+	return *out ? DANEMSG_OK : DANEMSG_ERR_NOT_FOUND;
 }
 
 const char *danemsg_tlsa_usage_name(uint8_t usage)
@@ -156,7 +266,7 @@ static int record_usable(const danemsg_tlsa *rec)
 	if (rec->selector > DANEMSG_TLSA_SEL_SPKI || rec->matching_type > DANEMSG_TLSA_MATCH_SHA512)
 		return 0;
 	if (rec->matching_type == DANEMSG_TLSA_MATCH_FULL) {
-		if (!rec->pkey || (rec->selector == DANEMSG_TLSA_SEL_CERT && !rec->cert))
+		if (!rec->spki_len || rec->has_cert != (rec->selector == DANEMSG_TLSA_SEL_CERT))
 			return 0;
 	}
 	return 1;
@@ -365,6 +475,32 @@ static danemsg_err match_dane_ee(const danemsg_tlsa *rec, X509 *ee, int *ok)
 	return cert_matches(rec, ee, ok);
 }
 
+/* chains_to_anchor() with the certificate a 2 0 0 record carries, parsed for the purpose. */
+static danemsg_err chains_to_record(const danemsg_tlsa *rec, X509 *ee, STACK_OF(X509) *chain,
+				    const char *host, size_t host_len, int *ok)
+{
+	X509 *anchor = NULL;
+	danemsg_err err;
+
+	*ok = 0;
+	if (danemsg_tlsa_cert(rec, &anchor) != DANEMSG_OK)
+		return DANEMSG_OK;   /* cannot happen to a usable record: matches nothing */
+	err = chains_to_anchor(anchor, ee, chain, host, host_len, ok);
+	X509_free(anchor);
+	return err;
+}
+
+/* Is cert signed by the key a 2 1 0 record carries? */
+static int signed_by_record(X509 *cert, const danemsg_tlsa *rec)
+{
+	EVP_PKEY *key = NULL;
+	int ok = danemsg_tlsa_pkey(rec, &key) == DANEMSG_OK && X509_verify(cert, key) == 1;
+
+	EVP_PKEY_free(key);
+	ERR_clear_error();
+	return ok;
+}
+
 static danemsg_err match_dane_ta(const danemsg_tlsa *rec, X509 *ee, STACK_OF(X509) *chain,
 				 const char *host, size_t host_len, int *ok)
 {
@@ -375,7 +511,7 @@ static danemsg_err match_dane_ta(const danemsg_tlsa *rec, X509 *ee, STACK_OF(X50
 	*ok = 0;
 	/* 2 0 0 carries the trust anchor itself: whether or not the chain repeats it. */
 	if (rec->selector == DANEMSG_TLSA_SEL_CERT && rec->matching_type == DANEMSG_TLSA_MATCH_FULL)
-		return chains_to_anchor(rec->cert, ee, chain, host, host_len, ok);
+		return chains_to_record(rec, ee, chain, host, host_len, ok);
 
 	for (int i = 0; i < nchain; i++) {
 		X509 *candidate = sk_X509_value(chain, i);
@@ -399,10 +535,8 @@ static danemsg_err match_dane_ta(const danemsg_tlsa *rec, X509 *ee, STACK_OF(X50
 	if (rec->selector != DANEMSG_TLSA_SEL_SPKI || rec->matching_type != DANEMSG_TLSA_MATCH_FULL)
 		return DANEMSG_OK;
 	top = nchain > 0 ? sk_X509_value(chain, nchain - 1) : ee;
-	if (X509_verify(top, rec->pkey) != 1) {
-		ERR_clear_error();
+	if (!signed_by_record(top, rec))
 		return DANEMSG_OK;
-	}
 	return chains_to_anchor(top, ee, chain, host, host_len, ok);
 }
 
@@ -486,7 +620,9 @@ static danemsg_err pkey_matches(const danemsg_tlsa *rec, EVP_PKEY *pkey, int *ok
 	if (rec->usage != DANEMSG_TLSA_DANE_EE)
 		return DANEMSG_OK;
 	if (rec->matching_type == DANEMSG_TLSA_MATCH_FULL) {
-		*ok = EVP_PKEY_eq(rec->pkey, pkey) == 1;
+		EVP_PKEY *mine = NULL;
+		*ok = danemsg_tlsa_pkey(rec, &mine) == DANEMSG_OK && EVP_PKEY_eq(mine, pkey) == 1;
+		EVP_PKEY_free(mine);
 		ERR_clear_error();
 		return DANEMSG_OK;
 	}
