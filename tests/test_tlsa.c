@@ -14,6 +14,7 @@
 #include <danemsg/tlsa.h>
 
 #include "jose.h"
+#include "testutil.h"
 
 /* Keys, certificates and chains shared by every test, made once by the group setup. */
 static struct fixtures {
@@ -404,6 +405,67 @@ static void test_parse_fields_and_objects(void **state)
 	assert_int_equal(rec.data_len, 64);
 	danemsg_tlsa_clear(&rec);
 	danemsg_tlsa_clear(&rec); /* twice is fine */
+}
+
+/* Keys are imported from their bits where the algorithm allows (not through OpenSSL's
+ * slow decoders): every type must come back equal to what OpenSSL's decoders give, in a
+ * bare key record and in a certificate; a P-256 point off the curve must not. */
+static void test_keys_import_as_decoded(void **state)
+{
+	static const char *const types[] = {"P-256", "P-384", "P-521", "ED25519", "X25519",
+					    "ED448", "RSA2048"};
+	(void)state;
+	for (size_t i = 0; i < N(types); i++) {
+		EVP_PKEY *key = strcmp(types[i], "P-384") && strcmp(types[i], "P-521") ?
+			tu_key(types[i]) : EVP_PKEY_Q_keygen(NULL, NULL, "EC", types[i]);
+		unsigned char *der = NULL;
+		int len = i2d_PUBKEY(key, &der);
+		uint8_t *rdata = malloc(3 + (size_t)len);
+		danemsg_tlsa rec;
+		EVP_PKEY *got = NULL, *decoded;
+		const unsigned char *p = der;
+
+		print_message("%s\n", types[i]);
+		assert_non_null(rdata);
+		rdata[0] = 3;
+		rdata[1] = 1;
+		rdata[2] = 0;
+		memcpy(rdata + 3, der, (size_t)len);
+		parse_bytes(&rec, rdata, 3 + (size_t)len);
+		assert_true(rec.usable);
+		assert_int_equal(danemsg_tlsa_pkey(&rec, &got), DANEMSG_OK);
+		assert_non_null(decoded = d2i_PUBKEY(NULL, &p, len));
+		assert_int_equal(EVP_PKEY_eq(got, decoded), 1);
+		assert_int_equal(EVP_PKEY_eq(got, key), 1);
+		assert_int_equal(EVP_PKEY_get_bits(got), EVP_PKEY_get_bits(key));
+		EVP_PKEY_free(got);
+		EVP_PKEY_free(decoded);
+		danemsg_tlsa_clear(&rec);
+		if (!strcmp(types[i], "P-256")) {
+			/* the point's last octet changed: off the curve (as good as certain) */
+			rdata[3 + len - 1] ^= 0x01;
+			parse_bytes(&rec, rdata, 3 + (size_t)len);
+			assert_false(rec.usable);
+			assert_string_equal(rec.unusable_reason, "public key does not parse");
+			danemsg_tlsa_clear(&rec);
+		}
+		if (strcmp(types[i], "X25519") && strcmp(types[i], "ED448")) {   /* tu_cert signs */
+			X509 *cert = tu_cert(key, "alice.example.org", 1);
+			parse_for(&rec, 3, 0, 0, cert);
+			assert_true(rec.usable);
+			/* tu_cert sets keyUsage: read as OpenSSL reads it */
+			assert_int_equal(rec.key_usage, X509_get_key_usage(cert));
+			assert_int_not_equal(rec.key_usage, DANEMSG_TLSA_KEY_USAGE_ANY);
+			assert_int_equal(danemsg_tlsa_pkey(&rec, &got), DANEMSG_OK);
+			assert_int_equal(EVP_PKEY_eq(got, key), 1);
+			EVP_PKEY_free(got);
+			danemsg_tlsa_clear(&rec);
+			X509_free(cert);
+		}
+		free(rdata);
+		OPENSSL_free(der);
+		EVP_PKEY_free(key);
+	}
 }
 
 static void test_parse_copies_data(void **state)
@@ -932,6 +994,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_match_table),
 		cmocka_unit_test(test_parse_fields_and_objects),
+		cmocka_unit_test(test_keys_import_as_decoded),
 		cmocka_unit_test(test_parse_copies_data),
 		cmocka_unit_test(test_parse_short_rdata_is_malformed),
 		cmocka_unit_test(test_unusable_records_say_why),

@@ -4,9 +4,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -46,6 +48,112 @@ static const char *unusable_reason(const uint8_t *rdata, size_t rdata_len)
 	return NULL;
 }
 
+/*
+ * OpenSSL 3.0 decodes a certificate's public key as it parses the certificate, through its
+ * provider decoders, whose set-up costs ten times the rest of the parse (some 1.2 M
+ * instructions for a P-256 certificate: most of a new name's lookup). Certificates are
+ * parsed here in a library context with no provider at all, where the key stays as DER;
+ * the key is then imported directly (key_import). Made once per process, then read-only,
+ * like jose_algs().
+ */
+static OSSL_LIB_CTX *bare_ctx;
+static CRYPTO_ONCE bare_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void make_bare_ctx(void)
+{
+	bare_ctx = OSSL_LIB_CTX_new();
+	if (bare_ctx && !OSSL_PROVIDER_load(bare_ctx, "null")) {
+		OSSL_LIB_CTX_free(bare_ctx);
+		bare_ctx = NULL;
+	}
+}
+
+/* A certificate parsed entirely, its key left as DER; NULL when data is not exactly one. */
+static X509 *parse_bare_cert(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *cert;
+
+	if (!CRYPTO_THREAD_run_once(&bare_once, make_bare_ctx) || !bare_ctx ||
+	    !(cert = X509_new_ex(bare_ctx, NULL)))
+		return NULL;
+	if (!d2i_X509(&cert, &p, (long)len) || p != der + len) {
+		X509_free(cert);
+		return NULL;
+	}
+	return cert;
+}
+
+/* The key of an SPKI whose algorithm needs only its bits: named curves, EdDSA, ECDH. */
+static EVP_PKEY *key_import_bits(int nid, int param_nid, const unsigned char *bits, int len)
+{
+	static const struct { int nid; const char *name; } raw[] = {
+		{NID_ED25519, "ED25519"}, {NID_X25519, "X25519"},
+		{NID_ED448, "ED448"}, {NID_X448, "X448"},
+	};
+	const char *group = OBJ_nid2sn(param_nid);
+	EVP_PKEY_CTX *ctx;
+	EVP_PKEY *key = NULL;
+	OSSL_PARAM params[3];
+
+	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++)
+		if (nid == raw[i].nid)
+			return param_nid == NID_undef ?
+				EVP_PKEY_new_raw_public_key_ex(NULL, raw[i].name, NULL, bits,
+							       (size_t)len) : NULL;
+	if (nid != NID_X9_62_id_ecPublicKey || (param_nid != NID_X9_62_prime256v1 &&
+	    param_nid != NID_secp384r1 && param_nid != NID_secp521r1))
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)bits,
+						      (size_t)len);
+	params[2] = OSSL_PARAM_construct_end();
+	/* The import checks the point is on the curve. */
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		key = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return key;
+}
+
+/* The key of an SPKI (DER of exactly that length): imported from its bits where the
+ * algorithm allows, else (RSA, ...) through OpenSSL's decoders. NULL when it does not parse. */
+static EVP_PKEY *key_import(const uint8_t *spki, size_t len)
+{
+	const unsigned char *p = spki;
+	X509_PUBKEY *pub = NULL;
+	const unsigned char *bits;
+	const void *param = NULL;
+	int bits_len, param_type = V_ASN1_UNDEF;
+	ASN1_OBJECT *alg_obj;
+	X509_ALGOR *alg;
+	EVP_PKEY *key = NULL;
+
+	if (len > TLSA_RDATA_MAX || !CRYPTO_THREAD_run_once(&bare_once, make_bare_ctx) ||
+	    !bare_ctx || !(pub = X509_PUBKEY_new_ex(bare_ctx, NULL)))
+		return NULL;
+	if (d2i_X509_PUBKEY(&pub, &p, (long)len) && p == spki + len &&
+	    X509_PUBKEY_get0_param(&alg_obj, &bits, &bits_len, &alg, pub)) {
+		X509_ALGOR_get0(NULL, &param_type, &param, alg);
+		key = key_import_bits(OBJ_obj2nid(alg_obj),
+				      param_type == V_ASN1_OBJECT ? OBJ_obj2nid(param) : NID_undef,
+				      bits, bits_len);
+		if (!key && param_type != V_ASN1_OBJECT && param_type != V_ASN1_UNDEF) {
+			/* parameters of another form (RSA's NULL, explicit curves): decoders */
+			p = spki;
+			key = d2i_PUBKEY(NULL, &p, (long)len);
+			if (key && p != spki + len) {
+				EVP_PKEY_free(key);
+				key = NULL;
+			}
+		}
+	}
+	X509_PUBKEY_free(pub);
+	ERR_clear_error();
+	return key;
+}
+
 /* Where the DER of a certificate's SubjectPublicKeyInfo lies inside the certificate's. */
 static const char *locate_spki(danemsg_tlsa *rec, X509 *cert)
 {
@@ -72,52 +180,75 @@ static int asn1_time_seconds(const ASN1_TIME *t, int64_t *out)
 	return 1;
 }
 
+/* keyUsage as OpenSSL reads it (X509_get_key_usage), without its extension cache, which
+ * needs a digest: all uses without the extension, none with a broken or repeated one. */
+static uint32_t key_usage_of(X509 *cert)
+{
+	int found = -1;
+	ASN1_BIT_STRING *usage = X509_get_ext_d2i(cert, NID_key_usage, &found, NULL);
+	uint32_t bits = 0;
+
+	if (!usage)
+		return found == -1 ? DANEMSG_TLSA_KEY_USAGE_ANY : 0;
+	if (usage->length > 0)
+		bits = usage->data[0];
+	if (usage->length > 1)
+		bits |= (uint32_t)usage->data[1] << 8;
+	ASN1_BIT_STRING_free(usage);
+	return bits;
+}
+
+/* Does the record's key import (a key a certificate carries, or a bare one)? */
+static const char *key_supported(const danemsg_tlsa *rec)
+{
+	EVP_PKEY *key = key_import(rec->data + rec->spki_off, rec->spki_len);
+
+	EVP_PKEY_free(key);
+	return key ? NULL : rec->has_cert ? "certificate public key is not supported"
+					  : "public key does not parse";
+}
+
 /* What matching and verification need of a certificate, so that it need not be kept. */
 static const char *cert_facts(danemsg_tlsa *rec, X509 *cert)
 {
 	size_t len;
+	const char *reason;
 
-	if (!X509_get0_pubkey(cert))
-		return "certificate public key is not supported";
 	if (!asn1_time_seconds(X509_get0_notBefore(cert), &rec->not_before) ||
 	    !asn1_time_seconds(X509_get0_notAfter(cert), &rec->not_after))
 		return "certificate validity dates do not parse";
-	rec->key_usage = X509_get_key_usage(cert);   /* UINT32_MAX without the extension */
+	rec->key_usage = key_usage_of(cert);
 	rec->has_cert = 1;
 	if (jose_b64url_encode(rec->sha256, sizeof(rec->sha256), rec->x5t_s256,
 			       sizeof(rec->x5t_s256), &len))
 		return "out of memory";
-	return locate_spki(rec, cert);
+	if ((reason = locate_spki(rec, cert)))
+		return reason;
+	return key_supported(rec);
 }
 
 /* For x 0 0 and x 1 0: the DER must parse, entirely, into a certificate or a key; the
  * facts are kept, the parsed objects are not. */
 static const char *take_facts(danemsg_tlsa *rec)
 {
-	const unsigned char *p = rec->data;
-	long len = (long)rec->data_len;
-	const char *reason = NULL;
+	const struct jose_algs *algs = jose_algs();
+	const char *reason;
+	X509 *cert;
 
-	if (!EVP_Digest(rec->data, rec->data_len, rec->sha256, NULL, EVP_sha256(), NULL))
+	if (!algs || !EVP_Digest(rec->data, rec->data_len, rec->sha256, NULL, algs->sha256, NULL))
 		return "SHA-256 is not available";
 	if (rec->selector == DANEMSG_TLSA_SEL_CERT) {
-		X509 *cert = d2i_X509(NULL, &p, len);
-		if (!cert || p != rec->data + rec->data_len)
-			reason = "certificate does not parse";
-		else
-			reason = cert_facts(rec, cert);
+		if (!(cert = parse_bare_cert(rec->data, rec->data_len)))
+			return "certificate does not parse";
+		reason = cert_facts(rec, cert);
 		X509_free(cert);
 		return reason;
 	}
-	EVP_PKEY *key = d2i_PUBKEY(NULL, &p, len);
-	if (!key || p != rec->data + rec->data_len)
-		reason = "public key does not parse";
-	EVP_PKEY_free(key);
 	rec->spki_off = 0;
 	rec->spki_len = rec->data_len;
 	rec->not_after = INT64_MAX;
 	rec->key_usage = DANEMSG_TLSA_KEY_USAGE_ANY;
-	return reason;
+	return key_supported(rec);
 }
 
 /* The facts of a record that turned out unusable: none, so none can be used. */
@@ -207,21 +338,13 @@ danemsg_err danemsg_tlsa_cert(const danemsg_tlsa *rec, X509 **out)
 
 danemsg_err danemsg_tlsa_pkey(const danemsg_tlsa *rec, EVP_PKEY **out)
 {
-	const unsigned char *p;
-
 	if (!rec || !out)
 		return DANEMSG_ERR_INVALID_ARG;
 	*out = NULL;
 	if (!rec->data || rec->spki_len == 0 || rec->spki_len > rec->data_len ||
 	    rec->spki_off > rec->data_len - rec->spki_len)
 		return DANEMSG_ERR_NOT_FOUND;
-	p = rec->data + rec->spki_off;
-	*out = d2i_PUBKEY(NULL, &p, (long)rec->spki_len);
-	if (*out && p != rec->data + rec->spki_off + rec->spki_len) {
-		EVP_PKEY_free(*out);
-		*out = NULL;
-	}
-	ERR_clear_error();
+	*out = key_import(rec->data + rec->spki_off, rec->spki_len);
 	return *out ? DANEMSG_OK : DANEMSG_ERR_NOT_FOUND;
 }
 
