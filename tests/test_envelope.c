@@ -378,17 +378,6 @@ static void test_freshness(void **state)
 	}
 }
 
-/* Seconds since the epoch, counted by OpenSSL's own difference of two times. */
-static int64_t asn1_seconds(const ASN1_TIME *t)
-{
-	ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
-	int days = 0, secs = 0;
-	assert_non_null(epoch);
-	assert_int_equal(ASN1_TIME_diff(&days, &secs, epoch, t), 1);
-	ASN1_TIME_free(epoch);
-	return (int64_t)days * 86400 + secs;
-}
-
 /* The cache keeps the dates of the sender's certificate in DNS, not the certificate: a
  * message is judged by them as of its time of arrival; and the sender's key digest is the
  * certificate's SHA-256. */
@@ -396,8 +385,8 @@ static void test_sender_certificate_dates_from_dns(void **state)
 {
 	struct fixture *f = *state;
 	X509 *cert = danemsg_credential_sign_cert(f->alice);
-	int64_t not_before = asn1_seconds(X509_get0_notBefore(cert));
-	int64_t not_after = asn1_seconds(X509_get0_notAfter(cert));
+	int64_t not_before = tu_asn1_seconds(X509_get0_notBefore(cert));
+	int64_t not_after = tu_asn1_seconds(X509_get0_notAfter(cert));
 	const char *msgs[] = {"the sender's certificate has expired",
 			      "the sender's certificate is not yet valid"};
 	struct { int64_t now; danemsg_err expect; const char *why; } cases[] = {

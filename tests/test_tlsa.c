@@ -339,18 +339,6 @@ static void test_match_table(void **state)
 	}
 }
 
-/* Seconds since the epoch, counted by OpenSSL's own difference of two times. */
-static int64_t asn1_seconds(const ASN1_TIME *t)
-{
-	ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
-	int days = 0, secs = 0;
-
-	assert_non_null(epoch);
-	assert_int_equal(ASN1_TIME_diff(&days, &secs, epoch, t), 1);
-	ASN1_TIME_free(epoch);
-	return (int64_t)days * 86400 + secs;
-}
-
 static void test_parse_fields_and_objects(void **state)
 {
 	danemsg_tlsa rec;
@@ -368,8 +356,8 @@ static void test_parse_fields_and_objects(void **state)
 	assert_true(rec.has_cert);
 	assert_int_equal(jose_x5t_s256(F.ee_p256, x5t), DANEMSG_OK);
 	assert_string_equal(rec.x5t_s256, x5t);
-	assert_int_equal(rec.not_before, asn1_seconds(X509_get0_notBefore(F.ee_p256)));
-	assert_int_equal(rec.not_after, asn1_seconds(X509_get0_notAfter(F.ee_p256)));
+	assert_int_equal(rec.not_before, tu_asn1_seconds(X509_get0_notBefore(F.ee_p256)));
+	assert_int_equal(rec.not_after, tu_asn1_seconds(X509_get0_notAfter(F.ee_p256)));
 	assert_true(rec.not_before < rec.not_after);
 	assert_int_equal(rec.key_usage, X509_get_key_usage(F.ee_p256));
 	assert_int_equal(danemsg_tlsa_cert(&rec, &cert), DANEMSG_OK);
