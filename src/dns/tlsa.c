@@ -118,7 +118,7 @@ static EVP_PKEY *key_import_bits(int nid, int param_nid, const unsigned char *bi
 }
 
 /* The key of an SPKI (DER of exactly that length): imported from its bits where the
- * algorithm allows, else (RSA, ...) through OpenSSL's decoders. NULL when it does not parse. */
+ * algorithm allows, else through OpenSSL's decoders. NULL when it does not parse. */
 static EVP_PKEY *key_import(const uint8_t *spki, size_t len)
 {
 	const unsigned char *p = spki;
@@ -139,8 +139,9 @@ static EVP_PKEY *key_import(const uint8_t *spki, size_t len)
 		key = key_import_bits(OBJ_obj2nid(alg_obj),
 				      param_type == V_ASN1_OBJECT ? OBJ_obj2nid(param) : NID_undef,
 				      bits, bits_len);
-		if (!key && param_type != V_ASN1_OBJECT && param_type != V_ASN1_UNDEF) {
-			/* parameters of another form (RSA's NULL, explicit curves): decoders */
+		if (!key) {
+			/* other algorithms (RSA, other curves, explicit ones): the decoders, which
+			 * also judge the keys the import refused */
 			p = spki;
 			key = d2i_PUBKEY(NULL, &p, (long)len);
 			if (key && p != spki + len) {
