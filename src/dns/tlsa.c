@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/provider.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -84,7 +85,46 @@ static X509 *parse_bare_cert(const uint8_t *der, size_t len)
 	return cert;
 }
 
-/* The key of an SPKI whose algorithm needs only its bits: named curves, EdDSA, ECDH. */
+/* An RSA key from its SPKI's bits (RSAPublicKey: the modulus and the exponent, positive). */
+static EVP_PKEY *rsa_import_bits(const unsigned char *bits, int len)
+{
+	const unsigned char *p = bits;
+	STACK_OF(ASN1_TYPE) *seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, len);
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	BIGNUM *n = NULL, *e = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *key = NULL;
+	ASN1_TYPE *tn, *te;
+
+	if (!seq || !bld || p != bits + len || sk_ASN1_TYPE_num(seq) != 2)
+		goto out;
+	tn = sk_ASN1_TYPE_value(seq, 0);
+	te = sk_ASN1_TYPE_value(seq, 1);
+	if (tn->type != V_ASN1_INTEGER || te->type != V_ASN1_INTEGER ||
+	    tn->value.integer->type != V_ASN1_INTEGER || te->value.integer->type != V_ASN1_INTEGER)
+		goto out;   /* negative numbers are V_ASN1_NEG_INTEGER */
+	if (!(n = ASN1_INTEGER_to_BN(tn->value.integer, NULL)) ||
+	    !(e = ASN1_INTEGER_to_BN(te->value.integer, NULL)) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
+	    !(params = OSSL_PARAM_BLD_to_param(bld)))
+		goto out;
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		key = NULL;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+	return key;
+}
+
+/* The key of an SPKI whose algorithm needs only its bits: named curves, EdDSA, ECDH, RSA. */
 static EVP_PKEY *key_import_bits(int nid, int param_nid, const unsigned char *bits, int len)
 {
 	static const struct { int nid; const char *name; } raw[] = {
@@ -96,6 +136,8 @@ static EVP_PKEY *key_import_bits(int nid, int param_nid, const unsigned char *bi
 	EVP_PKEY *key = NULL;
 	OSSL_PARAM params[3];
 
+	if (nid == NID_rsaEncryption)   /* its parameters: NULL (read as absent here) */
+		return rsa_import_bits(bits, len);
 	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++)
 		if (nid == raw[i].nid)
 			return param_nid == NID_undef ?
