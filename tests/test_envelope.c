@@ -10,8 +10,10 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include <danemsg.h>
 
@@ -145,6 +147,19 @@ static void round_trip(struct fixture *f, danemsg_credential *from, danemsg_cred
 							   : DANEMSG_FORMAT_NATIVE);
 	assert_string_equal(danemsg_message_sig_alg(m), sig_alg);
 	assert_string_equal(danemsg_message_enc_alg(m), enc_alg);
+	/* The SHA-256 of the certificate that verified: taken from x5t#S256 in a native
+	 * message, computed in a compat one; the same digest either way. */
+	{
+		unsigned char *der = NULL, md[32];
+		char hex[65];
+		int der_len = i2d_X509(danemsg_credential_sign_cert(from), &der);
+		assert_true(der_len > 0);
+		assert_non_null(EVP_Q_digest(NULL, "SHA256", NULL, der, (size_t)der_len, md, NULL));
+		for (size_t i = 0; i < sizeof(md); i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		assert_string_equal(danemsg_message_sender_key_sha256(m), hex);
+		OPENSSL_free(der);
+	}
 	if (!compat) {
 		assert_true(danemsg_message_iat(m) > 0);
 		assert_int_equal(danemsg_message_recipient_count(m), 1);

@@ -158,7 +158,9 @@ static json_t *identity_json(const danemsg_identity *id)
 		const danemsg_tlsa *rec = danemsg_identity_record(id, i);
 		json_t *r = record_json(rec);
 		json_t *facts = json_object_get(r, rec->has_cert ? "certificate" : "key");
-		if (rec->usable && facts) {
+		if (rec->usable && rec->usage == DANEMSG_TLSA_PKIX_TA) {
+			can_verify = 1;   /* a CA: with a chain carried, never its own key */
+		} else if (rec->usable && facts) {
 			can_verify |= json_is_true(json_object_get(facts, "can_verify"));
 			can_encrypt |= json_is_true(json_object_get(facts, "can_encrypt"));
 		} else if (rec->usable && rec->usage == DANEMSG_TLSA_DANE_TA) {

@@ -78,8 +78,12 @@ typedef struct danemsg_resolver_config {
 	 * store above, no redirects, at most 64 KiB, within timeout_ms, cached per
 	 * Cache-Control max-age capped by cache_max_ttl; the record is usable only when the
 	 * answer is DNSSEC-secure and its certificate passes RFC 5280 validation to that CA
-	 * (dates, basicConstraints, keyUsage) naming the identity in a DNS SAN. Lookups
-	 * that meet such records block for the fetches. */
+	 * (dates, basicConstraints, keyUsage) naming the identity in a DNS SAN. The fetches
+	 * run on the resolver's own 4 worker threads (at most 4 in flight, 64 answers
+	 * waiting; beyond that the records stay unusable), within what is left of the
+	 * lookup's timeout_ms: the thread that calls danemsg_resolver_process never waits for
+	 * a web server. A fetch that failed is not tried again for cache_failure_ttl, and an
+	 * answer left unusable by one is cached that long only. */
 	int pkix_cd;
 	/* "ADDR:PORT" to send those HTTPS fetches to (the name checked in TLS is still the
 	 * authority's), like curl's --connect-to; NULL: the authority's own address. */

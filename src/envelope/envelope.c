@@ -293,9 +293,11 @@ danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 	if (msg_len > JOSE_MAX_INPUT / 2)
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_TOO_LARGE, "message over %u bytes",
 			    JOSE_MAX_INPUT / 2);
+	/* Native: the key's own alg, which fits it by construction (UNKNOWN when none does). */
 	sig_alg = opts->compat ? JOSE_ALG_RS256 :
 				 jose_sig_alg_for_key(danemsg_credential_sign_key(sender));
-	if (jose_alg_check_key(sig_alg, danemsg_credential_sign_key(sender)))
+	if (sig_alg == JOSE_ALG_UNKNOWN ||
+	    (opts->compat && jose_alg_check_key(sig_alg, danemsg_credential_sign_key(sender))))
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_ALGORITHM, "%s",
 			    opts->compat ? "the reference format needs an RSA identity (RS256)"
 					 : "the sender's key cannot sign messages");
@@ -315,8 +317,8 @@ danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 		err = signed_header_with_chain(r, sender, names, n, opts, &sig_header, errbuf,
 					       errlen);
 	if (!err)
-		err = jose_jws_sign(danemsg_credential_sign_key(sender), sig_alg, sig_header, msg,
-				    msg_len, &jws, &jws_len);
+		err = credential_jws_sign(sender, sig_alg, sig_header, msg, msg_len, &jws,
+					  &jws_len);
 	if (!err) {
 		enc_header = json_object();
 		if (!enc_header)
@@ -705,6 +707,21 @@ static danemsg_err check_replay(struct open_state *s, char *id, size_t idlen)
 				danemsg_strerror(err)) : DANEMSG_OK;
 }
 
+/*
+ * The SHA-256 of the certificate that verified, when the signed header names it: the
+ * signature verified only with a certificate whose x5t#S256 equals the header's
+ * (verify_signature and identity_verify_jws skip any other), so the header's thumbprint is
+ * that digest, already computed once; hashing the certificate again cost a tenth of an open.
+ */
+static int key_cert_digest(const struct open_state *s, uint8_t md[32])
+{
+	const char *x5t = json_string_value(json_object_get(s->jws.protected_header,
+							     "x5t#S256"));
+	size_t n = 0;
+	return s->key_cert && x5t && !jose_b64url_decode(x5t, strlen(x5t), md, 32, &n) &&
+	       n == 32;
+}
+
 static danemsg_err build_message(struct open_state *s, const char *id)
 {
 	danemsg_message *m = calloc(1, sizeof(*m));
@@ -751,6 +768,10 @@ static danemsg_err build_message(struct open_state *s, const char *id)
 	if (s->key_rec) {   /* of the record's certificate or key, taken when it was cached */
 		danemsg_hex_encode(s->key_rec->sha256, sizeof(s->key_rec->sha256), m->key_sha256,
 				   sizeof(m->key_sha256));
+		return DANEMSG_OK;
+	}
+	if (key_cert_digest(s, md)) {
+		danemsg_hex_encode(md, sizeof(md), m->key_sha256, sizeof(m->key_sha256));
 		return DANEMSG_OK;
 	}
 	der_len = s->key_cert ? i2d_X509(s->key_cert, &der) : i2d_PUBKEY(s->verified_by, &der);

@@ -3,6 +3,7 @@
  * every JOSE field of every message goes through here, and OpenSSL's codec would need the
  * alphabet translated and the padding restored in a copy first.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,18 @@ size_t jose_b64url_decoded_max(size_t n)
 static const char b64url_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+/* Every 12-bit value as its two characters: two lookups per three bytes instead of four. */
+static char b64url_pairs[4096][2];
+static pthread_once_t pairs_once = PTHREAD_ONCE_INIT;
+
+static void make_pairs(void)
+{
+	for (int v = 0; v < 4096; v++) {
+		b64url_pairs[v][0] = b64url_alphabet[v >> 6];
+		b64url_pairs[v][1] = b64url_alphabet[v & 0x3f];
+	}
+}
+
 danemsg_err jose_b64url_encode(const uint8_t *in, size_t in_len, char *out, size_t out_size,
 			       size_t *out_len)
 {
@@ -33,13 +46,13 @@ danemsg_err jose_b64url_encode(const uint8_t *in, size_t in_len, char *out, size
 	need = jose_b64url_encoded_len(in_len);
 	if (out_size < need + 1)
 		return DANEMSG_ERR_BUFFER_TOO_SMALL;
+	pthread_once(&pairs_once, make_pairs);
 	for (; in_len - i >= 3; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
 
-		out[pos++] = b64url_alphabet[v >> 18];
-		out[pos++] = b64url_alphabet[(v >> 12) & 0x3f];
-		out[pos++] = b64url_alphabet[(v >> 6) & 0x3f];
-		out[pos++] = b64url_alphabet[v & 0x3f];
+		memcpy(out + pos, b64url_pairs[v >> 12], 2);
+		memcpy(out + pos + 2, b64url_pairs[v & 0xfff], 2);
+		pos += 4;
 	}
 	if (in_len - i) {
 		uint32_t v = (uint32_t)in[i] << 16 |
@@ -82,25 +95,39 @@ danemsg_err jose_b64url_encode_alloc(const uint8_t *in, size_t in_len, char **ou
 	return DANEMSG_OK;
 }
 
-/* The value of each base64url character, -1 for anything else (a table: this runs for
- * every character of every message). */
-static const int8_t b64url_values[256] = {
-	['A'] = 0, ['B'] = 1, ['C'] = 2, ['D'] = 3, ['E'] = 4, ['F'] = 5, ['G'] = 6, ['H'] = 7,
-	['I'] = 8, ['J'] = 9, ['K'] = 10, ['L'] = 11, ['M'] = 12, ['N'] = 13, ['O'] = 14,
-	['P'] = 15, ['Q'] = 16, ['R'] = 17, ['S'] = 18, ['T'] = 19, ['U'] = 20, ['V'] = 21,
-	['W'] = 22, ['X'] = 23, ['Y'] = 24, ['Z'] = 25, ['a'] = 26, ['b'] = 27, ['c'] = 28,
-	['d'] = 29, ['e'] = 30, ['f'] = 31, ['g'] = 32, ['h'] = 33, ['i'] = 34, ['j'] = 35,
-	['k'] = 36, ['l'] = 37, ['m'] = 38, ['n'] = 39, ['o'] = 40, ['p'] = 41, ['q'] = 42,
-	['r'] = 43, ['s'] = 44, ['t'] = 45, ['u'] = 46, ['v'] = 47, ['w'] = 48, ['x'] = 49,
-	['y'] = 50, ['z'] = 51, ['0'] = 52, ['1'] = 53, ['2'] = 54, ['3'] = 55, ['4'] = 56,
-	['5'] = 57, ['6'] = 58, ['7'] = 59, ['8'] = 60, ['9'] = 61, ['-'] = 62, ['_'] = 63,
+/* Each base64url character's value plus one, 0 for anything else: a table, so that the
+ * lookup has no branch (this runs for every character of every message). */
+static const uint8_t b64url_values[256] = {
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+	['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15,
+	['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22,
+	['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29,
+	['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36,
+	['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42, ['q'] = 43,
+	['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49, ['x'] = 50,
+	['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56, ['4'] = 57,
+	['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
 };
 
-/* 0 stands for both "A" and "not base64url": "A" is told apart. */
+/* The value of c, or -1 when it is not base64url. */
 static int b64url_value(unsigned char c)
 {
-	int v = b64url_values[c];
-	return v || c == 'A' ? v : -1;
+	return (int)b64url_values[c] - 1;
+}
+
+/* Each character's value already in place for its position in a group of four (bit 31 set
+ * for a character outside the alphabet): a group is four lookups ORed together. */
+static uint32_t b64url_shifted[4][256];
+static pthread_once_t shifted_once = PTHREAD_ONCE_INIT;
+
+static void make_shifted(void)
+{
+	for (int c = 0; c < 256; c++) {
+		int v = b64url_value((unsigned char)c);
+
+		for (int k = 0; k < 4; k++)
+			b64url_shifted[k][c] = v < 0 ? 0x80000000u : (uint32_t)v << (18 - 6 * k);
+	}
 }
 
 /* Checks the alphabet, the length and that the unused trailing bits are zero. */
@@ -132,17 +159,17 @@ static danemsg_err b64url_decode_into(const char *in, size_t in_len, uint8_t *ou
 
 	if (rest == 1)
 		return DANEMSG_ERR_MALFORMED;
+	pthread_once(&shifted_once, make_shifted);
 	for (; in_len - i >= 4; i += 4) {
-		int a = b64url_value(p[i]), b = b64url_value(p[i + 1]),
-		    c = b64url_value(p[i + 2]), d = b64url_value(p[i + 3]);
-
-		bad |= a | b | c | d;   /* any -1 sets the sign bit */
-		v = (uint32_t)(a & 0x3f) << 18 | (uint32_t)(b & 0x3f) << 12
-		    | (uint32_t)(c & 0x3f) << 6 | (uint32_t)(d & 0x3f);
+		/* Bit 31 marks a character outside the alphabet. */
+		v = b64url_shifted[0][p[i]] | b64url_shifted[1][p[i + 1]] |
+		    b64url_shifted[2][p[i + 2]] | b64url_shifted[3][p[i + 3]];
+		bad |= (int)(v >> 31);
 		out[pos++] = (uint8_t)(v >> 16);
 		out[pos++] = (uint8_t)(v >> 8);
 		out[pos++] = (uint8_t)v;
 	}
+	bad = -bad;   /* -1 when any was bad, as below */
 	if (rest) {
 		int a = b64url_value(p[i]), b = b64url_value(p[i + 1]),
 		    c = rest == 3 ? b64url_value(p[i + 2]) : 0;
