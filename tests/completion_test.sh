@@ -48,6 +48,6 @@ offers _danemsg "carol.example.net"                 "alice.example.net" \
 	danemsg id show --dir "$other" ""
 offers _danemsg "bob.example.net"                   "alice.example.net" danemsg send --to b
 offers _danemsg_lab "up down status stop start"     ""              danemsg-lab ""
-offers _danemsg_lab "knot mosquitto"                ""              danemsg-lab stop /tmp ""
+offers _danemsg_lab "knot mosquitto https"          ""              danemsg-lab stop /tmp ""
 
 finish

@@ -147,63 +147,35 @@ check "PKIX-EE recipient: opens it" 0 open_as "$pk"
 grep -q "to pkix" "$work/out" && pass "the payload sealed to PKIX-EE" ||
 	fail "the payload sealed to PKIX-EE" "$work/out"
 
-# PKIX-CD (the reference's private usage 4), opt-in: the device CA is served over HTTPS by a
-# lighttpd the test starts on a free port, with a certificate from the lab Web CA above.
-dev="dev$$._device.$zone" authority="device.$zone"
-port=$(free_port)
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/devca.key" \
-	-out "$work/devca.pem" -subj "/CN=Device CA" -days 30 \
-	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
-aki=$(openssl x509 -in "$work/devca.pem" -noout -ext subjectKeyIdentifier | tail -1 |
-	tr -d ' ' | tr A-F a-f | tr : -)
-mkdir -p "$work/www/.well-known/ca"
-cp "$work/devca.pem" "$work/www/.well-known/ca/$aki.pem"
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/https.key" \
-	-subj "/CN=$authority" -out "$work/https.csr" 2>/dev/null
-printf 'subjectAltName=DNS:%s\n' "$authority" >"$work/https.ext"
-openssl x509 -req -in "$work/https.csr" -CA "$work/web.pem" -CAkey "$work/web.key" -days 30 \
-	-extfile "$work/https.ext" -out "$work/https.pem" 2>/dev/null
-cat >"$work/lighttpd.conf" <<CONF
-server.modules = ("mod_openssl")
-server.bind = "127.0.0.1"
-server.port = $port
-server.document-root = "$work/www"
-server.errorlog = "$work/lighttpd.log"
-ssl.engine = "enable"
-ssl.pemfile = "$work/https.pem"
-ssl.privkey = "$work/https.key"
-mimetype.assign = (".pem" => "application/x-pem-file")
-CONF
-lighttpd -D -f "$work/lighttpd.conf" &
-pids="$pids $!"
-for _ in $(seq 50); do
-	curl -sf --cacert "$work/web.pem" --connect-to "$authority:443:127.0.0.1:$port" \
-		"https://$authority/.well-known/ca/$aki.pem" >/dev/null && break
-	sleep 0.1
-done
+# PKIX-CD (the reference's private usage 4), opt-in: the lab's HTTPS server holds the lab's
+# device CA at https://device.ZONE/.well-known/ca/AKI.pem, with a certificate from the lab's
+# Web CA; the test's device certificates are issued by that device CA.
+dev="dev$$._device.$zone"
+devca=$DANEMSG_DEVICE_CA devca_key=${DANEMSG_DEVICE_CA%.pem}.key
 "$tool" id new "$dev" --key p256 --dir "$ids" >/dev/null
 "$tool" id csr "$dev" --dir "$ids" >"$work/dev.csr"
 printf 'subjectAltName=DNS:%s\nkeyUsage=digitalSignature,keyAgreement\n' "$dev" >"$work/dev.ext"
 printf 'authorityKeyIdentifier=keyid\nbasicConstraints=CA:FALSE\n' >>"$work/dev.ext"
-openssl x509 -req -in "$work/dev.csr" -CA "$work/devca.pem" -CAkey "$work/devca.key" -days 30 \
+openssl x509 -req -in "$work/dev.csr" -CA "$devca" -CAkey "$devca_key" -days 30 \
 	-extfile "$work/dev.ext" -out "$work/dev.pem" 2>/dev/null
 "$tool" id import "$dev" "$work/dev.pem" --dir "$ids" >/dev/null
 lab_update "add $dev. 60 IN TLSA 4 0 0 $(hex_der "$work/dev.pem")"
 # The same certificate at another name: it does not name that identity.
 lab_update "add other$dev. 60 IN TLSA 4 0 0 $(hex_der "$work/dev.pem")"
-cd_opts=(--pkix-cd --pkix-cd-connect "127.0.0.1:$port" --ca-file "$work/web.pem")
+cd_opts=(--pkix-cd --pkix-cd-connect "$DANEMSG_PKIX_CD_CONNECT" --ca-file "$DANEMSG_WEB_CA")
 check "PKIX-CD: verify with --pkix-cd" 0 "$tool" id verify "$work/dev.pem" "$dev" "${cd_opts[@]}"
 check "PKIX-CD: off by default" 14 "$tool" id verify "$work/dev.pem" "$dev"
 check "PKIX-CD: the CA's server must pass Web PKI verification" 14 \
-	"$tool" id verify "$work/dev.pem" "$dev" --pkix-cd --pkix-cd-connect "127.0.0.1:$port"
+	"$tool" id verify "$work/dev.pem" "$dev" --pkix-cd --pkix-cd-connect "$DANEMSG_PKIX_CD_CONNECT"
 check "PKIX-CD: the certificate must name the identity" 14 \
 	"$tool" id verify "$work/dev.pem" "other$dev" "${cd_opts[@]}"
 check "PKIX-CD: id show says why the record is unusable" 14 "$tool" id show "$dev"
 grep -q "PKIX-CD" "$work/out" && pass "id show names PKIX-CD" ||
 	fail "id show names PKIX-CD" "$work/out"
 check "fetch --ca: the device's CA, fetched and validated" 0 \
-	"$tool" id fetch "$dev" --ca --pkix-cd-connect "127.0.0.1:$port" --ca-file "$work/web.pem"
-assert "the CA is the one the server holds" same_cert "$work/out" "$work/devca.pem"
+	"$tool" id fetch "$dev" --ca --pkix-cd-connect "$DANEMSG_PKIX_CD_CONNECT" \
+	--ca-file "$DANEMSG_WEB_CA"
+assert "the CA is the one the server holds" same_cert "$work/out" "$devca"
 check "fetch --ca: no PKIX-CD record, no CA" 16 "$tool" id fetch "$name" --ca "${cd_opts[@]}"
 check "fetch --usage pkix-cd" 0 "$tool" id fetch "$dev" --usage pkix-cd "${cd_opts[@]}"
 assert "the device certificate" same_cert "$work/out" "$work/dev.pem"
@@ -217,6 +189,24 @@ check "PKIX-CD recipient: seal with --pkix-cd" 0 \
 check "PKIX-CD recipient: opens it" 0 open_as "$dev"
 grep -q "to the device" "$work/out" && pass "the payload sealed to PKIX-CD" ||
 	fail "the payload sealed to PKIX-CD" "$work/out"
+
+# id update from a PKIX-CD record: the device CA renewed the device's certificate; the
+# chain file the old one was imported with is stale and goes.
+"$tool" id import "$dev" "$work/dev.pem" --chain "$devca" --dir "$ids" --force >/dev/null
+openssl x509 -req -in "$work/dev.csr" -CA "$devca" -CAkey "$devca_key" -days 60 \
+	-extfile "$work/dev.ext" -out "$work/dev-renewed.pem" 2>/dev/null
+lab_update "add $dev. 60 IN TLSA 4 0 0 $(hex_der "$work/dev-renewed.pem")"
+check "PKIX-CD update: nothing usable without --pkix-cd" 16 "$tool" id update "$dev" --dir "$ids"
+grep -q -- "--pkix-cd" "$work/err" && pass "the refusal names --pkix-cd" ||
+	fail "the refusal names --pkix-cd" "$work/err"
+assert "PKIX-CD update: unchanged without --pkix-cd" same_cert "$ids/$dev.crt.pem" "$work/dev.pem"
+check "PKIX-CD update with --pkix-cd" 0 "$tool" id update "$dev" --dir "$ids" "${cd_opts[@]}"
+assert "PKIX-CD update: the renewed certificate is installed" \
+	same_cert "$ids/$dev.crt.pem" "$work/dev-renewed.pem"
+assert "PKIX-CD update: the stale chain is gone" test ! -e "$ids/$dev.chain.pem"
+assert "PKIX-CD update: ... and kept as .bak" same_cert "$ids/$dev.chain.pem.bak" "$devca"
+check "PKIX-CD update: the identity still loads and checks" 0 \
+	"$tool" id check "$dev" --dir "$ids" "${cd_opts[@]}"
 
 for cmd in fetch verify update; do
 	check "$cmd --help" 0 "$tool" id "$cmd" --help

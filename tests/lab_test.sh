@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lab_test.sh LAB: checks the lab script LAB (lab/danemsg-lab) against the real knotd and
 # mosquitto it starts: two labs at once, DNSSEC, TSIG updates, the insecure child zone,
-# the broker and its persistence, restarts, clean shutdown and port conflicts.
+# the broker and its persistence, the HTTPS server and the PKIX-CD identity, restarts,
+# clean shutdown and port conflicts.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -26,6 +27,12 @@ work=$(cd "$work" && pwd -P)
 TMP=$work
 DANEMSG_LAB=$LAB   # what lib.sh brings down at exit: every lab in labs
 START=$SECONDS
+
+# fails COMMAND...: COMMAND fails.
+fails()
+{
+	! "$@"
+}
 
 # labvar DIR NAME: NAME's value in DIR/env.
 labvar()
@@ -96,13 +103,17 @@ B_DNS=$(labvar "$B" DANEMSG_DNS_PORT)
 B_MQTT=$(labvar "$B" DANEMSG_MQTT_PORT)
 A_KNOT_PID=$(cat "$A/knot.pid")
 A_MQTT_PID=$(cat "$A/mosquitto.pid")
+A_HTTPS=$(labvar "$A" DANEMSG_HTTPS_PORT)
+B_HTTPS=$(labvar "$B" DANEMSG_HTTPS_PORT)
+A_HTTPS_PID=$(cat "$A/https.pid")
 
-four_ports_differ()
+six_ports_differ()
 {
-	echo "A: dns $A_DNS mqtt $A_MQTT; B: dns $B_DNS mqtt $B_MQTT"
-	[[ $(printf '%s\n' "$A_DNS" "$A_MQTT" "$B_DNS" "$B_MQTT" | sort -u | wc -l) -eq 4 ]]
+	echo "A: dns $A_DNS mqtt $A_MQTT https $A_HTTPS; B: dns $B_DNS mqtt $B_MQTT https $B_HTTPS"
+	[[ $(printf '%s\n' "$A_DNS" "$A_MQTT" "$A_HTTPS" "$B_DNS" "$B_MQTT" "$B_HTTPS" |
+		sort -u | wc -l) -eq 6 ]]
 }
-check "the two labs use four different ports" 0 four_ports_differ
+check "the two labs use six different ports" 0 six_ports_differ
 
 env_is_complete()
 {
@@ -112,13 +123,64 @@ env_is_complete()
 		[[ $(labvar "$dir" DANEMSG_RESOLVER) == "127.0.0.1@$(labvar "$dir" DANEMSG_DNS_PORT)" ]] &&
 		[[ $(labvar "$dir" DANEMSG_BROKER) == "mqtt://127.0.0.1:$(labvar "$dir" DANEMSG_MQTT_PORT)" ]] &&
 		[[ $(labvar "$dir" DANEMSG_ZONE) == "$ZONE" ]] &&
-		[[ $(labvar "$dir" DANEMSG_TRUST_ANCHOR) == "$dir/trust-anchor" ]] || return 1
+		[[ $(labvar "$dir" DANEMSG_TRUST_ANCHOR) == "$dir/trust-anchor" ]] &&
+		[[ $(labvar "$dir" DANEMSG_PKIX_CD_CONNECT) == "127.0.0.1:$(labvar "$dir" DANEMSG_HTTPS_PORT)" ]] &&
+		[[ $(labvar "$dir" DANEMSG_PKIX_CD_NAME) == "pkixcd._device.${ZONE%.}" ]] &&
+		[[ $(labvar "$dir" DANEMSG_WEB_CA) == "$dir/web-ca.pem" ]] &&
+		[[ $(labvar "$dir" DANEMSG_DEVICE_CA) == "$dir/device-ca.pem" ]] &&
+		[[ $(labvar "$dir" DANEMSG_HTTPS_ROOT) == "$dir/www" ]] &&
+		[[ -d $(labvar "$dir" DANEMSG_PKIX_CD_DIR) ]] || return 1
 	tsig=$(labvar "$dir" DANEMSG_TSIG)
 	[[ $tsig =~ ^hmac-sha256:[A-Za-z0-9._-]+:[A-Za-z0-9+/]+=*$ ]] &&
 		[[ $tsig == "$(cat "$dir/tsig.key")" ]] &&
 		[[ $(stat -c %a "$dir/tsig.key") == 600 ]]
 }
 check "env of lab A has every variable; tsig.key matches and is 0600" 0 env_is_complete "$A"
+
+# The PKIX-CD identity: a signed 4 0 0 record whose certificate the device CA issued, and
+# that CA served over HTTPS at device.ZONE under its key id, behind the lab's Web CA.
+PKIX_NAME=$(labvar "$A" DANEMSG_PKIX_CD_NAME)
+PKIX_CERT=$(labvar "$A" DANEMSG_PKIX_CD_DIR)/$PKIX_NAME.crt.pem
+pkix_cd_record_signed()
+{
+	local out der
+	out=$(dns "$A_DNS" +dnssec +multiline TLSA "$PKIX_NAME.") || return 1
+	echo "$out"
+	grep -Eq "RRSIG[[:space:]]+TLSA" <<<"$out" || return 1
+	der=$(openssl x509 -in "$PKIX_CERT" -outform DER | od -An -v -tx1 | tr -d ' \n')
+	dns "$A_DNS" +short TLSA "$PKIX_NAME." | tr -d ' ' | tr A-F a-f | grep -qx "400$der"
+}
+check "the PKIX-CD identity's 4 0 0 record is served, signed, with its certificate" 0 \
+	pkix_cd_record_signed
+pkix_cd_key_and_issuer()
+{
+	local key=${PKIX_CERT%.crt.pem}.key.pem
+	[[ $(stat -c %a "$key") == 600 ]] &&
+		openssl verify -CAfile "$A/device-ca.pem" "$PKIX_CERT" &&
+		openssl x509 -in "$PKIX_CERT" -noout -ext subjectAltName | grep -q "DNS:$PKIX_NAME" &&
+		cmp <(openssl pkey -in "$key" -pubout) <(openssl x509 -in "$PKIX_CERT" -noout -pubkey) &&
+		openssl pkey -in "$key" -noout -text | grep -q "Private-Key: (2048 bit"
+}
+check "its RSA-2048 key (0600) and certificate, issued by the device CA, naming it" 0 \
+	pkix_cd_key_and_issuer
+# fetch_ca DIR [CURL OPTIONS]: the device CA from the authority, as the reference names it
+fetch_ca()
+{
+	local dir=$1 aki
+	shift
+	aki=$(openssl x509 -in "$dir/device-ca.pem" -noout -ext subjectKeyIdentifier | tail -n 1 |
+		tr -d ' ' | tr 'A-F:' 'a-f-')
+	curl -sSf --max-time 5 --connect-to "device.${ZONE%.}:443:$(labvar "$dir" DANEMSG_PKIX_CD_CONNECT)" \
+		"$@" "https://device.${ZONE%.}/.well-known/ca/$aki.pem"
+}
+served_ca_is_device_ca()
+{
+	cmp <(fetch_ca "$A" --cacert "$A/web-ca.pem") "$A/device-ca.pem"
+}
+check "https://device.ZONE/.well-known/ca/AKI.pem serves the device CA" 0 served_ca_is_device_ca
+check "... behind the lab's Web CA only (the system's store refuses it)" 0 \
+	fails fetch_ca "$A" --capath /etc/ssl/certs
+check "... and not lab B's Web CA" 0 fails fetch_ca "$A" --cacert "$B/web-ca.pem"
 
 up_again_refused()
 {
@@ -356,6 +418,16 @@ knot_restarted()
 		cmp "$TMP/ta-before" "$A/trust-anchor"
 }
 check "start knot: it runs again on the same port" 0 knot_restarted
+
+https_restarted()
+{
+	"$LAB" stop "$A" https || return 1
+	gone "$A_HTTPS_PID" && ! "$LAB" status "$A" && ! fetch_ca "$A" --cacert "$A/web-ca.pem" ||
+		return 1
+	"$LAB" start "$A" https && "$LAB" status "$A" &&
+		[[ $(labvar "$A" DANEMSG_HTTPS_PORT) == "$A_HTTPS" ]] && served_ca_is_device_ca
+}
+check "stop and start https: it exits, then serves the CA on the same port" 0 https_restarted
 check "after the restart the updated TLSA record is still served signed" 0 \
 	tlsa_signed "$A_DNS" "alice._device.$ZONE"
 check "after the restart the trust anchor still names the served KSK" 0 \
@@ -366,8 +438,10 @@ check "after the restart the trust anchor still names the served KSK" 0 \
 
 A_KNOT_PID=$(cat "$A/knot.pid")
 A_MQTT_PID=$(cat "$A/mosquitto.pid")
+A_HTTPS_PID=$(cat "$A/https.pid")
 B_KNOT_PID=$(cat "$B/knot.pid")
 B_MQTT_PID=$(cat "$B/mosquitto.pid")
+B_HTTPS_PID=$(cat "$B/https.pid")
 
 down_leaves_nothing()
 {
@@ -381,12 +455,12 @@ down_leaves_nothing()
 	done
 	! "$LAB" status "$1"
 }
-check "down lab A: its knotd and mosquitto are gone" 0 \
-	down_leaves_nothing "$A" "$A_KNOT_PID" "$A_MQTT_PID"
+check "down lab A: its knotd, mosquitto and lighttpd are gone" 0 \
+	down_leaves_nothing "$A" "$A_KNOT_PID" "$A_MQTT_PID" "$A_HTTPS_PID"
 check "lab B still runs after lab A went down" 0 "$LAB" status "$B"
 check "a second down of lab A exits 0" 0 "$LAB" down "$A"
-check "down lab B: its knotd and mosquitto are gone" 0 \
-	down_leaves_nothing "$B" "$B_KNOT_PID" "$B_MQTT_PID"
+check "down lab B: its knotd, mosquitto and lighttpd are gone" 0 \
+	down_leaves_nothing "$B" "$B_KNOT_PID" "$B_MQTT_PID" "$B_HTTPS_PID"
 
 # ---------------------------------------------------------------------------------------
 # 9. Port conflicts and argument errors
@@ -468,10 +542,6 @@ missing_program()
 	grep -q "knot-dnsutils" <<<"$out" && [[ ! -e $TMP/lab-nopath ]]
 }
 check "a missing program names its Debian package" 0 missing_program
-fails()
-{
-	! "$@"
-}
 check "status of a directory without a lab fails" 0 fails "$LAB" status "$TMP"
 check "an unknown server name is refused" 0 fails "$LAB" stop "$A" bind9
 check "an unknown command is refused" 0 fails "$LAB" restart "$A"

@@ -1,6 +1,7 @@
 /* An identity's own credentials on disk: create, load, import, roll over. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,11 @@ struct danemsg_credential {
 	/* x5t#S256 of sign_cert and enc_cert: named in every message sealed or opened. */
 	char sign_x5t[JOSE_THUMBPRINT_SIZE];
 	char enc_x5t[JOSE_THUMBPRINT_SIZE];
+	/* The signing context, made at the first seal and kept: its set-up cost as much as
+	 * a tenth of a seal. The lock lets one seal at a time use it (see credential_jws_sign). */
+	pthread_mutex_t signer_lock;
+	int signer_lock_ok;
+	jose_signer *signer;
 };
 
 static int name_char_ok(char c)
@@ -267,6 +273,9 @@ void danemsg_credential_free(danemsg_credential *cred)
 {
 	if (!cred)
 		return;
+	jose_signer_free(cred->signer);
+	if (cred->signer_lock_ok)
+		pthread_mutex_destroy(&cred->signer_lock);
 	EVP_PKEY_free(cred->sign_key);
 	X509_free(cred->sign_cert);
 	sk_X509_pop_free(cred->chain, X509_free);
@@ -366,6 +375,7 @@ static danemsg_err load_slot_view(const char *dir, const char *norm, danemsg_cre
 	if (!c)
 		return errbuf_set(errbuf, errbuf_len, DANEMSG_ERR_NOMEM, "out of memory");
 	memcpy(c->name, norm, sizeof(c->name));
+	c->signer_lock_ok = pthread_mutex_init(&c->signer_lock, NULL) == 0;
 	danemsg_err err = load_slot(c, dir, pending && slot == DANEMSG_SLOT_CURRENT ?
 				    DANEMSG_SLOT_OLD : slot, errbuf, errbuf_len);
 	if (!err && (jose_x5t_s256(c->sign_cert, c->sign_x5t)
@@ -446,6 +456,31 @@ const char *credential_sign_x5t(const danemsg_credential *cred)
 const char *credential_enc_x5t(const danemsg_credential *cred)
 {
 	return cred ? cred->enc_x5t : "";
+}
+
+danemsg_err credential_jws_sign(const danemsg_credential *cred, jose_alg alg,
+				const json_t *protected_header, const uint8_t *payload,
+				size_t payload_len, char **out, size_t *out_len)
+{
+	/* The kept context is a cache, not part of the credential's value: const still holds
+	 * for everything a caller can see. */
+	struct danemsg_credential *c = (struct danemsg_credential *)cred;
+	danemsg_err err;
+
+	if (!c || !c->signer_lock_ok || pthread_mutex_trylock(&c->signer_lock) != 0)
+		return jose_jws_sign(cred ? cred->sign_key : NULL, alg, protected_header, payload,
+				     payload_len, out, out_len);   /* another seal holds it */
+	if (c->signer && jose_signer_alg(c->signer) != alg) {
+		jose_signer_free(c->signer);
+		c->signer = NULL;
+	}
+	if (!c->signer && (err = jose_signer_new(c->sign_key, alg, 1, &c->signer)) != DANEMSG_OK) {
+		pthread_mutex_unlock(&c->signer_lock);
+		return err;
+	}
+	err = jose_jws_sign_with(c->signer, protected_header, payload, payload_len, out, out_len);
+	pthread_mutex_unlock(&c->signer_lock);
+	return err;
 }
 
 /* --- what is published --- */

@@ -241,7 +241,7 @@ static danemsg_err check_signature(const danemsg_identity *id, const jose_jws *j
 	size_t n = strlen(sub);
 	danemsg_err err = danemsg_identity_status(id);
 	EVP_PKEY *key;
-	X509 *cert;
+	const danemsg_tlsa *rec;
 
 	/* id's name has a trailing dot, sub has none: another name's keys never vouch */
 	if (!name || strncmp(name, sub, n) || strcmp(name + n, "."))
@@ -250,7 +250,8 @@ static danemsg_err check_signature(const danemsg_identity *id, const jose_jws *j
 	if (err)
 		return errbuf_set(errbuf, errlen, err, "%s: %s%s%s", sub, danemsg_strerror(err),
 				  why ? ": " : "", why ? why : "");
-	err = identity_verify_jws(id, jws, x5t, 1, &key, &cert);
+	err = identity_verify_jws(id, jws, x5t, 1, &key, &rec);
+	EVP_PKEY_free(key);
 	if (err == DANEMSG_ERR_UNKNOWN_SENDER)
 		return errbuf_set(errbuf, errlen, err,
 				  "%s publishes no %s key (in full) that the token names", sub,

@@ -167,10 +167,30 @@ danemsg_err jose_jws_parse(const char *in, size_t in_len, const char *const *und
 			   jose_jws *jws);
 
 /* Verifies a parsed JWS with key: DANEMSG_ERR_ALGORITHM when jws->alg does not fit the
- * key, DANEMSG_ERR_BAD_SIGNATURE when the signature is wrong. */
+ * key, DANEMSG_ERR_BAD_SIGNATURE when the signature is wrong. Each thread keeps the
+ * verification context of the last key it verified with (and a reference to that key):
+ * messages from one sender, the common case, reuse it. */
 danemsg_err jose_jws_verify(const jose_jws *jws, EVP_PKEY *key);
 
 void jose_jws_clear(jose_jws *jws);
+
+/*
+ * A signature context for one key and alg, made once and used for many signatures or
+ * verifications: what an OpenSSL operation costs to set up (method fetches, the digest
+ * fetched again by name, a key context) is paid once instead of per message. ES256, RS256
+ * and PS256 hash the input with the prefetched SHA-256 and sign the digest; EdDSA signs
+ * the input in one shot. Not for two threads at once: its owner serializes its use.
+ * jose_signer_new checks that alg fits key (DANEMSG_ERR_ALGORITHM) and takes a reference
+ * to key. sign: 1 to sign, 0 to verify.
+ */
+typedef struct jose_signer jose_signer;
+danemsg_err jose_signer_new(EVP_PKEY *key, jose_alg alg, int sign, jose_signer **out);
+void jose_signer_free(jose_signer *s);
+jose_alg jose_signer_alg(const jose_signer *s);
+/* jose_jws_sign with a signing context of the key and alg to use. */
+danemsg_err jose_jws_sign_with(jose_signer *s, const json_t *protected_header,
+			       const uint8_t *payload, size_t payload_len, char **out,
+			       size_t *out_len);
 
 /* ---- JWE ---- */
 

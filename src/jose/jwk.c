@@ -334,7 +334,9 @@ danemsg_err jose_x5t_s256(const X509 *cert, char out[JOSE_THUMBPRINT_SIZE])
 
 	if (!cert || !out)
 		return DANEMSG_ERR_INVALID_ARG;
-	if (!X509_digest(cert, EVP_sha256(), md, &md_len) || md_len != sizeof(md))
+	/* The digest fetched once: EVP_sha256() would be looked up again on every call. */
+	if (!jose_algs() || !X509_digest(cert, jose_algs()->sha256, md, &md_len) ||
+	    md_len != sizeof(md))
 		return DANEMSG_ERR_CRYPTO;
 	return jose_b64url_encode(md, sizeof(md), out, JOSE_THUMBPRINT_SIZE, &len);
 }
