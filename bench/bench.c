@@ -179,7 +179,7 @@ danemsg_credential *bench_ids_add(struct bench_ids *b, const char *name, danemsg
 	char err[256], owner[300];
 	BENCH_CHECK(danemsg_credential_new(b->dir, name, type, 30, 0, err, sizeof(err)) ==
 		    DANEMSG_OK);
-	BENCH_CHECK(danemsg_credential_load(b->dir, name, &cred) == DANEMSG_OK);
+	BENCH_CHECK(danemsg_credential_load(b->dir, name, &cred, NULL, 0) == DANEMSG_OK);
 	BENCH_CHECK(danemsg_credential_published(b->dir, name, &certs, err, sizeof(err)) ==
 		    DANEMSG_OK);
 	snprintf(owner, sizeof(owner), "%s.", name);

@@ -209,7 +209,8 @@ static void warm_up(struct e2e *e, struct consumer *c, int sealed, const char *t
 		if (atomic_load(&c->last_seq) == seq && seq >= WARMUP_SEQ + 2)
 			return;
 		if (bench_now_ns() - t0 > 30000000000ull) {
-			fprintf(stderr, "bench_e2e: nothing delivered within 30 s (see %s)\n", e->work);
+			fprintf(stderr, "bench_e2e: nothing delivered within 30 s (see %s)\n",
+				e->work);
 			BENCH_CHECK(0);
 		}
 	}
@@ -247,8 +248,8 @@ static void wait_all(struct e2e *e, struct consumer *c, size_t n)
 			t0 = bench_now_ns();
 		}
 		if (bench_now_ns() - t0 > STALL_NS) {
-			fprintf(stderr, "bench_e2e: %zu of %zu messages delivered in time (see %s)\n",
-				atomic_load(&c->received), n, e->work);
+			fprintf(stderr, "bench_e2e: %zu of %zu messages delivered in time "
+				"(see %s)\n", atomic_load(&c->received), n, e->work);
 			BENCH_CHECK(0);
 		}
 		sleep_ns(50000);
@@ -390,7 +391,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_e2e: %s\n", err);
 		return 1;
 	}
-	BENCH_CHECK(danemsg_credential_load(e.dir, e.from_name, &e.from) == DANEMSG_OK);
+	BENCH_CHECK(danemsg_credential_load(e.dir, e.from_name, &e.from, NULL, 0) == DANEMSG_OK);
 	mosquitto_lib_init();
 	BENCH_CHECK(e.pub = mosquitto_new("danemsg-bench-pub", true, NULL));
 	BENCH_CHECK(mosquitto_connect(e.pub, e.host, e.port, 60) == MOSQ_ERR_SUCCESS);

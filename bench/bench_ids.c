@@ -37,8 +37,8 @@ int main(int argc, char **argv)
 			size_t len = 0;
 			BENCH_CHECK(danemsg_tlsa_rdata(sk_X509_value(certs, c), 3, 0, 0, rdata,
 						       sizeof(rdata), &len) == DANEMSG_OK);
-			BENCH_CHECK(danemsg_tlsa_format_line(name, 60, rdata, len, line, sizeof(line),
-							     NULL) == DANEMSG_OK);
+			BENCH_CHECK(danemsg_tlsa_format_line(name, 60, rdata, len, line,
+							     sizeof(line), NULL) == DANEMSG_OK);
 			printf("%s\n", line);
 		}
 		sk_X509_pop_free(certs, X509_free);

@@ -167,8 +167,8 @@ static int smallest(const char *dir)
 	char *sealed = NULL, err[256] = "";
 	size_t len;
 
-	BENCH_CHECK(danemsg_credential_load(dir, ALICE, &alice) == DANEMSG_OK);
-	BENCH_CHECK(danemsg_credential_load(dir, BOB, &bob) == DANEMSG_OK);
+	BENCH_CHECK(danemsg_credential_load(dir, ALICE, &alice, NULL, 0) == DANEMSG_OK);
+	BENCH_CHECK(danemsg_credential_load(dir, BOB, &bob, NULL, 0) == DANEMSG_OK);
 	BENCH_CHECK(danemsg_policy_new(&policy) == DANEMSG_OK);
 	BENCH_CHECK(RAND_bytes(msg, sizeof(msg)) == 1);
 	if (danemsg_seal(r, alice, to, 1, msg, sizeof(msg), NULL, &sealed, &len, err,

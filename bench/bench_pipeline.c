@@ -79,8 +79,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_pipeline: %s\n", err);
 		return 1;
 	}
-	BENCH_CHECK(danemsg_credential_load(argv[3], argv[5], &p.from) == DANEMSG_OK);
-	BENCH_CHECK(danemsg_credential_load(argv[3], argv[6], &p.to) == DANEMSG_OK);
+	BENCH_CHECK(danemsg_credential_load(argv[3], argv[5], &p.from, NULL, 0) == DANEMSG_OK);
+	BENCH_CHECK(danemsg_credential_load(argv[3], argv[6], &p.to, NULL, 0) == DANEMSG_OK);
 	BENCH_CHECK(danemsg_policy_new(&p.policy) == DANEMSG_OK);
 	BENCH_CHECK(danemsg_policy_set_accept_compat(p.policy, p.compat) == DANEMSG_OK);
 	BENCH_CHECK(RAND_bytes(p.msg, sizeof(p.msg)) == 1);

@@ -55,7 +55,7 @@ _danemsg_lab()
 	1) COMPREPLY=($(compgen -W "up down status stop start --help" -- "$cur")) ;;
 	2) _filedir -d ;;
 	3) case ${words[1]} in
-		stop | start) COMPREPLY=($(compgen -W "knot mosquitto" -- "$cur")) ;;
+		stop | start) COMPREPLY=($(compgen -W "knot mosquitto https" -- "$cur")) ;;
 		up) COMPREPLY=($(compgen -W "--zone" -- "$cur")) ;;
 		esac ;;
 	esac

@@ -122,8 +122,19 @@ static void check_record(const danemsg_tlsa *rec)
 {
 	/* Invariants the callers rely on. */
 	require(rec->usable ? rec->unusable_reason == NULL : rec->unusable_reason != NULL);
-	require(!rec->cert || rec->pkey);
+	require(!rec->has_cert || rec->spki_len);
+	require(rec->spki_off <= rec->data_len && rec->spki_len <= rec->data_len - rec->spki_off);
 	require(rec->data_len == 0 || rec->data != NULL);
+	if (rec->usable && rec->spki_len) {
+		/* The facts kept must give back the certificate and key on demand. */
+		X509 *cert = NULL;
+		EVP_PKEY *key = NULL;
+		require(danemsg_tlsa_pkey(rec, &key) == DANEMSG_OK);
+		require(!rec->has_cert || danemsg_tlsa_cert(rec, &cert) == DANEMSG_OK);
+		require(!cert || EVP_PKEY_eq(X509_get0_pubkey(cert), key) == 1);
+		X509_free(cert);
+		EVP_PKEY_free(key);
+	}
 	require(danemsg_tlsa_usage_name(rec->usage) != NULL);
 	require(danemsg_tlsa_selector_name(rec->selector) != NULL);
 	require(danemsg_tlsa_matching_name(rec->matching_type) != NULL);
@@ -154,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (err == DANEMSG_OK)
 		check_record(&recs[0]);
 	else
-		require(!recs[0].usable && !recs[0].data && !recs[0].cert && !recs[0].pkey);
+		require(!recs[0].usable && !recs[0].data && !recs[0].spki_len);
 	danemsg_tlsa_clear(&recs[0]);
 
 	/* The input as a record set. */

@@ -9,7 +9,7 @@
 
 #include <danemsg/publish.h>
 
-#include "publish_internal.h"
+#include "tsig_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	require(text != NULL);
 	/* As a key file: not NUL-terminated, exactly size octets. */
 	memcpy(text, data, size);
-	err = publish_tsig_key_from_text(text, size, &key, errbuf, sizeof(errbuf));
+	err = tsig_key_from_text(text, size, &key, errbuf, sizeof(errbuf));
 	check_key(err, key, errbuf);
 
 	/* As a string (up to the first NUL). */

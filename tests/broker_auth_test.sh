@@ -31,26 +31,12 @@ logins="/usr/bin/python3 $here/mqtt_logins.py"
 # second; the rest is room for a loaded 2-core machine.
 STALL_BOUND_MS=1500
 
-work=$(mktemp -d)
-pids=""
+. "$(dirname "$0")/lib.sh"
 extra_broker=""
-cleanup() {
-	for p in $pids $extra_broker; do kill -TERM "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	"$lab" down "$work/lab" >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 unset IDENTITY_NAME CRYPTO_PATH MQTT_HOST MQTT_PORT DANEMSG_MQTT_USERNAME DANEMSG_MQTT_PASSWORD
 export HOME=$work DANEMSG_DIR=$work/ids
-. "$(dirname "$0")/lib.sh"
 
-"$lab" up "$work/lab" --broker-auth >"$work/lab.out" 2>&1 || {
-	cat "$work/lab.out"
-	exit 1
-}
-. "$work/lab/env"
+lab_start "$work/lab" --broker-auth
 log=$work/lab/mosquitto.log
 port=$DANEMSG_MQTT_PORT
 zone=${DANEMSG_ZONE%.}
@@ -228,11 +214,12 @@ extra_broker_conf() {   # extra_broker_conf PORT OPTION_LINES
 start_extra_broker() {   # start_extra_broker OPTION_LINES
 	local p
 	[ -z "$extra_broker" ] || { kill -TERM "$extra_broker"; wait "$extra_broker" 2>/dev/null; }
-	p=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	p=$(free_port)
 	extra_broker_conf "$p" "$1"
 	: >"$work/extra.log"
 	mosquitto -c "$work/extra.conf" >"$work/extra.log" 2>&1 &
 	extra_broker=$!
+	pids="$pids $!"
 	for _ in $(seq 50); do grep -q "running" "$work/extra.log" && break; sleep 0.1; done
 	extra_port=$p
 }

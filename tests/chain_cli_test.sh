@@ -7,18 +7,9 @@ set -u
 tool=${DANEMSG_TOOL:?the danemsg binary}
 : "${DANEMSG_RESOLVER:?run with the lab environment}" "${DANEMSG_ZONE:?}"
 : "${DANEMSG_TRUST_ANCHOR:?}" "${DANEMSG_MQTT_PORT:?}"
-work=$(mktemp -d)
-lpid=""
-cleanup() {
-	[ -z "$lpid" ] || kill -KILL "$lpid" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+. "$(dirname "$0")/lib.sh"
 export DANEMSG_DIR=$work/ids HOME=$work
 unset IDENTITY_NAME CRYPTO_PATH
-. "$(dirname "$0")/lib.sh"
 # offline COMMAND...: with no DNS server to ask (a closed port, if anything tried)
 offline() { DANEMSG_RESOLVER=127.0.0.1@1 "$@"; }
 
@@ -69,6 +60,7 @@ ready=$work/ready
 offline "$tool" listen --as "$bob" --offline --once --ready-file "$ready" \
 	--state "$work/state" >"$work/listen.out" 2>"$work/listen.err" &
 lpid=$!
+pids="$pids $lpid"
 for _ in $(seq 150); do [ -s "$ready" ] && break; sleep 0.1; done
 [ -s "$ready" ] && pass "listen --offline subscribed" ||
 	fail "listen --offline subscribed" "$work/err"

@@ -4,12 +4,10 @@
 # cli_usage_test.sh TOOL
 set -u
 tool=${1:?the danemsg binary}
-empty=$(mktemp -d)
-trap 'rm -rf "$empty"' EXIT
+. "$(dirname "$0")/lib.sh"
+empty=$work
 export DANEMSG_DIR=$empty/none
 unset DANEMSG_RESOLVER DANEMSG_TRUST_ANCHOR CRYPTO_PATH
-work=$empty
-. "$(dirname "$0")/lib.sh"
 
 # case EXIT "STDERR" ARGS...: the tool exits EXIT and prints exactly STDERR (one line)
 case_() {
@@ -54,6 +52,8 @@ case_ 1 "danemsg: alice.example: cannot load its key and certificate: cannot ope
 $hint" seal --from alice.example --to bob.example
 case_ 1 "danemsg: alice.example: cannot load its key and certificate: cannot open $file
 $hint" token alice.example --audience broker.example
+case_ 1 "danemsg: alice.example: cannot load its key and certificate: cannot open $file
+$hint" send --from alice.example --to bob.example --broker mqtt://127.0.0.1:1 hello
 case_ 1 "danemsg: alice.example: cannot open $file
 $hint" open --as alice.example
 export DANEMSG_DIR=$empty

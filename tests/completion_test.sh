@@ -9,13 +9,13 @@ tool=${1:?the danemsg binary} completion=${2:?the completion file}
 # shellcheck disable=SC1090
 . "$completion"
 PATH=$(dirname "$tool"):$PATH
-ids=$(mktemp -d) other=$(mktemp -d)
-trap 'rm -rf "$ids" "$other"' EXIT
+. "$(dirname "$0")/lib.sh"
+ids=$work/ids other=$work/other
+mkdir "$ids" "$other"
 touch "$ids/alice.example.net.crt.pem" "$ids/alice.example.net.next.crt.pem" \
 	"$ids/alice.example.net.x25519.crt.pem" "$ids/bob.example.net.crt.pem" \
 	"$other/carol.example.net.crt.pem"
 export DANEMSG_DIR=$ids
-passed=0 failed=0
 
 # offers FUNCTION WANTED UNWANTED WORDS...: completing the last word offers every word of
 # WANTED and none of UNWANTED
@@ -29,12 +29,10 @@ offers() {
 	COMPREPLY=()
 	"$fn" "$1" 2>/dev/null
 	got=" ${COMPREPLY[*]} "
-	for w in $want; do [[ $got == *" $w "* ]] || { bad "$*" "no $w in:$got"; return; }; done
-	for w in $unwanted; do [[ $got != *" $w "* ]] || { bad "$*" "$w in:$got"; return; }; done
-	passed=$((passed + 1))
-	echo "ok    '$*'"
+	for w in $want; do [[ $got == *" $w "* ]] || { fail "'$*': no $w in:$got"; return; }; done
+	for w in $unwanted; do [[ $got != *" $w "* ]] || { fail "'$*': $w in:$got"; return; }; done
+	pass "'$*'"
 }
-bad() { failed=$((failed + 1)); echo "FAIL  '$1': $2"; }
 
 # function      wanted                              unwanted        the words
 offers _danemsg "id seal open send listen version"  ""              danemsg ""
@@ -50,7 +48,6 @@ offers _danemsg "carol.example.net"                 "alice.example.net" \
 	danemsg id show --dir "$other" ""
 offers _danemsg "bob.example.net"                   "alice.example.net" danemsg send --to b
 offers _danemsg_lab "up down status stop start"     ""              danemsg-lab ""
-offers _danemsg_lab "knot mosquitto"                ""              danemsg-lab stop /tmp ""
+offers _danemsg_lab "knot mosquitto https"          ""              danemsg-lab stop /tmp ""
 
-echo "completion: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # The message envelope against independent implementations, both directions, with keys
 # in the lab's signed zone (docs/envelope.md):
 #   compat   danemsg seal --compat -> the reference receiver (tests/interop/reference.py);
@@ -21,20 +21,9 @@ interop=$here/interop
 python=/usr/bin/python3   # Debian's: the python3 first on PATH cannot see python3-jwcrypto
 started=$(date +%s)
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT INT TERM
+. "$here/lib.sh"
 ids=$work/ids
 export DANEMSG_DIR="$ids"
-passed=0 failed=0 skipped=0
-
-say() { printf '%s\n' "$*"; }
-pass() { passed=$((passed + 1)); say "ok    $1"; }
-fail() {
-	failed=$((failed + 1))
-	say "FAIL  $1"
-	sed 's/^/      /' "$work/err" 2>/dev/null | head -5
-}
-skip() { skipped=$((skipped + 1)); say "skip  $1: $2"; }
 
 # ---- peers ----
 peers=""
@@ -80,7 +69,7 @@ for who in sp256:p256 sed25519:ed25519 srsa:rsa2048 rp256:p256 red25519:ed25519 
 	n=$(name "${who%%:*}")
 	if ! "$tool" id new "$n" --key "${who#*:}" --dir "$ids" >/dev/null 2>"$work/err" ||
 		! "$tool" id publish "$n" --dir "$ids" --ttl 60 >/dev/null 2>>"$work/err"; then
-		fail "identity $n"
+		fail "identity $n" "$work/err"
 		exit 1
 	fi
 done
@@ -113,7 +102,7 @@ try() {
 		return 3
 	fi
 	printf 'exit %s, expected %s\n' "$got" "$want" >>"$work/err"
-	fail "$label"
+	fail "$label" "$work/err"
 	return 1
 }
 # check LABEL WANT-EXIT INPUT-FILE COMMAND...: passes on that exit status
@@ -125,7 +114,7 @@ same() {
 	try "$label" 0 "$@" || return 0
 	if cmp -s "$work/out" "$expected"; then pass "$label"; else
 		{ say "output differs:"; head -c 300 "$work/out"; } >"$work/err"
-		fail "$label"
+		fail "$label" "$work/err"
 	fi
 }
 # message LABEL: a new UTF-8 text in $work/msg (unique, so compat replays do not collide)
@@ -173,10 +162,10 @@ if has jwcrypto; then
 				"$work/inner-danemsg" "$work/ref0" \
 				"$python" "$interop/native.py" decrypt --as "$(name rrsa)" --key "$(sig_key rrsa)"
 		else
-			fail "compat: decrypting the inner JWS"
+			fail "compat: decrypting the inner JWS" "$work/err"
 		fi
 	else
-		fail "compat: danemsg seal --compat"
+		fail "compat: danemsg seal --compat" "$work/err"
 	fi
 
 	message "reference -> danemsg"
@@ -186,7 +175,7 @@ if has jwcrypto; then
 		check "compat: reference message, open without --compat -> 28" 28 "$work/ref1" \
 			dm_open rrsa
 		grep -q -- '--compat' "$work/err" && pass "compat: the refusal names --compat" ||
-			fail "compat: the refusal names --compat"
+			fail "compat: the refusal names --compat" "$work/err"
 		check "compat: reference message, open --no-compat -> 28" 28 "$work/ref1" \
 			"$tool" open --no-compat --as "$(name rrsa)"
 		check "compat: --compat --no-compat, the last wins -> 28" 28 "$work/ref1" \
@@ -200,7 +189,7 @@ if has jwcrypto; then
 		check "compat: the same text sent again (RS256 is deterministic) -> 25" 25 \
 			"$work/ref2" dm_open_compat rrsa
 	else
-		fail "compat: reference send"
+		fail "compat: reference send" "$work/err"
 	fi
 	message "reference rfc4501"
 	if reference send --from "$(name srsa)" --key "$(sig_key srsa)" --to "$(name rrsa)" \
@@ -208,7 +197,7 @@ if has jwcrypto; then
 		same "compat: reference sender, x5u dns:NAME?type=TLSA (RFC 4501) -> danemsg open" \
 			"$work/msg" "$work/ref3" dm_open_compat rrsa
 	else
-		fail "compat: reference send --rfc4501"
+		fail "compat: reference send --rfc4501" "$work/err"
 	fi
 	message "native rsa -> reference"
 	printf '%s says: %s\n' "$(name srsa)" "$(cat "$work/msg")" >"$work/said"
@@ -226,7 +215,7 @@ for s in $senders; do
 	for r in $recipients; do
 		message "native $s -> $r"
 		if ! seal "$s" "$r"; then
-			fail "native: danemsg seal $s -> $r"
+			fail "native: danemsg seal $s -> $r" "$work/err"
 			continue
 		fi
 		cp "$work/msg" "$work/expect"
@@ -248,7 +237,7 @@ if seal sp256 rrsa,red25519; then
 		done
 	done
 else
-	fail "native: danemsg seal to two recipients"
+	fail "native: danemsg seal to two recipients" "$work/err"
 fi
 
 # ---- native: peers -> danemsg open ----
@@ -261,7 +250,7 @@ for p in $peers; do
 			elif [ $? -eq 3 ]; then
 				skip "native: $p seal $s -> $r" "$(tail -1 "$work/err")"
 			else
-				fail "native: $p seal $s -> $r"
+				fail "native: $p seal $s -> $r" "$work/err"
 			fi
 		done
 	done
@@ -273,7 +262,7 @@ for p in $peers; do
 				"$work/msg" "$work/general" dm_open "$r"
 		done
 	else
-		fail "native: $p seal to two recipients"
+		fail "native: $p seal to two recipients" "$work/err"
 	fi
 	message "$p Ed25519 alg name"
 	if peer_seal "$p" sed25519 rp256 --alg Ed25519; then
@@ -282,7 +271,7 @@ for p in $peers; do
 	elif [ $? -eq 3 ]; then
 		skip "native: $p alg Ed25519" "$(tail -1 "$work/err")"
 	else
-		fail "native: $p seal --alg Ed25519"
+		fail "native: $p seal --alg Ed25519" "$work/err"
 	fi
 	message "$p x5c"
 	peer_seal "$p" sp256 rp256 --x5c &&
@@ -298,7 +287,7 @@ refuse() {   # refuse LABEL WANT PEER FROM TO [OPTIONS...]: a peer-made message 
 	if peer_seal "$p" "$from" "$rcpt" "$@"; then
 		check "$label" "$want" "$work/sealed" dm_open "$rcpt"
 	else
-		fail "$label: $p seal"
+		fail "$label: $p seal" "$work/err"
 	fi
 }
 for p in $peers; do
@@ -317,14 +306,14 @@ if has jwcrypto; then
 		check "refused: re-encrypted by its recipient (bob) to carol -> 21" 21 "$work/reenc" \
 			dm_open "$carol"
 	else
-		fail "re-encryption by python"
+		fail "re-encryption by python" "$work/err"
 	fi
 	message "unknown sender"
 	if "$python" "$interop/native.py" seal --from "$(name nobody)" --key "$(sig_key sp256)" \
 		--cert "$(sig_cert sp256)" --to "$(to rp256)" <"$work/msg" >"$work/sealed" 2>"$work/err"; then
 		check "refused: a sender with no TLSA records -> 22" 22 "$work/sealed" dm_open rp256
 	else
-		fail "unknown sender: python seal"
+		fail "unknown sender: python seal" "$work/err"
 	fi
 fi
 if has jwcrypto; then
@@ -349,7 +338,7 @@ seal sp256 rp256 && check "open with a damaged replay cache -> 1" 1 "$work/seale
 if grep -q "replay.*line 2.*damaged" "$work/err" && [ ! -s "$work/out" ]; then
 	pass "open names the damaged file and line, prints nothing"
 else
-	fail "open names the damaged file and line, prints nothing"
+	fail "open names the damaged file and line, prints nothing" "$work/err"
 fi
 mv "$work/replay.saved" "$replay_file"
 cp "$work/native-sp256-rp256" "$work/twice"
@@ -358,5 +347,5 @@ check "native: danemsg seal sp256 -> rp256: danemsg opens" 0 "$work/twice" dm_op
 check "refused: opened by an identity it is not addressed to -> 21" 21 \
 	"$work/native-sp256-rp256" dm_open rrsa
 
-say "$passed passed, $failed failed, $skipped skipped in $(($(date +%s) - started)) s"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+say "in $(($(date +%s) - started)) s"
+finish && [ "$passed" -gt 0 ]

@@ -1,11 +1,11 @@
-#!/bin/sh
+#!/bin/bash
 # The shared library exports exactly the functions that the public headers declare:
 # no internal symbol leaks into the ABI, and no declared function is missing.
 set -eu
 lib=$1
 include=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
+tmp=$work
 
 nm -D --defined-only "$lib" | awk '$2 ~ /^[TWiV]$/ {print $3}' | sed 's/@.*//' | sort -u \
 	>"$tmp/exported"
@@ -17,16 +17,16 @@ grep -rhoE '(typedef[^;]*\b|\}[[:space:]]*)danemsg_[a-z0-9_]+' "$include" |
 	grep -oE 'danemsg_[a-z0-9_]+$' | sort -u >"$tmp/types"
 comm -23 "$tmp/named" "$tmp/types" >"$tmp/declared"
 
-failed=0
-extra=$(comm -23 "$tmp/exported" "$tmp/declared")
-missing=$(comm -13 "$tmp/exported" "$tmp/declared")
-if [ -n "$extra" ]; then
-	echo "exported but not declared in the public headers:"; echo "$extra" | sed 's/^/  /'
-	failed=1
+comm -23 "$tmp/exported" "$tmp/declared" >"$tmp/extra"
+comm -13 "$tmp/exported" "$tmp/declared" >"$tmp/missing"
+if [ -s "$tmp/extra" ]; then
+	fail "exported but not declared in the public headers:" "$tmp/extra"
+else
+	pass "every exported symbol is declared ($(wc -l <"$tmp/exported") exported)"
 fi
-if [ -n "$missing" ]; then
-	echo "declared in the public headers but not exported:"; echo "$missing" | sed 's/^/  /'
-	failed=1
+if [ -s "$tmp/missing" ]; then
+	fail "declared in the public headers but not exported:" "$tmp/missing"
+else
+	pass "every declared function is exported ($(wc -l <"$tmp/declared") declared)"
 fi
-echo "exports: $(wc -l <"$tmp/exported") symbols, $(wc -l <"$tmp/declared") declared"
-[ "$failed" -eq 0 ]
+finish

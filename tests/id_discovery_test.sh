@@ -2,33 +2,9 @@
 # danemsg id fetch, id verify and id update against the lab's signed zone.
 set -uo pipefail
 tool=${DANEMSG_TOOL:?}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
 ids=$work/ids
 unset DANEMSG_DIR CRYPTO_PATH
-passed=0 failed=0
-
-check() {   # check DESCRIPTION EXPECTED_EXIT COMMAND...
-	local what=$1 want=$2 got=0
-	shift 2
-	"$@" >"$work/out" 2>"$work/err" || got=$?
-	if [ "$got" -eq "$want" ]; then passed=$((passed + 1)); else
-		failed=$((failed + 1))
-		echo "FAIL: $what: exit $got, expected $want"; cat "$work/out" "$work/err"
-	fi
-}
-assert() {  # assert DESCRIPTION COMMAND...: COMMAND must succeed
-	local what=$1
-	shift
-	if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $what"; fi
-}
-update() {  # update "add NAME TTL IN TLSA ..."
-	local alg=${DANEMSG_TSIG%%:*} rest=${DANEMSG_TSIG#*:}
-	printf 'server 127.0.0.1 %s\nkey %s:%s %s\nzone %s\nupdate %s\nsend\nquit\n' \
-		"$DANEMSG_DNS_PORT" "$alg" "${rest%%:*}" "${rest#*:}" "$DANEMSG_ZONE" "$1" |
-		knsupdate
-}
-hex_der() { openssl x509 -in "$1" -outform DER | od -An -v -tx1 | tr -d ' \n'; }
 fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f; }
 same_cert() { [ "$(hex_der "$1")" = "$(hex_der "$2")" ]; }
 count_certs() { grep -c 'BEGIN CERTIFICATE' "$1"; }
@@ -44,10 +20,10 @@ crt=$ids/$name.crt.pem key=$ids/$name.key.pem
 # A CA certificate published as a DANE-TA record next to the identity's own DANE-EE one.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/ca.key" \
 	-out "$work/ca.pem" -subj "/CN=Disc CA" -days 30 2>/dev/null
-update "add $name. 60 IN TLSA 3 0 0 $(hex_der "$crt")"
-update "add $name. 60 IN TLSA 2 0 0 $(hex_der "$work/ca.pem")"
+lab_update "add $name. 60 IN TLSA 3 0 0 $(hex_der "$crt")"
+lab_update "add $name. 60 IN TLSA 2 0 0 $(hex_der "$work/ca.pem")"
 digest_only="digest$$._device.$zone"
-update "add $digest_only. 60 IN TLSA 3 1 1 $(openssl x509 -in "$crt" -pubkey -noout |
+lab_update "add $digest_only. 60 IN TLSA 3 1 1 $(openssl x509 -in "$crt" -pubkey -noout |
 	openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)"
 
 # id fetch
@@ -85,8 +61,8 @@ check "fetch: no NAME" 2 "$tool" id fetch
 # id verify
 check "verify CERT NAME" 0 "$tool" id verify "$crt" "$name"
 check "verify CERT: the names of its SAN" 0 "$tool" id verify "$crt"
-grep -q "^$name: DNS vouches" "$work/out" && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: verify names the vouching name"; cat "$work/out"; }
+grep -q "^$name: DNS vouches" "$work/out" && pass "verify names the vouching name" ||
+	fail "verify names the vouching name" "$work/out"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/other.key" \
 	-out "$work/other.pem" -subj "/CN=$name" -addext "subjectAltName=DNS:$name" -days 30 \
 	2>/dev/null
@@ -112,7 +88,7 @@ check "verify: missing file" 1 "$tool" id verify "$work/none.pem" "$name"
 
 # id update
 selfsigned "$key" "$work/renewed.pem" "$name" 3650
-update "add $name. 60 IN TLSA 3 0 0 $(hex_der "$work/renewed.pem")"
+lab_update "add $name. 60 IN TLSA 3 0 0 $(hex_der "$work/renewed.pem")"
 check "update installs the renewed certificate" 0 "$tool" id update "$name" --dir "$ids"
 assert "the local certificate is the published one" same_cert "$crt" "$work/renewed.pem"
 assert "the previous one is kept" test -f "$crt.bak"
@@ -128,7 +104,7 @@ name2="upd$$._device.$zone"
 "$tool" id new "$name2" --key p256 --dir "$ids" >/dev/null
 cp "$ids/$name2.crt.pem" "$work/before.pem"
 selfsigned "$work/other.key" "$work/foreign.pem" "$name2" 3650
-update "add $name2. 60 IN TLSA 3 0 0 $(hex_der "$work/foreign.pem")"
+lab_update "add $name2. 60 IN TLSA 3 0 0 $(hex_der "$work/foreign.pem")"
 check "update refuses a certificate for another key" 16 "$tool" id update "$name2" --dir "$ids"
 assert "the local certificate is unchanged" same_cert "$ids/$name2.crt.pem" "$work/before.pem"
 check "update: no local identity" 1 "$tool" id update "none$$._device.$zone" --dir "$ids"
@@ -146,8 +122,8 @@ printf 'subjectAltName=DNS:%s\nkeyUsage=digitalSignature,keyAgreement\n' "$pk" >
 openssl x509 -req -in "$work/pk.csr" -CA "$work/web.pem" -CAkey "$work/web.key" -days 30 \
 	-extfile "$work/ext" -out "$work/pk.pem" 2>/dev/null
 "$tool" id import "$pk" "$work/pk.pem" --dir "$ids" >/dev/null
-update "add $pk. 60 IN TLSA 1 0 0 $(hex_der "$work/pk.pem")"
-update "add $bob. 60 IN TLSA 3 0 0 $(hex_der "$ids/$bob.crt.pem")"
+lab_update "add $pk. 60 IN TLSA 1 0 0 $(hex_der "$work/pk.pem")"
+lab_update "add $bob. 60 IN TLSA 3 0 0 $(hex_der "$ids/$bob.crt.pem")"
 check "PKIX-EE: verify with the Web CA" 0 "$tool" id verify "$work/pk.pem" --ca-file "$work/web.pem"
 check "PKIX-EE: the system's store does not know the lab's CA" 16 \
 	"$tool" id verify "$work/pk.pem"
@@ -160,95 +136,82 @@ seal() { printf '%s' "$1" | "$tool" seal --dir "$ids" --out "$work/msg" "${@:2}"
 open_as() { "$tool" open --dir "$ids" --no-replay-cache --in "$work/msg" --as "$@"; }
 check "PKIX-EE sender: seal" 0 seal "from pkix" --from "$pk" --to "$bob"
 check "PKIX-EE sender: opened with the Web CA" 0 open_as "$bob" --ca-file "$work/web.pem"
-grep -q "from pkix" "$work/out" && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: the PKIX-EE sender's payload"; cat "$work/out"; }
+grep -q "from pkix" "$work/out" && pass "the PKIX-EE sender's payload" ||
+	fail "the PKIX-EE sender's payload" "$work/out"
 check "PKIX-EE sender: unknown without the Web CA" 22 open_as "$bob"
 check "PKIX-EE recipient: nothing to encrypt to without the Web CA" 14 \
 	seal "to pkix" --from "$bob" --to "$pk"
 check "PKIX-EE recipient: seal with the Web CA" 0 \
 	seal "to pkix" --from "$bob" --to "$pk" --ca-file "$work/web.pem"
 check "PKIX-EE recipient: opens it" 0 open_as "$pk"
-grep -q "to pkix" "$work/out" && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: the payload sealed to PKIX-EE"; cat "$work/out"; }
+grep -q "to pkix" "$work/out" && pass "the payload sealed to PKIX-EE" ||
+	fail "the payload sealed to PKIX-EE" "$work/out"
 
-# PKIX-CD (the reference's private usage 4), opt-in: the device CA is served over HTTPS by a
-# lighttpd the test starts on a free port, with a certificate from the lab Web CA above.
-dev="dev$$._device.$zone" authority="device.$zone"
-port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/devca.key" \
-	-out "$work/devca.pem" -subj "/CN=Device CA" -days 30 \
-	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
-aki=$(openssl x509 -in "$work/devca.pem" -noout -ext subjectKeyIdentifier | tail -1 |
-	tr -d ' ' | tr A-F a-f | tr : -)
-mkdir -p "$work/www/.well-known/ca"
-cp "$work/devca.pem" "$work/www/.well-known/ca/$aki.pem"
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/https.key" \
-	-subj "/CN=$authority" -out "$work/https.csr" 2>/dev/null
-printf 'subjectAltName=DNS:%s\n' "$authority" >"$work/https.ext"
-openssl x509 -req -in "$work/https.csr" -CA "$work/web.pem" -CAkey "$work/web.key" -days 30 \
-	-extfile "$work/https.ext" -out "$work/https.pem" 2>/dev/null
-cat >"$work/lighttpd.conf" <<CONF
-server.modules = ("mod_openssl")
-server.bind = "127.0.0.1"
-server.port = $port
-server.document-root = "$work/www"
-server.errorlog = "$work/lighttpd.log"
-ssl.engine = "enable"
-ssl.pemfile = "$work/https.pem"
-ssl.privkey = "$work/https.key"
-mimetype.assign = (".pem" => "application/x-pem-file")
-CONF
-lighttpd -D -f "$work/lighttpd.conf" &
-httpd=$!
-trap 'kill $httpd 2>/dev/null; wait $httpd 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do
-	curl -sf --cacert "$work/web.pem" --connect-to "$authority:443:127.0.0.1:$port" \
-		"https://$authority/.well-known/ca/$aki.pem" >/dev/null && break
-	sleep 0.1
-done
+# PKIX-CD (the reference's private usage 4), opt-in: the lab's HTTPS server holds the lab's
+# device CA at https://device.ZONE/.well-known/ca/AKI.pem, with a certificate from the lab's
+# Web CA; the test's device certificates are issued by that device CA.
+dev="dev$$._device.$zone"
+devca=$DANEMSG_DEVICE_CA devca_key=${DANEMSG_DEVICE_CA%.pem}.key
 "$tool" id new "$dev" --key p256 --dir "$ids" >/dev/null
 "$tool" id csr "$dev" --dir "$ids" >"$work/dev.csr"
 printf 'subjectAltName=DNS:%s\nkeyUsage=digitalSignature,keyAgreement\n' "$dev" >"$work/dev.ext"
 printf 'authorityKeyIdentifier=keyid\nbasicConstraints=CA:FALSE\n' >>"$work/dev.ext"
-openssl x509 -req -in "$work/dev.csr" -CA "$work/devca.pem" -CAkey "$work/devca.key" -days 30 \
+openssl x509 -req -in "$work/dev.csr" -CA "$devca" -CAkey "$devca_key" -days 30 \
 	-extfile "$work/dev.ext" -out "$work/dev.pem" 2>/dev/null
 "$tool" id import "$dev" "$work/dev.pem" --dir "$ids" >/dev/null
-update "add $dev. 60 IN TLSA 4 0 0 $(hex_der "$work/dev.pem")"
+lab_update "add $dev. 60 IN TLSA 4 0 0 $(hex_der "$work/dev.pem")"
 # The same certificate at another name: it does not name that identity.
-update "add other$dev. 60 IN TLSA 4 0 0 $(hex_der "$work/dev.pem")"
-cd_opts=(--pkix-cd --pkix-cd-connect "127.0.0.1:$port" --ca-file "$work/web.pem")
+lab_update "add other$dev. 60 IN TLSA 4 0 0 $(hex_der "$work/dev.pem")"
+cd_opts=(--pkix-cd --pkix-cd-connect "$DANEMSG_PKIX_CD_CONNECT" --ca-file "$DANEMSG_WEB_CA")
 check "PKIX-CD: verify with --pkix-cd" 0 "$tool" id verify "$work/dev.pem" "$dev" "${cd_opts[@]}"
 check "PKIX-CD: off by default" 14 "$tool" id verify "$work/dev.pem" "$dev"
 check "PKIX-CD: the CA's server must pass Web PKI verification" 14 \
-	"$tool" id verify "$work/dev.pem" "$dev" --pkix-cd --pkix-cd-connect "127.0.0.1:$port"
+	"$tool" id verify "$work/dev.pem" "$dev" --pkix-cd --pkix-cd-connect "$DANEMSG_PKIX_CD_CONNECT"
 check "PKIX-CD: the certificate must name the identity" 14 \
 	"$tool" id verify "$work/dev.pem" "other$dev" "${cd_opts[@]}"
 check "PKIX-CD: id show says why the record is unusable" 14 "$tool" id show "$dev"
-grep -q "PKIX-CD" "$work/out" && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: id show names PKIX-CD"; cat "$work/out"; }
+grep -q "PKIX-CD" "$work/out" && pass "id show names PKIX-CD" ||
+	fail "id show names PKIX-CD" "$work/out"
 check "fetch --ca: the device's CA, fetched and validated" 0 \
-	"$tool" id fetch "$dev" --ca --pkix-cd-connect "127.0.0.1:$port" --ca-file "$work/web.pem"
-assert "the CA is the one the server holds" same_cert "$work/out" "$work/devca.pem"
+	"$tool" id fetch "$dev" --ca --pkix-cd-connect "$DANEMSG_PKIX_CD_CONNECT" \
+	--ca-file "$DANEMSG_WEB_CA"
+assert "the CA is the one the server holds" same_cert "$work/out" "$devca"
 check "fetch --ca: no PKIX-CD record, no CA" 16 "$tool" id fetch "$name" --ca "${cd_opts[@]}"
 check "fetch --usage pkix-cd" 0 "$tool" id fetch "$dev" --usage pkix-cd "${cd_opts[@]}"
 assert "the device certificate" same_cert "$work/out" "$work/dev.pem"
 check "PKIX-CD sender: seal" 0 seal "from the device" --from "$dev" --to "$bob"
 check "PKIX-CD sender: opened with --pkix-cd" 0 open_as "$bob" "${cd_opts[@]}"
-grep -q "from the device" "$work/out" && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: the PKIX-CD sender's payload"; cat "$work/out"; }
+grep -q "from the device" "$work/out" && pass "the PKIX-CD sender's payload" ||
+	fail "the PKIX-CD sender's payload" "$work/out"
 check "PKIX-CD sender: unknown without --pkix-cd" 22 open_as "$bob"
 check "PKIX-CD recipient: seal with --pkix-cd" 0 \
 	seal "to the device" --from "$bob" --to "$dev" "${cd_opts[@]}"
 check "PKIX-CD recipient: opens it" 0 open_as "$dev"
-grep -q "to the device" "$work/out" && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: the payload sealed to PKIX-CD"; cat "$work/out"; }
+grep -q "to the device" "$work/out" && pass "the payload sealed to PKIX-CD" ||
+	fail "the payload sealed to PKIX-CD" "$work/out"
+
+# id update from a PKIX-CD record: the device CA renewed the device's certificate; the
+# chain file the old one was imported with is stale and goes.
+"$tool" id import "$dev" "$work/dev.pem" --chain "$devca" --dir "$ids" --force >/dev/null
+openssl x509 -req -in "$work/dev.csr" -CA "$devca" -CAkey "$devca_key" -days 60 \
+	-extfile "$work/dev.ext" -out "$work/dev-renewed.pem" 2>/dev/null
+lab_update "add $dev. 60 IN TLSA 4 0 0 $(hex_der "$work/dev-renewed.pem")"
+check "PKIX-CD update: nothing usable without --pkix-cd" 16 "$tool" id update "$dev" --dir "$ids"
+grep -q -- "--pkix-cd" "$work/err" && pass "the refusal names --pkix-cd" ||
+	fail "the refusal names --pkix-cd" "$work/err"
+assert "PKIX-CD update: unchanged without --pkix-cd" same_cert "$ids/$dev.crt.pem" "$work/dev.pem"
+check "PKIX-CD update with --pkix-cd" 0 "$tool" id update "$dev" --dir "$ids" "${cd_opts[@]}"
+assert "PKIX-CD update: the renewed certificate is installed" \
+	same_cert "$ids/$dev.crt.pem" "$work/dev-renewed.pem"
+assert "PKIX-CD update: the stale chain is gone" test ! -e "$ids/$dev.chain.pem"
+assert "PKIX-CD update: ... and kept as .bak" same_cert "$ids/$dev.chain.pem.bak" "$devca"
+check "PKIX-CD update: the identity still loads and checks" 0 \
+	"$tool" id check "$dev" --dir "$ids" "${cd_opts[@]}"
 
 for cmd in fetch verify update; do
 	check "$cmd --help" 0 "$tool" id "$cmd" --help
-	grep -q "Exit status" "$work/out" && passed=$((passed + 1)) ||
-		{ failed=$((failed + 1)); echo "FAIL: $cmd --help lists exit codes"; }
+	grep -q "Exit status" "$work/out" && pass "$cmd --help lists exit codes" ||
+		fail "$cmd --help lists exit codes"
 done
 
-echo "id_discovery: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -2,8 +2,6 @@
 # danemsg id show against the lab: text and JSON output, and each documented exit code.
 set -euo pipefail
 tool=${DANEMSG_TOOL:?}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/lib.sh"
 
 name="show$$._device.${DANEMSG_ZONE}"

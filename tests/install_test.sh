@@ -4,23 +4,21 @@
 set -euo pipefail
 build=$1
 cflags=${2:-}
-prefix=$(mktemp -d)
-trap 'rm -rf "$prefix"' EXIT
-passed=0 failed=0
-check() { if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
+. "$(dirname "$0")/lib.sh"
+prefix=$work
 
 cmake --install "$build" --prefix "$prefix" >/dev/null
 libdir=$(dirname "$(find "$prefix" -name danemsg.pc)")/..
-check "library" '[ -f "$libdir/libdanemsg.a" ] && [ -e "$libdir/libdanemsg.so" ]'
-check "headers" '[ -f "$prefix/include/danemsg.h" ] && [ -f "$prefix/include/danemsg/envelope.h" ] &&
+assert "library" eval '[ -f "$libdir/libdanemsg.a" ] && [ -e "$libdir/libdanemsg.so" ]'
+assert "headers" eval '[ -f "$prefix/include/danemsg.h" ] && [ -f "$prefix/include/danemsg/envelope.h" ] &&
 	[ -f "$prefix/include/danemsg/policy.h" ] && [ -f "$prefix/include/danemsg/locator.h" ]'
-check "tool" '"$prefix/bin/danemsg" version | grep -q "^danemsg "'
-check "lab" '[ -x "$prefix/bin/danemsg-lab" ]'
-check "man page" '[ -f "$prefix/share/man/man1/danemsg.1" ]'
-check "service unit, its tool path" 'grep -qx "ExecStart=$prefix/bin/danemsg listen .*" \
+assert "tool" eval '"$prefix/bin/danemsg" version | grep -q "^danemsg "'
+assert "lab" eval '[ -x "$prefix/bin/danemsg-lab" ]'
+assert "man page" eval '[ -f "$prefix/share/man/man1/danemsg.1" ]'
+assert "service unit, its tool path" eval 'grep -qx "ExecStart=$prefix/bin/danemsg listen .*" \
 	"$prefix/lib/systemd/system/danemsg-listen@.service"'
-check "system user" '[ -f "$prefix/lib/sysusers.d/danemsg.conf" ]'
-check "bash completion" '[ -f "$prefix/share/bash-completion/completions/danemsg" ] &&
+assert "system user" eval '[ -f "$prefix/lib/sysusers.d/danemsg.conf" ]'
+assert "bash completion" eval '[ -f "$prefix/share/bash-completion/completions/danemsg" ] &&
 	[ -f "$prefix/share/bash-completion/completions/danemsg-lab" ]'
 cat >"$prefix/use.c" <<'C'
 #include <danemsg.h>
@@ -36,15 +34,14 @@ int main(void)
 C
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 # shellcheck disable=SC2046,SC2086
-check "a program builds with pkg-config" 'cc -std=c11 -Wall -Wextra -Werror $cflags "$prefix/use.c" \
+assert "a program builds with pkg-config" eval 'cc -std=c11 -Wall -Wextra -Werror $cflags "$prefix/use.c" \
 	$(pkg-config --cflags --libs danemsg) -Wl,-rpath,"$libdir" -o "$prefix/use"'
-check "and runs" '"$prefix/use" | grep -q "dns-bogus"'
+assert "and runs" eval '"$prefix/use" | grep -q "dns-bogus"'
 # Each public header includes what it uses: a program may include any one of them alone.
 for header in "$prefix"/include/danemsg/*.h; do
 	h=danemsg/${header##*/}
 	# shellcheck disable=SC2046,SC2086
-	check "$h alone" 'printf "#include <%s>\n" "$h" | cc -std=c11 -Wall -Wextra -Werror $cflags \
+	assert "$h alone" eval 'printf "#include <%s>\n" "$h" | cc -std=c11 -Wall -Wextra -Werror $cflags \
 		-fsyntax-only $(pkg-config --cflags danemsg) -x c -'
 done
-echo "install: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

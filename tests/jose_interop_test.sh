@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Interoperability of danemsg's JOSE layer (through tests/jose_cli) with two independent
 # implementations: python3-jwcrypto (Debian) and the npm package jose (pinned in
 # tests/interop/package-lock.json). For every suite, each peer must verify/decrypt what
@@ -15,16 +15,8 @@ root=$(dirname "$here")
 interop=$here/interop
 python=/usr/bin/python3   # Debian's: the python3 first on PATH cannot see python3-jwcrypto
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-passed=0
-failed=0
-skipped=0
-
-say() { printf '%s\n' "$*"; }
-pass() { passed=$((passed + 1)); say "ok    $1"; }
-fail() { failed=$((failed + 1)); say "FAIL  $1"; sed 's/^/      /' "$tmp/err" 2>/dev/null; }
-skip() { skipped=$((skipped + 1)); say "skip  $1: $2"; }
+. "$here/lib.sh"
+tmp=$work
 
 # ---- peers ----
 peers=""
@@ -95,7 +87,7 @@ sign_verify() {
 		peer "$2" verify "$tmp/$4.pub" <"$tmp/jws" >"$tmp/out" 2>>"$tmp/err" && same "$tmp/out"; then
 		pass "$5 JWS $3: $1 -> $2"
 	else
-		fail "$5 JWS $3: $1 -> $2"
+		fail "$5 JWS $3: $1 -> $2" "$tmp/err"
 	fi
 }
 
@@ -110,7 +102,7 @@ encrypt_decrypt() {
 		same "$tmp/out"; then
 		pass "$label JWE $alg $enc: $from -> $to (key $dkey)"
 	else
-		fail "$label JWE $alg $enc: $from -> $to (key $dkey)"
+		fail "$label JWE $alg $enc: $from -> $to (key $dkey)" "$tmp/err"
 	fi
 }
 
@@ -121,7 +113,7 @@ nested() {
 		peer "$2" verify "$tmp/$4.pub" <"$tmp/jws" >"$tmp/out" 2>>"$tmp/err" && same "$tmp/out"; then
 		pass "$7 nested JWS $3 in JWE $5: $1 -> $2"
 	else
-		fail "$7 nested JWS $3 in JWE $5: $1 -> $2"
+		fail "$7 nested JWS $3 in JWE $5: $1 -> $2" "$tmp/err"
 	fi
 }
 
@@ -164,7 +156,7 @@ suite() {
 				to=$p
 				[ "$from" = "$p" ] && to=danemsg
 				peer "$from" sign "$sig" "$tmp/$skey.pem" <"$msg" >"$tmp/nested.jws" 2>"$tmp/err" ||
-					{ fail "$label nested: $from sign"; continue; }
+					{ fail "$label nested: $from sign" "$tmp/err"; continue; }
 				nested "$from" "$to" "$sig" "$skey" "$enc" "$kkey" "$label"
 			done
 		fi
@@ -207,17 +199,16 @@ for p in $peers; do
 			peer "$p" decrypt "$tmp/$k.pem" <"$tmp/jwe" >"$tmp/out" 2>>"$tmp/err" && same "$tmp/out"; then
 			pass "apu/apv JWE ($k): danemsg -> $p"
 		else
-			fail "apu/apv JWE ($k): danemsg -> $p"
+			fail "apu/apv JWE ($k): danemsg -> $p" "$tmp/err"
 		fi
 		if INTEROP_APU=$apu INTEROP_APV=$apv peer "$p" encrypt ECDH-ES+A256KW A256GCM "$tmp/$k.pub" \
 			<"$msg" >"$tmp/jwe" 2>"$tmp/err" && grep -q '"protected"' "$tmp/jwe" &&
 			peer danemsg decrypt "$tmp/$k.pem" <"$tmp/jwe" >"$tmp/out" 2>>"$tmp/err" && same "$tmp/out"; then
 			pass "apu/apv JWE ($k): $p -> danemsg"
 		else
-			fail "apu/apv JWE ($k): $p -> danemsg"
+			fail "apu/apv JWE ($k): $p -> danemsg" "$tmp/err"
 		fi
 	done
 done
 
-say "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+finish && [ "$passed" -gt 0 ]

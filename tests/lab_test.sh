@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lab_test.sh LAB: checks the lab script LAB (lab/danemsg-lab) against the real knotd and
 # mosquitto it starts: two labs at once, DNSSEC, TSIG updates, the insecure child zone,
-# the broker and its persistence, restarts, clean shutdown and port conflicts.
+# the broker and its persistence, the HTTPS server and the PKIX-CD identity, restarts,
+# clean shutdown and port conflicts.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -19,54 +20,18 @@ for tool in kdig knsupdate keymgr mosquitto_pub mosquitto_sub; do
 	}
 done
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/danemsg-lab-test.XXXXXX")
-TMP=$(cd "$TMP" && pwd -P)
-LABS=()
-HOLDER_PID=
-PASS=0
-FAIL=0
-DONE=
+work=$(mktemp -d "${TMPDIR:-/tmp}/danemsg-lab-test.XXXXXX")
+work=$(cd "$work" && pwd -P)
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+TMP=$work
+DANEMSG_LAB=$LAB   # what lib.sh brings down at exit: every lab in labs
 START=$SECONDS
 
-cleanup()
+# fails COMMAND...: COMMAND fails.
+fails()
 {
-	local rc=$? dir
-	[[ -n $DONE ]] || echo "lab_test: aborted (exit $rc); $PASS passed, $FAIL failed before that"
-	for dir in "${LABS[@]}"; do
-		"$LAB" down "$dir" >/dev/null 2>&1 || echo "cleanup: $LAB down $dir failed" >&2
-	done
-	if [[ -n $HOLDER_PID ]]; then
-		kill "$HOLDER_PID" 2>/dev/null || true
-		wait "$HOLDER_PID" 2>/dev/null || true
-	fi
-	rm -rf "$TMP"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok()
-{
-	PASS=$((PASS + 1))
-	echo "ok   - $1"
-}
-
-not_ok()
-{
-	FAIL=$((FAIL + 1))
-	echo "FAIL - $1"
-	if [[ -s $TMP/out ]]; then
-		sed 's/^/       | /' "$TMP/out" | tail -n 20
-	fi
-}
-
-# check DESCRIPTION COMMAND...: COMMAND's output goes to $TMP/out, shown if it fails.
-check()
-{
-	local desc=$1
-	shift
-	if "$@" >"$TMP/out" 2>&1; then ok "$desc"; else not_ok "$desc"; fi
+	! "$@"
 }
 
 # labvar DIR NAME: NAME's value in DIR/env.
@@ -112,7 +77,7 @@ TLSA_DATA="3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde
 
 A=$TMP/lab-a
 B=$TMP/lab-b
-LABS+=("$A" "$B")
+labs="$labs $A $B"
 "$LAB" up "$A" >"$TMP/up-a" 2>&1 &
 up_a=$!
 "$LAB" up "$B" >"$TMP/up-b" 2>&1 &
@@ -121,16 +86,16 @@ rc_a=0 rc_b=0
 wait "$up_a" || rc_a=$?
 wait "$up_b" || rc_b=$?
 cp "$TMP/up-a" "$TMP/out"
-if ((rc_a == 0)); then ok "lab A comes up"; else not_ok "lab A comes up (exit $rc_a)"; fi
+if ((rc_a == 0)); then pass "lab A comes up"; else fail "lab A comes up (exit $rc_a)" "$TMP/out"; fi
 cp "$TMP/up-b" "$TMP/out"
-if ((rc_b == 0)); then ok "lab B comes up at the same time"; else not_ok "lab B comes up (exit $rc_b)"; fi
+if ((rc_b == 0)); then pass "lab B comes up at the same time"; else fail "lab B comes up (exit $rc_b)" "$TMP/out"; fi
 ((rc_a == 0 && rc_b == 0)) || {
-	DONE=1
-	echo "$PASS passed, $FAIL failed (the labs did not start; nothing else to test)"
+	say "the labs did not start; nothing else to test"
+	finish
 	exit 1
 }
-check "status of lab A: both servers run" "$LAB" status "$A"
-check "status of lab B: both servers run" "$LAB" status "$B"
+check "status of lab A: both servers run" 0 "$LAB" status "$A"
+check "status of lab B: both servers run" 0 "$LAB" status "$B"
 
 A_DNS=$(labvar "$A" DANEMSG_DNS_PORT)
 A_MQTT=$(labvar "$A" DANEMSG_MQTT_PORT)
@@ -138,13 +103,17 @@ B_DNS=$(labvar "$B" DANEMSG_DNS_PORT)
 B_MQTT=$(labvar "$B" DANEMSG_MQTT_PORT)
 A_KNOT_PID=$(cat "$A/knot.pid")
 A_MQTT_PID=$(cat "$A/mosquitto.pid")
+A_HTTPS=$(labvar "$A" DANEMSG_HTTPS_PORT)
+B_HTTPS=$(labvar "$B" DANEMSG_HTTPS_PORT)
+A_HTTPS_PID=$(cat "$A/https.pid")
 
-four_ports_differ()
+six_ports_differ()
 {
-	echo "A: dns $A_DNS mqtt $A_MQTT; B: dns $B_DNS mqtt $B_MQTT"
-	[[ $(printf '%s\n' "$A_DNS" "$A_MQTT" "$B_DNS" "$B_MQTT" | sort -u | wc -l) -eq 4 ]]
+	echo "A: dns $A_DNS mqtt $A_MQTT https $A_HTTPS; B: dns $B_DNS mqtt $B_MQTT https $B_HTTPS"
+	[[ $(printf '%s\n' "$A_DNS" "$A_MQTT" "$A_HTTPS" "$B_DNS" "$B_MQTT" "$B_HTTPS" |
+		sort -u | wc -l) -eq 6 ]]
 }
-check "the two labs use four different ports" four_ports_differ
+check "the two labs use six different ports" 0 six_ports_differ
 
 env_is_complete()
 {
@@ -154,13 +123,64 @@ env_is_complete()
 		[[ $(labvar "$dir" DANEMSG_RESOLVER) == "127.0.0.1@$(labvar "$dir" DANEMSG_DNS_PORT)" ]] &&
 		[[ $(labvar "$dir" DANEMSG_BROKER) == "mqtt://127.0.0.1:$(labvar "$dir" DANEMSG_MQTT_PORT)" ]] &&
 		[[ $(labvar "$dir" DANEMSG_ZONE) == "$ZONE" ]] &&
-		[[ $(labvar "$dir" DANEMSG_TRUST_ANCHOR) == "$dir/trust-anchor" ]] || return 1
+		[[ $(labvar "$dir" DANEMSG_TRUST_ANCHOR) == "$dir/trust-anchor" ]] &&
+		[[ $(labvar "$dir" DANEMSG_PKIX_CD_CONNECT) == "127.0.0.1:$(labvar "$dir" DANEMSG_HTTPS_PORT)" ]] &&
+		[[ $(labvar "$dir" DANEMSG_PKIX_CD_NAME) == "pkixcd._device.${ZONE%.}" ]] &&
+		[[ $(labvar "$dir" DANEMSG_WEB_CA) == "$dir/web-ca.pem" ]] &&
+		[[ $(labvar "$dir" DANEMSG_DEVICE_CA) == "$dir/device-ca.pem" ]] &&
+		[[ $(labvar "$dir" DANEMSG_HTTPS_ROOT) == "$dir/www" ]] &&
+		[[ -d $(labvar "$dir" DANEMSG_PKIX_CD_DIR) ]] || return 1
 	tsig=$(labvar "$dir" DANEMSG_TSIG)
 	[[ $tsig =~ ^hmac-sha256:[A-Za-z0-9._-]+:[A-Za-z0-9+/]+=*$ ]] &&
 		[[ $tsig == "$(cat "$dir/tsig.key")" ]] &&
 		[[ $(stat -c %a "$dir/tsig.key") == 600 ]]
 }
-check "env of lab A has every variable; tsig.key matches and is 0600" env_is_complete "$A"
+check "env of lab A has every variable; tsig.key matches and is 0600" 0 env_is_complete "$A"
+
+# The PKIX-CD identity: a signed 4 0 0 record whose certificate the device CA issued, and
+# that CA served over HTTPS at device.ZONE under its key id, behind the lab's Web CA.
+PKIX_NAME=$(labvar "$A" DANEMSG_PKIX_CD_NAME)
+PKIX_CERT=$(labvar "$A" DANEMSG_PKIX_CD_DIR)/$PKIX_NAME.crt.pem
+pkix_cd_record_signed()
+{
+	local out der
+	out=$(dns "$A_DNS" +dnssec +multiline TLSA "$PKIX_NAME.") || return 1
+	echo "$out"
+	grep -Eq "RRSIG[[:space:]]+TLSA" <<<"$out" || return 1
+	der=$(openssl x509 -in "$PKIX_CERT" -outform DER | od -An -v -tx1 | tr -d ' \n')
+	dns "$A_DNS" +short TLSA "$PKIX_NAME." | tr -d ' ' | tr A-F a-f | grep -qx "400$der"
+}
+check "the PKIX-CD identity's 4 0 0 record is served, signed, with its certificate" 0 \
+	pkix_cd_record_signed
+pkix_cd_key_and_issuer()
+{
+	local key=${PKIX_CERT%.crt.pem}.key.pem
+	[[ $(stat -c %a "$key") == 600 ]] &&
+		openssl verify -CAfile "$A/device-ca.pem" "$PKIX_CERT" &&
+		openssl x509 -in "$PKIX_CERT" -noout -ext subjectAltName | grep -q "DNS:$PKIX_NAME" &&
+		cmp <(openssl pkey -in "$key" -pubout) <(openssl x509 -in "$PKIX_CERT" -noout -pubkey) &&
+		openssl pkey -in "$key" -noout -text | grep -q "Private-Key: (2048 bit"
+}
+check "its RSA-2048 key (0600) and certificate, issued by the device CA, naming it" 0 \
+	pkix_cd_key_and_issuer
+# fetch_ca DIR [CURL OPTIONS]: the device CA from the authority, as the reference names it
+fetch_ca()
+{
+	local dir=$1 aki
+	shift
+	aki=$(openssl x509 -in "$dir/device-ca.pem" -noout -ext subjectKeyIdentifier | tail -n 1 |
+		tr -d ' ' | tr 'A-F:' 'a-f-')
+	curl -sSf --max-time 5 --connect-to "device.${ZONE%.}:443:$(labvar "$dir" DANEMSG_PKIX_CD_CONNECT)" \
+		"$@" "https://device.${ZONE%.}/.well-known/ca/$aki.pem"
+}
+served_ca_is_device_ca()
+{
+	cmp <(fetch_ca "$A" --cacert "$A/web-ca.pem") "$A/device-ca.pem"
+}
+check "https://device.ZONE/.well-known/ca/AKI.pem serves the device CA" 0 served_ca_is_device_ca
+check "... behind the lab's Web CA only (the system's store refuses it)" 0 \
+	fails fetch_ca "$A" --capath /etc/ssl/certs
+check "... and not lab B's Web CA" 0 fails fetch_ca "$A" --cacert "$B/web-ca.pem"
 
 up_again_refused()
 {
@@ -170,7 +190,7 @@ up_again_refused()
 	grep -q "already running" <<<"$out" && "$LAB" status "$A" &&
 		[[ $(labvar "$A" DANEMSG_DNS_PORT) == "$A_DNS" && $(cat "$A/knot.pid") == "$A_KNOT_PID" ]]
 }
-check "up on a running lab is refused, saying so, and the lab runs on" up_again_refused
+check "up on a running lab is refused, saying so, and the lab runs on" 0 up_again_refused
 
 # ---------------------------------------------------------------------------------------
 # 2. DNSSEC: DNSKEY with RRSIG; the trust anchor is the DS of the served KSK
@@ -184,8 +204,8 @@ dnskey_signed()
 	grep -Eq "^${zone}[[:space:]].*[[:space:]]DNSKEY[[:space:]]+257 3 13 " <<<"$out" &&
 		grep -Eq "^${zone}[[:space:]].*[[:space:]]RRSIG[[:space:]]+DNSKEY 13 " <<<"$out"
 }
-check "lab A serves DNSKEY (ECDSA P-256) with RRSIG" dnskey_signed "$A_DNS"
-check "lab B serves DNSKEY (ECDSA P-256) with RRSIG" dnskey_signed "$B_DNS"
+check "lab A serves DNSKEY (ECDSA P-256) with RRSIG" 0 dnskey_signed "$A_DNS"
+check "lab B serves DNSKEY (ECDSA P-256) with RRSIG" 0 dnskey_signed "$B_DNS"
 
 trust_anchor_matches()
 {
@@ -209,18 +229,18 @@ trust_anchor_matches()
 		diff "$TMP/ds.ldns" "$TMP/ds.lab"
 	fi
 }
-check "trust anchor of lab A: DS lines for the served KSK" trust_anchor_matches "$A" "$A_DNS"
+check "trust anchor of lab A: DS lines for the served KSK" 0 trust_anchor_matches "$A" "$A_DNS"
 different_keys()
 {
 	cat "$A/trust-anchor" "$B/trust-anchor"
 	! cmp -s "$A/trust-anchor" "$B/trust-anchor"
 }
-check "the two labs have different keys" different_keys
+check "the two labs have different keys" 0 different_keys
 
 # ---------------------------------------------------------------------------------------
 # 3. A TLSA record added with the lab's TSIG key is served signed
 
-check "knsupdate with lab A's TSIG key adds a TLSA record" \
+check "knsupdate with lab A's TSIG key adds a TLSA record" 0 \
 	update "$A_DNS" "$A/tsig.key" "$ZONE" \
 	"update add alice._device.$ZONE 60 IN TLSA $TLSA_DATA"
 
@@ -232,7 +252,7 @@ tlsa_signed()
 	grep -Eq "^$2[[:space:]].*TLSA[[:space:]]+3 1 1 0123456789ABCDEF" <<<"$out" &&
 		grep -Eq "^$2[[:space:]].*RRSIG[[:space:]]+TLSA 13 " <<<"$out"
 }
-check "the TLSA record is served with an RRSIG" tlsa_signed "$A_DNS" "alice._device.$ZONE"
+check "the TLSA record is served with an RRSIG" 0 tlsa_signed "$A_DNS" "alice._device.$ZONE"
 
 no_tlsa()
 {
@@ -241,7 +261,7 @@ no_tlsa()
 	echo "$out"
 	grep -q "status: NXDOMAIN\|ANSWER: 0;" <<<"$out" && ! grep -Eq "TLSA[[:space:]]+3 1 1" <<<"$out"
 }
-check "lab B does not have lab A's record" no_tlsa "$B_DNS" "alice._device.$ZONE"
+check "lab B does not have lab A's record" 0 no_tlsa "$B_DNS" "alice._device.$ZONE"
 
 # ---------------------------------------------------------------------------------------
 # 4. An update with a wrong TSIG secret is refused
@@ -258,8 +278,8 @@ wrong_key_refused()
 	echo "knsupdate exit $rc"
 	((rc != 0)) && grep -Eq "BADSIG|NOTAUTH" <<<"$out"
 }
-check "an update with a wrong secret (same key name) is refused: BADSIG/NOTAUTH" wrong_key_refused
-check "the refused record is not in the zone" no_tlsa "$A_DNS" "bob._device.$ZONE"
+check "an update with a wrong secret (same key name) is refused: BADSIG/NOTAUTH" 0 wrong_key_refused
+check "the refused record is not in the zone" 0 no_tlsa "$A_DNS" "bob._device.$ZONE"
 
 no_key_refused()
 {
@@ -273,13 +293,13 @@ no_key_refused()
 	echo "$out"
 	((rc != 0)) && grep -Eq "REFUSED|NOTAUTH" <<<"$out"
 }
-check "an update without TSIG is refused" no_key_refused
-check "the unsigned update's record is not in the zone" no_tlsa "$A_DNS" "eve._device.$ZONE"
+check "an update without TSIG is refused" 0 no_key_refused
+check "the unsigned update's record is not in the zone" 0 no_tlsa "$A_DNS" "eve._device.$ZONE"
 
 # ---------------------------------------------------------------------------------------
 # 5. The unsigned child zone: TLSA without RRSIG, and no DS at the parent (NSEC proof)
 
-check "knsupdate adds a TLSA record in unsigned.$ZONE" \
+check "knsupdate adds a TLSA record in unsigned.$ZONE" 0 \
 	update "$A_DNS" "$A/tsig.key" "unsigned.$ZONE" \
 	"update add carol._device.unsigned.$ZONE 60 IN TLSA $TLSA_DATA"
 
@@ -291,7 +311,7 @@ tlsa_unsigned()
 	grep -Eq "^${name}[[:space:]].*TLSA[[:space:]]+3 1 1 0123456789ABCDEF" <<<"$out" &&
 		! grep -q "RRSIG" <<<"$out"
 }
-check "the record under unsigned.$ZONE is served without RRSIG" tlsa_unsigned
+check "the record under unsigned.$ZONE is served without RRSIG" 0 tlsa_unsigned
 
 no_ds_with_nsec_proof()
 {
@@ -305,7 +325,7 @@ no_ds_with_nsec_proof()
 	grep -Eq "[[:space:]]NS([[:space:]]|$)" <<<"$nsec" && ! grep -Eq "[[:space:]]DS([[:space:]]|$)" <<<"$nsec" &&
 		grep -Eq "^unsigned\.${ZONE}[[:space:]].*RRSIG[[:space:]]+NSEC 13 .* $ZONE " <<<"$out"
 }
-check "DS unsigned.$ZONE: no DS, a signed NSEC proves it" no_ds_with_nsec_proof
+check "DS unsigned.$ZONE: no DS, a signed NSEC proves it" 0 no_ds_with_nsec_proof
 
 delegated()
 {
@@ -314,7 +334,7 @@ delegated()
 	echo "$out"
 	grep -Eq "NS[[:space:]]+ns\.unsigned\.$ZONE" <<<"$out"
 }
-check "unsigned.$ZONE is delegated with NS records" delegated
+check "unsigned.$ZONE is delegated with NS records" 0 delegated
 
 # ---------------------------------------------------------------------------------------
 # 6. The broker delivers a message
@@ -334,20 +354,20 @@ mqtt_roundtrip()
 	cat "$TMP/sub"
 	[[ $(head -n 1 "$TMP/sub") == "$msg" ]]
 }
-check "lab A's broker delivers a published message to a subscriber" mqtt_roundtrip "$A_MQTT"
-check "lab B's broker delivers a published message to a subscriber" mqtt_roundtrip "$B_MQTT"
+check "lab A's broker delivers a published message to a subscriber" 0 mqtt_roundtrip "$A_MQTT"
+check "lab B's broker delivers a published message to a subscriber" 0 mqtt_roundtrip "$B_MQTT"
 
 # ---------------------------------------------------------------------------------------
 # 7. Restarting one server keeps its port and data
 
 RETAINED="retained $RANDOM$RANDOM"
-check "publish a retained message" \
+check "publish a retained message" 0 \
 	mosquitto_pub -h 127.0.0.1 -p "$A_MQTT" -q 1 -r -t danemsg/lab-test/retained -m "$RETAINED"
 # a persistent session (clean session off) with a QoS 1 message queued while offline
-check "a persistent subscriber subscribes and leaves" \
+check "a persistent subscriber subscribes and leaves" 0 \
 	mosquitto_sub -h 127.0.0.1 -p "$A_MQTT" -c -i lab-test-offline -q 1 -t danemsg/lab-test/queued -E
 QUEUED="queued $RANDOM$RANDOM"
-check "publish a QoS 1 message for the offline subscriber" \
+check "publish a QoS 1 message for the offline subscriber" 0 \
 	mosquitto_pub -h 127.0.0.1 -p "$A_MQTT" -q 1 -t danemsg/lab-test/queued -m "$QUEUED"
 
 mosquitto_stopped()
@@ -357,14 +377,14 @@ mosquitto_stopped()
 	gone "$A_MQTT_PID" || return 1
 	! mosquitto_pub -h 127.0.0.1 -p "$A_MQTT" -t x -m x
 }
-check "stop mosquitto: it exits, status says so, the port refuses" mosquitto_stopped
+check "stop mosquitto: it exits, status says so, the port refuses" 0 mosquitto_stopped
 
 mosquitto_restarted()
 {
 	"$LAB" start "$A" mosquitto && "$LAB" status "$A" &&
 		[[ $(labvar "$A" DANEMSG_MQTT_PORT) == "$A_MQTT" ]]
 }
-check "start mosquitto: it runs again on the same port" mosquitto_restarted
+check "start mosquitto: it runs again on the same port" 0 mosquitto_restarted
 
 got_after_restart()
 {
@@ -373,9 +393,9 @@ got_after_restart()
 	echo "$out"
 	[[ $out == "$WANT" ]]
 }
-WANT=$RETAINED check "the retained message survived the restart" \
+WANT=$RETAINED check "the retained message survived the restart" 0 \
 	got_after_restart -t danemsg/lab-test/retained
-WANT=$QUEUED check "the queued QoS 1 message survived the restart" \
+WANT=$QUEUED check "the queued QoS 1 message survived the restart" 0 \
 	got_after_restart -c -i lab-test-offline -q 1 -t danemsg/lab-test/queued
 
 knot_stopped()
@@ -388,7 +408,7 @@ knot_stopped()
 	echo "$out"
 	! grep -q "status: NOERROR" <<<"$out"
 }
-check "stop knot: it exits, status says so, nothing answers" knot_stopped
+check "stop knot: it exits, status says so, nothing answers" 0 knot_stopped
 
 knot_restarted()
 {
@@ -397,10 +417,20 @@ knot_restarted()
 		[[ $(labvar "$A" DANEMSG_DNS_PORT) == "$A_DNS" ]] &&
 		cmp "$TMP/ta-before" "$A/trust-anchor"
 }
-check "start knot: it runs again on the same port" knot_restarted
-check "after the restart the updated TLSA record is still served signed" \
+check "start knot: it runs again on the same port" 0 knot_restarted
+
+https_restarted()
+{
+	"$LAB" stop "$A" https || return 1
+	gone "$A_HTTPS_PID" && ! "$LAB" status "$A" && ! fetch_ca "$A" --cacert "$A/web-ca.pem" ||
+		return 1
+	"$LAB" start "$A" https && "$LAB" status "$A" &&
+		[[ $(labvar "$A" DANEMSG_HTTPS_PORT) == "$A_HTTPS" ]] && served_ca_is_device_ca
+}
+check "stop and start https: it exits, then serves the CA on the same port" 0 https_restarted
+check "after the restart the updated TLSA record is still served signed" 0 \
 	tlsa_signed "$A_DNS" "alice._device.$ZONE"
-check "after the restart the trust anchor still names the served KSK" \
+check "after the restart the trust anchor still names the served KSK" 0 \
 	trust_anchor_matches "$A" "$A_DNS"
 
 # ---------------------------------------------------------------------------------------
@@ -408,8 +438,10 @@ check "after the restart the trust anchor still names the served KSK" \
 
 A_KNOT_PID=$(cat "$A/knot.pid")
 A_MQTT_PID=$(cat "$A/mosquitto.pid")
+A_HTTPS_PID=$(cat "$A/https.pid")
 B_KNOT_PID=$(cat "$B/knot.pid")
 B_MQTT_PID=$(cat "$B/mosquitto.pid")
+B_HTTPS_PID=$(cat "$B/https.pid")
 
 down_leaves_nothing()
 {
@@ -423,12 +455,12 @@ down_leaves_nothing()
 	done
 	! "$LAB" status "$1"
 }
-check "down lab A: its knotd and mosquitto are gone" \
-	down_leaves_nothing "$A" "$A_KNOT_PID" "$A_MQTT_PID"
-check "lab B still runs after lab A went down" "$LAB" status "$B"
-check "a second down of lab A exits 0" "$LAB" down "$A"
-check "down lab B: its knotd and mosquitto are gone" \
-	down_leaves_nothing "$B" "$B_KNOT_PID" "$B_MQTT_PID"
+check "down lab A: its knotd, mosquitto and lighttpd are gone" 0 \
+	down_leaves_nothing "$A" "$A_KNOT_PID" "$A_MQTT_PID" "$A_HTTPS_PID"
+check "lab B still runs after lab A went down" 0 "$LAB" status "$B"
+check "a second down of lab A exits 0" 0 "$LAB" down "$A"
+check "down lab B: its knotd, mosquitto and lighttpd are gone" 0 \
+	down_leaves_nothing "$B" "$B_KNOT_PID" "$B_MQTT_PID" "$B_HTTPS_PID"
 
 # ---------------------------------------------------------------------------------------
 # 9. Port conflicts and argument errors
@@ -451,13 +483,14 @@ import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
 time.sleep(60)
 ' "$TMP/held-port" &
 	HOLDER_PID=$!
+	pids="$pids $HOLDER_PID"
 	for ((i = 0; i < 50; i++)); do
 		[[ -s $TMP/held-port ]] && break
 		sleep 0.1
 	done
 	HELD=$(cat "$TMP/held-port" 2>/dev/null || echo 0)
 	C=$TMP/lab-c
-	LABS+=("$C")
+	labs="$labs $C"
 	conflict_avoided()
 	{
 		echo "held ports: $HELD (TCP+UDP), $((HELD + 1)) (TCP)"
@@ -469,22 +502,22 @@ time.sleep(60)
 		((HELD != 0 && dns != HELD && dns != HELD + 1 && mqtt != HELD && mqtt != HELD + 1)) &&
 			"$LAB" status "$C" && mqtt_roundtrip "$mqtt"
 	}
-	check "up retries other ports when the hinted ports are taken" conflict_avoided
+	check "up retries other ports when the hinted ports are taken" 0 conflict_avoided
 	both_retried()
 	{
 		grep "cannot bind" "$C/knot.log" && grep "Address already in use" "$C/mosquitto.log"
 	}
-	check "both servers met the taken port first (their logs say so)" both_retried
-	check "lab C serves its --zone, lower-cased, signed" \
+	check "both servers met the taken port first (their logs say so)" 0 both_retried
+	check "lab C serves its --zone, lower-cased, signed" 0 \
 		dnskey_signed "$(labvar "$C" DANEMSG_DNS_PORT)" lab-c.example.org.
-	check "lab C's env names its zone" \
+	check "lab C's env names its zone" 0 \
 		test "$(labvar "$C" DANEMSG_ZONE)" = lab-c.example.org.
-	check "down lab C" "$LAB" down "$C"
+	check "down lab C" 0 "$LAB" down "$C"
 	kill "$HOLDER_PID" 2>/dev/null || true
 	wait "$HOLDER_PID" 2>/dev/null || true
 	HOLDER_PID=
 else
-	echo "skip - port conflict: python3 not found"
+	skip "port conflict" "python3 not found"
 fi
 
 refused_zone()
@@ -494,9 +527,9 @@ refused_zone()
 	echo "$out"
 	grep -q "special-use" <<<"$out" && [[ ! -e $TMP/lab-bad/lab.state ]]
 }
-LABS+=("$TMP/lab-bad" "$TMP/lab-nopath")
+labs="$labs $TMP/lab-bad $TMP/lab-nopath"
 for z in lab.test. foo.invalid localhost x.onion. y.home.arpa.; do
-	check "up --zone $z is refused with a reason" refused_zone "$z"
+	check "up --zone $z is refused with a reason" 0 refused_zone "$z"
 done
 
 missing_program()
@@ -508,21 +541,16 @@ missing_program()
 	echo "$out"
 	grep -q "knot-dnsutils" <<<"$out" && [[ ! -e $TMP/lab-nopath ]]
 }
-check "a missing program names its Debian package" missing_program
-fails()
-{
-	! "$@"
-}
-check "status of a directory without a lab fails" fails "$LAB" status "$TMP"
-check "an unknown server name is refused" fails "$LAB" stop "$A" bind9
-check "an unknown command is refused" fails "$LAB" restart "$A"
-check "up without DIR is refused" fails "$LAB" up
+check "a missing program names its Debian package" 0 missing_program
+check "status of a directory without a lab fails" 0 fails "$LAB" status "$TMP"
+check "an unknown server name is refused" 0 fails "$LAB" stop "$A" bind9
+check "an unknown command is refused" 0 fails "$LAB" restart "$A"
+check "up without DIR is refused" 0 fails "$LAB" up
 usage_text()
 {
 	"$LAB" --help | grep "^Usage: danemsg-lab up DIR"
 }
-check "--help prints the usage" usage_text
+check "--help prints the usage" 0 usage_text
 
-DONE=1
-echo "$PASS passed, $FAIL failed ($((SECONDS - START))s)"
-((FAIL == 0))
+say "in $((SECONDS - START)) s"
+finish

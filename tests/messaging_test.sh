@@ -51,24 +51,15 @@ lab=${DANEMSG_LAB:?the lab script}
 : "${DANEMSG_MQTT_PORT:?}" "${DANEMSG_DNS_PORT:?}"
 started=$(date +%s)
 
-work=$(mktemp -d)
-pids=""
+. "$(dirname "$0")/lib.sh"
 private_lab=""
 mounted=""
 shm=""
-cleanup() {
-	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	[ -z "$mounted" ] || umount "$mounted"
-	[ -z "$private_lab" ] || "$lab" down "$private_lab" >/dev/null 2>&1
-	rm -rf "$work" ${shm:+"$shm"}
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+at_exit '[ -z "$mounted" ] || umount "$mounted"'
+at_exit '[ -z "$shm" ] || rm -rf "$shm"'
 export DANEMSG_DIR=$work/ids
 unset IDENTITY_NAME CRYPTO_PATH MQTT_HOST MQTT_PORT DANEMSG_MQTT_USERNAME DANEMSG_MQTT_PASSWORD
 export HOME=$work   # no ~/.config/danemsg/config but ours
-. "$(dirname "$0")/lib.sh"
 now_ms() { date +%s%3N; }
 
 zone=${DANEMSG_ZONE%.}
@@ -352,11 +343,6 @@ EOF
 	rm -f "$work/.config/danemsg/config"
 }
 
-free_port() {   # a port nothing listens on now
-	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 tls() {
 	local d=$work/tls port mpid i
 	mkdir -p "$d"
@@ -523,6 +509,7 @@ lose the message in hand at a crash (docs/messaging.md)" "$work/probe1.out" "$wo
 outage() {
 	local alice bob carol sender i r
 	private_lab=$work/lab
+	labs="$labs $private_lab"
 	if ! "$lab" up "$private_lab" >"$work/lab.out" 2>&1; then
 		fail "a private lab" "$work/lab.out"
 		return

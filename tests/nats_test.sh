@@ -18,23 +18,9 @@ started=$(date +%s)
 # Messages published while the listener's node is down (NATS_TEST_MESSAGES for more).
 MESSAGES=${NATS_TEST_MESSAGES:-40}
 
-work=$(mktemp -d)
-pids=""
-cleanup() {
-	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	"$lab" down "$work/lab" >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 . "$(dirname "$0")/lib.sh"
 
-if ! "$lab" up "$work/lab" --nats 3 >"$work/lab.out" 2>&1; then
-	cat "$work/lab.out"
-	exit 1
-fi
-. "$work/lab/env"
+lab_start "$work/lab" --nats 3
 export DANEMSG_DIR=$work/ids HOME=$work
 unset IDENTITY_NAME CRYPTO_PATH MQTT_HOST MQTT_PORT DANEMSG_BROKER
 IFS=, read -r -a mqtt_nodes <<<"$DANEMSG_NATS_MQTT_BROKERS"

@@ -4,36 +4,15 @@
 set -euo pipefail
 tool=${DANEMSG_TOOL:?}
 : "${DANEMSG_RESOLVER:?}" "${DANEMSG_TSIG:?}" "${DANEMSG_ZONE:?}" "${DANEMSG_DNS_PORT:?}"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
 export DANEMSG_DIR=$work/ids
-passed=0 failed=0
 
-check() {   # check DESCRIPTION EXPECTED_EXIT COMMAND...
-	local what=$1 want=$2 got=0
-	shift 2
-	"$@" >"$work/out" 2>"$work/err" || got=$?
-	if [ "$got" -eq "$want" ]; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAIL: $what: exit $got, expected $want"; cat "$work/out" "$work/err"
-	fi
-}
-expect() {   # expect DESCRIPTION FILE PATTERN
-	if grep -q -- "$3" "$2"; then passed=$((passed + 1)); else
-		failed=$((failed + 1)); echo "FAIL: $1: no '$3' in:"; cat "$2"; fi
-}
-expect_not() {   # expect_not DESCRIPTION FILE PATTERN
-	if ! grep -q -- "$3" "$2"; then passed=$((passed + 1)); else
-		failed=$((failed + 1)); echo "FAIL: $1: '$3' in:"; cat "$2"; fi
-}
 tlsa() {   # tlsa NAME: the TLSA RRset (and RRSIG) as the server has it
 	kdig @127.0.0.1 -p "$DANEMSG_DNS_PORT" +tcp +dnssec +nostats +noquestion \
 		"$1" TLSA >"$work/dig"
 }
-count() {   # count PATTERN: lines of the last tlsa answer that match
-	grep -c -- "$1" "$work/dig" || true
+dig_count() {   # dig_count PATTERN: lines of the last tlsa answer that match
+	count "$work/dig" "$1"
 }
 
 name="pub$$._device.${DANEMSG_ZONE%.}"
@@ -47,23 +26,22 @@ expect "kdig sees NOERROR" "$work/dig" "status: NOERROR"
 expect "kdig sees the TLSA 3 0 0" "$work/dig" "TLSA[[:space:]]*3 0 0 "
 expect "kdig sees its RRSIG" "$work/dig" "RRSIG[[:space:]]*TLSA 13 "
 expect "TTL 300" "$work/dig" "[[:space:]]300[[:space:]]*IN[[:space:]]*TLSA"
-[ "$(count 'IN[[:space:]]*TLSA')" -eq 1 ] && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: one TLSA record expected"; cat "$work/dig"; }
+[ "$(dig_count 'IN[[:space:]]*TLSA')" -eq 1 ] && pass "one TLSA record expected" ||
+	fail "one TLSA record expected" "$work/dig"
 
 # The whole certificate in the record: the same octets as 'id tlsa' prints.
 "$tool" id tlsa "$name" | awk '{print tolower($NF)}' >"$work/want"
 kdig @127.0.0.1 -p "$DANEMSG_DNS_PORT" +tcp +short "$name" TLSA | tr -d ' ' | tr A-F a-f |
 	sed -n 's/^300//p' >"$work/got"
-if [ -s "$work/got" ] && cmp -s "$work/want" "$work/got"; then passed=$((passed + 1)); else
-	failed=$((failed + 1)); echo "FAIL: published data differs"
-	cat "$work/want" "$work/got"; fi
+if [ -s "$work/got" ] && cmp -s "$work/want" "$work/got"; then pass "published data as id tlsa"
+else fail "published data differs" "$work/want" "$work/got"; fi
 
 # A wrong TSIG secret: refused, exit 30, the message names the reason; nothing changes.
 bad="hmac-sha256:danemsg-lab:$(head -c 32 /dev/urandom | base64)"
 check "wrong TSIG secret" 30 "$tool" id publish "$name" --tsig "$bad" --ttl 60 --no-confirm
 expect "names NOTAUTH" "$work/err" "server refused the update: NOTAUTH"
 expect "names BADSIG" "$work/err" "BADSIG"
-expect_not "secret not echoed" "$work/err" "${bad##*:}"
+assert "secret not echoed" eval '! grep -qF -- "${bad##*:}" "$work/err"'
 tlsa "$name"
 expect "records unchanged after refusal" "$work/dig" "[[:space:]]300[[:space:]]*IN[[:space:]]*TLSA"
 check "unknown TSIG key" 30 "$tool" id publish "$name" --tsig "nokey$$:${DANEMSG_TSIG##*:}" \
@@ -91,8 +69,8 @@ expect "--add: 3 0 0 added" "$work/dig" "TLSA[[:space:]]*3 0 0 "
 start=$(date +%s)
 check "nothing listening: temporary" 13 "$tool" id publish "$name" --server 127.0.0.1@9 \
 	--no-confirm
-[ $(($(date +%s) - start)) -lt 5 ] && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: slow failure"; }
+[ $(($(date +%s) - start)) -lt 5 ] && pass "slow failure" ||
+	fail "slow failure"
 check "no TSIG key" 2 env -u DANEMSG_TSIG -u DANEMSG_TSIG_FILE "$tool" id publish "$name"
 check "bad TSIG spec" 2 "$tool" id publish "$name" --tsig "hmac-sha999:k:AAAA"
 expect "bad spec named" "$work/err" "is not supported"
@@ -146,11 +124,10 @@ check "remove: rollover" 0 "$tool" id rollover "$rname"
 check "remove: the retired key's record" 0 "$tool" id publish "$rname" --remove
 expect "remove: confirmed gone" "$work/out" "confirmed: the records are gone"
 tlsa "$rname"
-[ "$(count 'IN[[:space:]]*TLSA')" -eq 1 ] && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: remove: one record should remain"; cat "$work/dig"; }
+[ "$(dig_count 'IN[[:space:]]*TLSA')" -eq 1 ] && pass "remove: one record should remain" ||
+	fail "remove: one record should remain" "$work/dig"
 tr -d ' \n' <"$work/dig" | tr A-F a-f | grep -q "$(cat "$work/old.hex")" &&
-	{ failed=$((failed + 1)); echo "FAIL: remove: the old record is still there"; } ||
-	passed=$((passed + 1))
+	fail "remove: the old record is still there" || pass "remove: the old record is gone"
 check "remove: the new key still authenticates" 0 "$tool" id check "$rname"
 check "remove: again: nothing to remove" 0 "$tool" id publish "$rname" --remove
 expect "remove: says so" "$work/out" "nothing to remove"
@@ -159,13 +136,13 @@ check "remove: the last usable record refused" 14 "$tool" id publish "$rname" --
 	--record "$current"
 expect "remove: refusal says why" "$work/err" "would leave no usable TLSA record"
 tlsa "$rname"
-[ "$(count 'IN[[:space:]]*TLSA')" -eq 1 ] && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: remove: a refusal changed it"; cat "$work/dig"; }
+[ "$(dig_count 'IN[[:space:]]*TLSA')" -eq 1 ] && pass "remove: a refusal changed it" ||
+	fail "remove: a refusal changed it" "$work/dig"
 check "remove: the last one with --force" 0 "$tool" id publish "$rname" --remove --force \
 	--record "$current"
 tlsa "$rname"
-[ "$(count 'IN[[:space:]]*TLSA')" -eq 0 ] && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: remove --force: records remain"; cat "$work/dig"; }
+[ "$(dig_count 'IN[[:space:]]*TLSA')" -eq 0 ] && pass "remove --force: records remain" ||
+	fail "remove --force: records remain" "$work/dig"
 check "remove: --record not a record" 2 "$tool" id publish "$rname" --remove --record "3 1 1 xyz"
 check "remove: --record bad number" 2 "$tool" id publish "$rname" --remove --record "256 1 1 ab"
 check "remove: --record odd hex" 2 "$tool" id publish "$rname" --remove --record "3 1 1 abc"
@@ -192,6 +169,7 @@ for n in "$n72" "$long"; do
 	timeout 30 "$tool" listen --as "$n" --once --ready-file "$work/ready" \
 		>"$work/listen.out" 2>"$work/listen.err" &
 	lpid=$!
+	pids="$pids $lpid"
 	for _ in $(seq 100); do [ -s "$work/ready" ] && break; sleep 0.1; done
 	check "${#n}-octet name: send" 0 "$tool" send --from "$n" --to "$n" "over MQTT"
 	check "${#n}-octet name: listen (default state folder)" 0 wait "$lpid"
@@ -201,9 +179,8 @@ done
 # Their state sits where their keys do: beside them, or in the long name's own folder.
 [ -f "$DANEMSG_DIR/$n72.replay" ] && [ -d "$DANEMSG_DIR/$n72.listen/spool" ] &&
 	[ -f "$DANEMSG_DIR/$long/replay" ] && [ -d "$DANEMSG_DIR/$long/listen/spool" ] &&
-	passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: state beside the keys"; }
-[ "${#long}" -eq 253 ] && [ "${#n72}" -eq 72 ] && passed=$((passed + 1)) ||
-	{ failed=$((failed + 1)); echo "FAIL: names of ${#n72} and ${#long} octets, not 72, 253"; }
+	pass "state beside the keys" || fail "state beside the keys"
+[ "${#long}" -eq 253 ] && [ "${#n72}" -eq 72 ] && pass "names of ${#n72} and ${#long} octets, not 72, 253" ||
+	fail "names of ${#n72} and ${#long} octets, not 72, 253"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -9,35 +9,9 @@
 set -u
 tool=${DANEMSG_TOOL:?the danemsg binary}
 : "${DANEMSG_ZONE:?run with the lab environment}" "${DANEMSG_MQTT_PORT:?}"
-work=$(mktemp -d)
-pids=""
-cleanup() {
-	for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+. "$(dirname "$0")/lib.sh"
 export DANEMSG_DIR=$work/ids HOME=$work
 unset IDENTITY_NAME CRYPTO_PATH NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID JOURNAL_STREAM
-passed=0 failed=0
-
-ok() { passed=$((passed + 1)); echo "ok    $1"; }
-bad() {   # bad WHAT [FILE]: the file's last lines explain
-	failed=$((failed + 1))
-	echo "FAIL  $1"
-	[ -z "${2-}" ] || tail -5 "$2" | sed 's/^/      /'
-}
-has() { grep -qE -- "$3" "$2" 2>/dev/null && ok "$1" || bad "$1: no /$3/" "$2"; }
-lacks() { grep -qE -- "$3" "$2" 2>/dev/null && bad "$1: /$3/ found" "$2" || ok "$1"; }
-# until FILE has a line matching PATTERN, at most S seconds (generous: a loaded machine)
-await() {
-	local deadline=$(($(date +%s) + $3))
-	until grep -qE -- "$2" "$1" 2>/dev/null; do
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
 
 # The notify socket: one line per datagram (its newlines as '|').
 /usr/bin/python3 -c '
@@ -57,7 +31,7 @@ alice=sd$$-alice._device.$zone bob=sd$$-bob._device.$zone
 for n in "$alice" "$bob"; do
 	"$tool" id new "$n" >"$work/id.out" 2>&1 &&
 		"$tool" id publish "$n" --ttl 60 --no-confirm >>"$work/id.out" 2>&1 ||
-		{ bad "create and publish $n" "$work/id.out"; exit 1; }
+		{ fail "create and publish $n" "$work/id.out"; exit 1; }
 done
 
 # listener LOG ENV...: bob's listener with NOTIFY_SOCKET and ENV; its pid is WATCHDOG_PID's
@@ -73,56 +47,55 @@ stop() {   # stop WHAT: SIGTERM must end it with 0 and STOPPING=1
 	local rc=0
 	kill -TERM "$lpid"
 	wait "$lpid" || rc=$?
-	[ "$rc" -eq 0 ] && ok "$1: exit 0 on SIGTERM" || bad "$1: exit $rc on SIGTERM"
-	has "$1: STOPPING=1" "$work/notify.log" '^STOPPING=1$'
+	[ "$rc" -eq 0 ] && pass "$1: exit 0 on SIGTERM" || fail "$1: exit $rc on SIGTERM"
+	expect "$1: STOPPING=1" "$work/notify.log" '^STOPPING=1$'
 	mv "$work/notify.log" "$work/notify.$1"
 }
 
 # ---- broker unreachable: alive (watchdog pings), not ready ----
 listener "$work/down.log" DANEMSG_BROKER=mqtt://127.0.0.1:1 WATCHDOG_USEC=400000
-await "$work/notify.log" "^WATCHDOG=1$" 20
+wait_for "$work/notify.log" "^WATCHDOG=1$" 1 20
 [ "$(grep -c '^WATCHDOG=1$' "$work/notify.log" 2>/dev/null)" -ge 1 ] &&
-	ok "watchdog pings while the broker is unreachable" ||
-	bad "no watchdog pings" "$work/notify.log"
+	pass "watchdog pings while the broker is unreachable" ||
+	fail "no watchdog pings" "$work/notify.log"
 sleep 2   # a few more pings: still
-[ "$(grep -c '^WATCHDOG=1$' "$work/notify.log")" -ge 3 ] && ok "pings keep coming" ||
-	bad "pings stopped" "$work/notify.log"
-lacks "not READY while the broker is unreachable" "$work/notify.log" 'READY=1'
+[ "$(grep -c '^WATCHDOG=1$' "$work/notify.log")" -ge 3 ] && pass "pings keep coming" ||
+	fail "pings stopped" "$work/notify.log"
+expect_not "not READY while the broker is unreachable" "$work/notify.log" 'READY=1'
 stop unreachable
 
 # ---- the lab's broker: READY once subscribed, STATUS counts, no watchdog unless asked ----
 rm -f "$work/ready"
 listener "$work/up.log"
-if await "$work/notify.log" '^READY=1' 20; then ok "READY=1 once subscribed"; else
-	bad "no READY=1" "$work/up.log"; fi
-[ -s "$work/ready" ] && ok "the ready file is written too" || bad "no ready file"
-has "status says subscribed" "$work/notify.log" 'STATUS=subscribed'
+if wait_for "$work/notify.log" '^READY=1' 1 20; then pass "READY=1 once subscribed"; else
+	fail "no READY=1" "$work/up.log"; fi
+[ -s "$work/ready" ] && pass "the ready file is written too" || fail "no ready file"
+expect "status says subscribed" "$work/notify.log" 'STATUS=subscribed'
 "$tool" send --from "$alice" --to "$bob" "hello systemd" 2>"$work/send.err" ||
-	bad "send" "$work/send.err"
-if await "$work/notify.log" '^STATUS=1 delivered$' 20; then ok "STATUS=1 delivered"; else
-	bad "no STATUS=1 delivered" "$work/notify.log"; fi
-has "the message was delivered" "$work/out" "says: hello systemd"
-lacks "no WATCHDOG=1 without WATCHDOG_USEC" "$work/notify.log" 'WATCHDOG'
-has "a plain stderr: our own UTC timestamps" "$work/up.log" '^20[0-9-]+T[0-9:]+Z listening as '
+	fail "send" "$work/send.err"
+if wait_for "$work/notify.log" '^STATUS=1 delivered$' 1 20; then pass "STATUS=1 delivered"; else
+	fail "no STATUS=1 delivered" "$work/notify.log"; fi
+expect "the message was delivered" "$work/out" "says: hello systemd"
+expect_not "no WATCHDOG=1 without WATCHDOG_USEC" "$work/notify.log" 'WATCHDOG'
+expect "a plain stderr: our own UTC timestamps" "$work/up.log" '^20[0-9-]+T[0-9:]+Z listening as '
 stop subscribed
 
 # ---- standard error connected to journald (JOURNAL_STREAM names it) ----
 : >"$work/journal.log"
 listener "$work/journal.log" JOURNAL_STREAM="$(stat -c %d:%i "$work/journal.log")"
-await "$work/notify.log" '^READY=1' 20 || bad "journal run: no READY=1" "$work/journal.log"
+wait_for "$work/notify.log" '^READY=1' 1 20 || fail "journal run: no READY=1" "$work/journal.log"
 mosquitto_pub -h 127.0.0.1 -p "$DANEMSG_MQTT_PORT" -q 1 -t "$bob" -m 'not a message'
-await "$work/journal.log" 'rejected' 20
+wait_for "$work/journal.log" 'rejected' 1 20
 stop journal
-has "journald: info level, no timestamp" "$work/journal.log" '^<6>listening as '
-has "journald: a refused message is a warning" "$work/journal.log" '^<4>rejected: '
-lacks "journald: no timestamps of ours" "$work/journal.log" '^(<[0-9]>)?20[0-9-]+T[0-9:]+Z'
+expect "journald: info level, no timestamp" "$work/journal.log" '^<6>listening as '
+expect "journald: a refused message is a warning" "$work/journal.log" '^<4>rejected: '
+expect_not "journald: no timestamps of ours" "$work/journal.log" '^(<[0-9]>)?20[0-9-]+T[0-9:]+Z'
 # JOURNAL_STREAM that names another stream (stderr redirected): stamped as usual
 : >"$work/other.log"
 listener "$work/redirected.log" JOURNAL_STREAM="$(stat -c %d:%i "$work/other.log")"
-await "$work/notify.log" '^READY=1' 20 || bad "redirected run: no READY=1"
+wait_for "$work/notify.log" '^READY=1' 1 20 || fail "redirected run: no READY=1"
 stop redirected
-has "stderr not the journal's stream: timestamps" "$work/redirected.log" \
+expect "stderr not the journal's stream: timestamps" "$work/redirected.log" \
 	'^20[0-9-]+T[0-9:]+Z listening as '
 
-echo "systemd: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

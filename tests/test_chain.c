@@ -500,7 +500,7 @@ static char *seal_from_sender(int with_chain)
 	char *out = NULL, err[512];
 	size_t out_len;
 
-	assert_int_equal(danemsg_credential_load(fx.dir, fx.sender, &cred), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(fx.dir, fx.sender, &cred, NULL, 0), DANEMSG_OK);
 	danemsg_seal_options_init(&opts);
 	opts.with_dnssec_chain = with_chain;
 	assert_int_equal(danemsg_seal(fx.r, cred, to, 1, (const uint8_t *)"offline", 7, &opts,
@@ -518,7 +518,7 @@ static danemsg_err open_with(danemsg_resolver *r, const danemsg_trust_anchor *ta
 	danemsg_replay_ops none = {DANEMSG_REPLAY_OPS_VERSION, NULL, NULL};
 	danemsg_err e;
 
-	assert_int_equal(danemsg_credential_load(fx.dir, fx.recipient, &bob), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(fx.dir, fx.recipient, &bob, NULL, 0), DANEMSG_OK);
 	assert_int_equal(danemsg_policy_new(&p), DANEMSG_OK);
 	danemsg_policy_set_replay(p, none);
 	danemsg_policy_set_freshness(p, 366u * 86400u, 60);
@@ -582,7 +582,7 @@ static void test_compat_carries_no_chain(void **state)
 	size_t out_len;
 	(void)state;
 
-	assert_int_equal(danemsg_credential_load(fx.dir, fx.rsa, &cred), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(fx.dir, fx.rsa, &cred, NULL, 0), DANEMSG_OK);
 	danemsg_seal_options_init(&opts);
 	opts.compat = 1;
 	opts.with_dnssec_chain = 1;

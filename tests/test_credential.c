@@ -154,7 +154,7 @@ static void test_every_keytype_creates_identity(void **state)
 			assert_int_equal(mode_of(enc_key), 0600);
 
 		danemsg_credential *c;
-		assert_int_equal(danemsg_credential_load(f->dir, name, &c), DANEMSG_OK);
+		assert_int_equal(danemsg_credential_load(f->dir, name, &c, NULL, 0), DANEMSG_OK);
 		assert_string_equal(danemsg_credential_name(c), name);
 		EVP_PKEY *k = danemsg_credential_sign_key(c);
 		switch (all_types[i]) {
@@ -202,7 +202,7 @@ static void test_certificate_fields(void **state)
 		assert_int_equal(danemsg_credential_new(f->dir, name, cases[i].type, 30, 0, NULL,
 							0), DANEMSG_OK);
 		danemsg_credential *c;
-		assert_int_equal(danemsg_credential_load(f->dir, name, &c), DANEMSG_OK);
+		assert_int_equal(danemsg_credential_load(f->dir, name, &c, NULL, 0), DANEMSG_OK);
 		X509 *x = danemsg_credential_sign_cert(c);
 
 		assert_int_equal(X509_get_version(x), X509_VERSION_3);
@@ -250,7 +250,7 @@ static void test_ed25519_has_x25519_certificate(void **state)
 	danemsg_credential *c;
 	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_ED25519, 0, 0, NULL, 0),
 			 DANEMSG_OK);
-	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c, NULL, 0), DANEMSG_OK);
 	X509 *sign = danemsg_credential_sign_cert(c), *enc = danemsg_credential_enc_cert(c);
 	assert_ptr_not_equal(sign, enc);
 	assert_true(EVP_PKEY_is_a(X509_get0_pubkey(enc), "X25519"));
@@ -273,7 +273,7 @@ static void test_ed25519_has_x25519_certificate(void **state)
 	char mine[4096];
 	path_of(f, NAME, DANEMSG_SLOT_CURRENT, DANEMSG_FILE_ENC_CERT, mine, sizeof(mine));
 	assert_int_equal(rename(mine, enc_crt), 0);
-	assert_int_equal(danemsg_credential_load(f->dir, "other.example", &c),
+	assert_int_equal(danemsg_credential_load(f->dir, "other.example", &c, NULL, 0),
 			 DANEMSG_ERR_KEY_MISMATCH);
 	assert_null(c);
 }
@@ -322,7 +322,7 @@ static void test_force_removes_stale_files(void **state)
 	assert_false(exists(enc_key));
 	assert_false(exists(chain));
 	danemsg_credential *c;
-	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c, NULL, 0), DANEMSG_OK);
 	danemsg_credential_free(c);
 }
 
@@ -338,15 +338,16 @@ static void test_load_key_mismatch(void **state)
 	path_of(f, "b.example", DANEMSG_SLOT_CURRENT, DANEMSG_FILE_CERT, b_crt, sizeof(b_crt));
 	assert_int_equal(rename(b_crt, a_crt), 0);
 	danemsg_credential *c = (danemsg_credential *)1;
-	assert_int_equal(danemsg_credential_load(f->dir, "a.example", &c),
+	assert_int_equal(danemsg_credential_load(f->dir, "a.example", &c, NULL, 0),
 			 DANEMSG_ERR_KEY_MISMATCH);
 	assert_null(c);
 	assert_int_equal(danemsg_credential_load_slot(f->dir, "a.example", DANEMSG_SLOT_CURRENT, &c,
 						      err, sizeof(err)),
 			 DANEMSG_ERR_KEY_MISMATCH);
 	assert_non_null(strstr(err, a_crt));
-	assert_int_equal(danemsg_credential_load(f->dir, "b.example", &c), DANEMSG_ERR_NOT_FOUND);
-	assert_int_equal(danemsg_credential_load(f->dir, "nobody.example", &c),
+	assert_int_equal(danemsg_credential_load(f->dir, "b.example", &c, NULL, 0),
+			 DANEMSG_ERR_NOT_FOUND);
+	assert_int_equal(danemsg_credential_load(f->dir, "nobody.example", &c, NULL, 0),
 			 DANEMSG_ERR_NOT_FOUND);
 }
 
@@ -360,14 +361,17 @@ static void test_load_refuses_shared_key(void **state)
 	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0, 0, NULL, 0),
 			 DANEMSG_OK);
 	assert_int_equal(chmod(key, 0644), 0);
-	assert_int_equal(danemsg_credential_load_slot(f->dir, NAME, DANEMSG_SLOT_CURRENT, &c, err,
-						      sizeof(err)), DANEMSG_ERR_IO);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c, err, sizeof(err)),
+			 DANEMSG_ERR_KEY_PERMISSIONS);
 	assert_null(c);
+	assert_non_null(strstr(err, key));      /* which file */
+	assert_non_null(strstr(err, "mode 0644"));
 	assert_non_null(strstr(err, "chmod 600"));
 	assert_int_equal(chmod(key, 0640), 0);
-	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c), DANEMSG_ERR_IO);
+	assert_int_equal(danemsg_credential_load_slot(f->dir, NAME, DANEMSG_SLOT_CURRENT, &c, NULL,
+						      0), DANEMSG_ERR_KEY_PERMISSIONS);
 	assert_int_equal(chmod(key, 0400), 0);
-	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c, NULL, 0), DANEMSG_OK);
 	danemsg_credential_free(c);
 }
 
@@ -472,7 +476,7 @@ static void test_tlsa_rdata(void **state)
 	danemsg_credential *c;
 	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0, 0, NULL, 0),
 			 DANEMSG_OK);
-	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c, NULL, 0), DANEMSG_OK);
 	X509 *x = danemsg_credential_sign_cert(c);
 
 	unsigned char *der = NULL;
@@ -584,7 +588,7 @@ static void test_csr(void **state)
 			 DANEMSG_OK);
 	assert_int_equal(danemsg_credential_csr(f->dir, NAME, DANEMSG_SLOT_CURRENT, &req, NULL, 0),
 			 DANEMSG_OK);
-	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c, NULL, 0), DANEMSG_OK);
 	assert_int_equal(X509_REQ_verify(req, danemsg_credential_sign_key(c)), 1);
 	char cn[64];
 	assert_true(X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req), NID_commonName, cn,
@@ -662,7 +666,7 @@ static void test_import(void **state)
 	snprintf(bak, sizeof(bak), "%s.bak", crt);
 	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0, 0, NULL, 0),
 			 DANEMSG_OK);
-	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c, NULL, 0), DANEMSG_OK);
 	EVP_PKEY *key = danemsg_credential_sign_key(c);
 	EVP_PKEY *ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	EVP_PKEY *other_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -693,7 +697,7 @@ static void test_import(void **state)
 	}
 	/* The last one is installed, with its chain; it loads. */
 	danemsg_credential *imported;
-	assert_int_equal(danemsg_credential_load(f->dir, NAME, &imported), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &imported, NULL, 0), DANEMSG_OK);
 	assert_int_equal(X509_cmp(danemsg_credential_sign_cert(imported), cases[5].cert), 0);
 	assert_int_equal(sk_X509_num(danemsg_credential_chain(imported)), 1);
 	assert_int_equal(X509_cmp(sk_X509_value(danemsg_credential_chain(imported), 0), ca), 0);
@@ -761,7 +765,7 @@ static void test_published_and_rollover(void **state)
 	assert_false(exists(next_key));
 	assert_true(exists(old_key));
 	assert_int_equal(mode_of(key), 0600);
-	assert_int_equal(danemsg_credential_load(f->dir, NAME, &cur), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &cur, NULL, 0), DANEMSG_OK);
 	assert_int_equal(EVP_PKEY_eq(danemsg_credential_sign_key(cur),
 				     danemsg_credential_sign_key(next)), 1);
 	assert_int_equal(X509_cmp(danemsg_credential_enc_cert(cur),
@@ -793,7 +797,7 @@ static void test_rollover_keeps_old_keys(void **state)
 
 	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0, 0, NULL, 0),
 			 DANEMSG_OK);
-	assert_int_equal(danemsg_credential_load(f->dir, NAME, &first), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &first, NULL, 0), DANEMSG_OK);
 	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0,
 						DANEMSG_CREDENTIAL_NEXT, NULL, 0), DANEMSG_OK);
 	assert_int_equal(danemsg_credential_rollover(f->dir, NAME, NULL, 0), DANEMSG_OK);
@@ -814,7 +818,7 @@ static void test_rollover_keeps_old_keys(void **state)
 	FILE *m = fopen(marker, "w");
 	assert_non_null(m);
 	fclose(m);
-	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, &c, NULL, 0), DANEMSG_OK);
 	assert_int_equal(EVP_PKEY_eq(danemsg_credential_sign_key(c),
 				     danemsg_credential_sign_key(first)), 1);
 	danemsg_credential_free(c);
@@ -874,7 +878,7 @@ static void test_names_of_any_length(void **state)
 		assert_int_equal(danemsg_credential_new(f->dir, name, DANEMSG_KEY_ED25519, 0, 0,
 							NULL, 0), DANEMSG_OK);
 		danemsg_credential *c;
-		assert_int_equal(danemsg_credential_load(f->dir, name, &c), DANEMSG_OK);
+		assert_int_equal(danemsg_credential_load(f->dir, name, &c, NULL, 0), DANEMSG_OK);
 		X509 *x = danemsg_credential_sign_cert(c), *enc = danemsg_credential_enc_cert(c);
 		int cn_len = X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
 						       sizeof(cn));
@@ -928,10 +932,12 @@ static void test_null_arguments(void **state)
 			 DANEMSG_ERR_INVALID_ARG);
 	assert_int_equal(danemsg_credential_new(f->dir, NAME, DANEMSG_KEY_P256, 0, 0x80, NULL, 0),
 			 DANEMSG_ERR_INVALID_ARG);
-	assert_int_equal(danemsg_credential_load(NULL, NAME, &c), DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_credential_load(NULL, NAME, &c, NULL, 0), DANEMSG_ERR_INVALID_ARG);
 	assert_null(c);
-	assert_int_equal(danemsg_credential_load(f->dir, NULL, &c), DANEMSG_ERR_INVALID_ARG);
-	assert_int_equal(danemsg_credential_load(f->dir, NAME, NULL), DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_credential_load(f->dir, NULL, &c, NULL, 0),
+			 DANEMSG_ERR_INVALID_ARG);
+	assert_int_equal(danemsg_credential_load(f->dir, NAME, NULL, NULL, 0),
+			 DANEMSG_ERR_INVALID_ARG);
 	assert_int_equal(danemsg_credential_load_slot(f->dir, NAME, (danemsg_credential_slot)7, &c,
 						      NULL, 0), DANEMSG_ERR_INVALID_ARG);
 	assert_int_equal(danemsg_credential_published(NULL, NAME, &certs, NULL, 0),

@@ -9,6 +9,7 @@
 
 #include <danemsg.h>
 
+#include "keycache.h"
 #include "testutil.h"
 
 #define ZONE "example.org."
@@ -94,8 +95,11 @@ static void test_secure_full_certificate(void **state)
 	assert_int_equal(danemsg_identity_record_count(id), 1);
 	const danemsg_tlsa *rec = danemsg_identity_record(id, 0);
 	assert_true(rec->usable);
-	assert_non_null(rec->cert);
-	assert_int_equal(X509_cmp(rec->cert, f->cert_a), 0);
+	assert_true(rec->has_cert);
+	X509 *cert = NULL;
+	assert_int_equal(danemsg_tlsa_cert(rec, &cert), DANEMSG_OK);
+	assert_int_equal(X509_cmp(cert, f->cert_a), 0);
+	X509_free(cert);
 	assert_int_equal(danemsg_identity_authenticate_cert(id, f->cert_a, NULL, &matched),
 			 DANEMSG_OK);
 	assert_int_equal(matched, 0);
@@ -112,7 +116,10 @@ static void test_secure_spki_digest(void **state)
 	tu_zone_add_tlsa(&f->zone, ALICE, f->cert_a, 3, 1, 1);
 	open_offline(f, 0, 1, 0);
 	danemsg_identity *id = lookup(f, ALICE, DANEMSG_OK);
-	assert_null(danemsg_identity_record(id, 0)->pkey);
+	EVP_PKEY *key = NULL;
+	assert_int_equal(danemsg_identity_record(id, 0)->spki_len, 0);
+	assert_int_equal(danemsg_identity_record_pkey(id, 0, &key), DANEMSG_ERR_NOT_FOUND);
+	assert_null(key);
 	assert_int_equal(danemsg_identity_authenticate_cert(id, f->cert_a, NULL, NULL), DANEMSG_OK);
 	assert_int_equal(danemsg_identity_authenticate_pkey(id, f->key_a, NULL), DANEMSG_OK);
 	assert_int_equal(danemsg_identity_authenticate_pkey(id, f->key_b, NULL),
@@ -127,9 +134,18 @@ static void test_secure_full_key(void **state)
 	open_offline(f, 0, 1, 0);
 	danemsg_identity *id = lookup(f, ALICE, DANEMSG_OK);
 	const danemsg_tlsa *rec = danemsg_identity_record(id, 0);
-	assert_non_null(rec->pkey);
-	assert_null(rec->cert);
-	assert_int_equal(EVP_PKEY_eq(rec->pkey, f->key_a), 1);
+	EVP_PKEY *key = NULL, *again = NULL;
+	X509 *cert = NULL;
+	assert_false(rec->has_cert);
+	assert_int_equal(danemsg_tlsa_cert(rec, &cert), DANEMSG_ERR_NOT_FOUND);
+	assert_int_equal(danemsg_identity_record_pkey(id, 0, &key), DANEMSG_OK);
+	assert_int_equal(EVP_PKEY_eq(key, f->key_a), 1);
+	/* the resolver's live key: the same object while it stays cached */
+	assert_int_equal(danemsg_identity_record_pkey(id, 0, &again), DANEMSG_OK);
+	assert_ptr_equal(key, again);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(again);
+	assert_int_equal(danemsg_identity_record_pkey(id, 1, &key), DANEMSG_ERR_NOT_FOUND);
 	danemsg_identity_unref(id);
 }
 
@@ -401,6 +417,63 @@ static void test_error_paths(void **state)
 	danemsg_resolver_free(NULL);
 }
 
+/* A 3 1 0 record of key, parsed. */
+static void key_record(danemsg_tlsa *rec, EVP_PKEY *key)
+{
+	unsigned char *der = NULL;
+	int len = i2d_PUBKEY(key, &der);
+	uint8_t rdata[1024] = {3, 1, 0};
+	assert_true(len > 0 && (size_t)len <= sizeof(rdata) - 3);
+	memcpy(rdata + 3, der, (size_t)len);
+	OPENSSL_free(der);
+	assert_int_equal(danemsg_tlsa_parse(rdata, 3 + (size_t)len, rec), DANEMSG_OK);
+	assert_true(rec->usable);
+}
+
+/* Identities keep keys as DER; the live keys are a bounded cache, least recently used
+ * first out, and a key handed out outlives its eviction. */
+static void test_live_keys_are_bounded(void **state)
+{
+	EVP_PKEY *keys[3] = {tu_key("P-256"), tu_key("ED25519"), tu_key("P-256")};
+	EVP_PKEY *got[3] = {NULL}, *again = NULL;
+	danemsg_tlsa recs[3];
+	struct keycache *kc = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++)
+		key_record(&recs[i], keys[i]);
+	assert_int_equal(keycache_new(2, &kc), DANEMSG_OK);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(keycache_get(kc, &recs[i], &got[i]), DANEMSG_OK);
+		assert_int_equal(EVP_PKEY_eq(got[i], keys[i]), 1);
+		assert_int_equal(keycache_size(kc), i < 2 ? i + 1 : 2);
+	}
+	/* keys[2] is kept: the same object */
+	assert_int_equal(keycache_get(kc, &recs[2], &again), DANEMSG_OK);
+	assert_ptr_equal(again, got[2]);
+	EVP_PKEY_free(again);
+	/* keys[0] went first: parsed again, and the one handed out still works */
+	assert_int_equal(keycache_get(kc, &recs[0], &again), DANEMSG_OK);
+	assert_ptr_not_equal(again, got[0]);
+	assert_int_equal(EVP_PKEY_eq(again, got[0]), 1);
+	EVP_PKEY_free(again);
+	assert_int_equal(keycache_size(kc), 2);
+	/* no cache: parsed each time */
+	assert_int_equal(keycache_get(NULL, &recs[1], &again), DANEMSG_OK);
+	assert_ptr_not_equal(again, got[1]);
+	EVP_PKEY_free(again);
+	/* a record without a whole key has none to give */
+	recs[1].spki_len = 0;
+	assert_int_equal(keycache_get(kc, &recs[1], &again), DANEMSG_ERR_NOT_FOUND);
+	assert_null(again);
+	keycache_unref(kc);
+	for (size_t i = 0; i < 3; i++) {
+		EVP_PKEY_free(got[i]);
+		EVP_PKEY_free(keys[i]);
+		danemsg_tlsa_clear(&recs[i]);
+	}
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -422,6 +495,7 @@ int main(void)
 		T(test_async_lookups_share_one_query),
 		T(test_threads_share_a_resolver),
 		T(test_error_paths),
+		cmocka_unit_test(test_live_keys_are_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,10 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include <danemsg.h>
 
@@ -37,7 +40,7 @@ static danemsg_credential *make_identity(struct fixture *f, const char *name,
 	char err[256];
 	assert_int_equal(danemsg_credential_new(f->dir, name, type, 30, 0, err, sizeof(err)),
 			 DANEMSG_OK);
-	assert_int_equal(danemsg_credential_load(f->dir, name, &cred), DANEMSG_OK);
+	assert_int_equal(danemsg_credential_load(f->dir, name, &cred, NULL, 0), DANEMSG_OK);
 	if (publish_digest_only < 0)
 		return cred;   /* not in DNS at all */
 	assert_int_equal(danemsg_credential_published(f->dir, name, &certs, err, sizeof(err)),
@@ -145,6 +148,19 @@ static void round_trip(struct fixture *f, danemsg_credential *from, danemsg_cred
 							   : DANEMSG_FORMAT_NATIVE);
 	assert_string_equal(danemsg_message_sig_alg(m), sig_alg);
 	assert_string_equal(danemsg_message_enc_alg(m), enc_alg);
+	/* The SHA-256 of the certificate that verified: taken from x5t#S256 in a native
+	 * message, computed in a compat one; the same digest either way. */
+	{
+		unsigned char *der = NULL, md[32];
+		char hex[65];
+		int der_len = i2d_X509(danemsg_credential_sign_cert(from), &der);
+		assert_true(der_len > 0);
+		assert_non_null(EVP_Q_digest(NULL, "SHA256", NULL, der, (size_t)der_len, md, NULL));
+		for (size_t i = 0; i < sizeof(md); i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		assert_string_equal(danemsg_message_sender_key_sha256(m), hex);
+		OPENSSL_free(der);
+	}
 	if (!compat) {
 		assert_true(danemsg_message_iat(m) > 0);
 		assert_int_equal(danemsg_message_recipient_count(m), 1);
@@ -373,6 +389,53 @@ static void test_freshness(void **state)
 		danemsg_replay_ops none = {DANEMSG_REPLAY_OPS_VERSION, NULL, NULL};
 		danemsg_policy_set_replay(f->policy, none);   /* same jti on purpose */
 		assert_int_equal(open_as(f, f->dave, msg, NULL), cases[i].expect);
+		free(msg);
+		free(jws);
+	}
+}
+
+/* The cache keeps the dates of the sender's certificate in DNS, not the certificate: a
+ * message is judged by them as of its time of arrival; and the sender's key digest is the
+ * certificate's SHA-256. */
+static void test_sender_certificate_dates_from_dns(void **state)
+{
+	struct fixture *f = *state;
+	X509 *cert = danemsg_credential_sign_cert(f->alice);
+	int64_t not_before = tu_asn1_seconds(X509_get0_notBefore(cert));
+	int64_t not_after = tu_asn1_seconds(X509_get0_notAfter(cert));
+	const char *msgs[] = {"the sender's certificate has expired",
+			      "the sender's certificate is not yet valid"};
+	struct { int64_t now; danemsg_err expect; const char *why; } cases[] = {
+		{not_before + 10, DANEMSG_OK, NULL},
+		{not_after - 10, DANEMSG_OK, NULL},
+		{not_after + 10, DANEMSG_ERR_EXPIRED, msgs[0]},
+		{not_before - 10, DANEMSG_ERR_EXPIRED, msgs[1]},
+	};
+	danemsg_replay_ops none = {DANEMSG_REPLAY_OPS_VERSION, NULL, NULL};
+	unsigned char *der = NULL, md[32];
+	int der_len = i2d_X509(cert, &der);
+	char hex[65];
+
+	assert_true(der_len > 0);
+	SHA256(der, (size_t)der_len, md);
+	OPENSSL_free(der);
+	danemsg_hex_encode(md, sizeof(md), hex, sizeof(hex));
+	danemsg_policy_set_replay(f->policy, none);   /* same jti on purpose */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *jws = signed_by_alice(f, NAME("dave"), cases[i].now - 5, 0, NULL);
+		char *msg = encrypt_to(jws, f->dave, JOSE_ENC_A256GCM);
+		const danemsg_credential *keys[] = {f->dave};
+		danemsg_message *m = NULL;
+		char err[256] = "";
+		print_message("case %zu\n", i);
+		assert_int_equal(danemsg_open_at(f->r, keys, 1, f->policy, cases[i].now,
+						 (const uint8_t *)msg, strlen(msg), &m, err,
+						 sizeof(err)), cases[i].expect);
+		if (cases[i].why)
+			assert_string_equal(err, cases[i].why);
+		else
+			assert_string_equal(danemsg_message_sender_key_sha256(m), hex);
+		danemsg_message_free(m);
 		free(msg);
 		free(jws);
 	}
@@ -827,6 +890,7 @@ int main(void)
 		T(test_certificate_carried_when_dns_has_digest),
 		T(test_reencrypted_to_third_party_is_refused),
 		T(test_freshness),
+		T(test_sender_certificate_dates_from_dns),
 		T(test_message_strings_have_a_syntax),
 		T(test_tampered_fields_are_refused),
 		T(test_tampered_signature_and_payload),

@@ -4,6 +4,7 @@
  * A.3/A.4, RFC 7638 3.1), every field tampered, refused algorithms and headers, bounds,
  * and an error-path test per argument. Keys are made here with OpenSSL.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -625,6 +626,161 @@ static void test_jws_round_trip(void **state)
 			jose_jws_clear(&jws);  /* twice is fine */
 			free(text);
 		}
+	}
+}
+
+/*
+ * Verification reuses a thread's context for the last key and alg: a different key, a
+ * different alg on the same key, a failure in between and another thread must each get the
+ * right answer (a context kept for the wrong key or alg would verify or refuse wrongly).
+ */
+static void *verify_in_thread(void *arg)
+{
+	const char *const *texts = arg;
+
+	if (jws_check(texts[0], K.p256, NULL) != DANEMSG_OK ||
+	    jws_check(texts[0], K.p256b, NULL) != DANEMSG_ERR_BAD_SIGNATURE ||
+	    jws_check(texts[1], K.rsa, NULL) != DANEMSG_OK)
+		return (void *)1;
+	return NULL;
+}
+
+static void test_jws_verify_context_kept(void **state)
+{
+	char *es = sign(K.p256, JOSE_ALG_ES256, NULL, "m");
+	char *es_b = sign(K.p256b, JOSE_ALG_ES256, NULL, "m");
+	char *rs = sign(K.rsa, JOSE_ALG_RS256, NULL, "m");
+	char *ps = sign(K.rsa, JOSE_ALG_PS256, NULL, "m");
+	char *ed = sign(K.ed25519, JOSE_ALG_EDDSA, NULL, "m");
+	const char *texts[] = {es, ps};
+	const struct {
+		const char *text;
+		EVP_PKEY *key;
+		danemsg_err want;
+	} t[] = {
+		{es, K.p256, DANEMSG_OK},
+		{es, K.p256, DANEMSG_OK},
+		{es_b, K.p256, DANEMSG_ERR_BAD_SIGNATURE},
+		{es, K.p256b, DANEMSG_ERR_BAD_SIGNATURE},
+		{es_b, K.p256b, DANEMSG_OK},
+		{es, K.p256, DANEMSG_OK},
+		{rs, K.rsa, DANEMSG_OK},
+		{ps, K.rsa, DANEMSG_OK},   /* same key, other alg */
+		{rs, K.rsa, DANEMSG_OK},
+		{rs, K.rsab, DANEMSG_ERR_BAD_SIGNATURE},
+		{ed, K.ed25519, DANEMSG_OK},
+		{ed, K.ed25519b, DANEMSG_ERR_BAD_SIGNATURE},
+		{ed, K.ed25519, DANEMSG_OK},
+		{ed, K.ed25519, DANEMSG_OK},
+	};
+	pthread_t th;
+	void *res = (void *)1;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		assert_int_equal(jws_check(t[i].text, t[i].key, NULL), t[i].want);
+	assert_int_equal(pthread_create(&th, NULL, verify_in_thread, (void *)texts), 0);
+	assert_int_equal(pthread_join(th, &res), 0);
+	assert_null(res);
+	free(es);
+	free(es_b);
+	free(rs);
+	free(ps);
+	free(ed);
+}
+
+/* A signing context made once signs many times, each signature its own and valid. */
+static void test_jws_signer(void **state)
+{
+	const struct {
+		EVP_PKEY *key;
+		jose_alg alg;
+	} t[] = {
+		{K.p256, JOSE_ALG_ES256},
+		{K.ed25519, JOSE_ALG_EDDSA},
+		{K.rsa, JOSE_ALG_RS256},
+		{K.rsa, JOSE_ALG_PS256},
+	};
+	jose_signer *s = NULL;
+	char *out = NULL;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char *prev = NULL;
+		assert_int_equal(jose_signer_new(t[i].key, t[i].alg, 1, &s), DANEMSG_OK);
+		assert_int_equal(jose_signer_alg(s), t[i].alg);
+		for (int n = 0; n < 3; n++) {
+			jose_jws jws;
+			const char *msg = n == 1 ? "other" : "m";
+			assert_int_equal(jose_jws_sign_with(s, NULL, (const uint8_t *)msg,
+							    strlen(msg), &out, &len), DANEMSG_OK);
+			assert_int_equal(strlen(out), len);
+			assert_int_equal(jose_jws_parse(out, len, NULL, &jws), DANEMSG_OK);
+			assert_int_equal(jws.alg, t[i].alg);
+			assert_memory_equal(jws.payload, msg, strlen(msg));
+			assert_int_equal(jose_jws_verify(&jws, t[i].key), DANEMSG_OK);
+			jose_jws_clear(&jws);
+			if (prev && t[i].alg != JOSE_ALG_EDDSA && t[i].alg != JOSE_ALG_RS256)
+				assert_string_not_equal(prev, out);   /* randomized signatures */
+			free(prev);
+			prev = out;
+			out = NULL;
+		}
+		free(prev);
+		jose_signer_free(s);
+	}
+	/* A verification context does not sign; an alg must fit its key. */
+	assert_int_equal(jose_signer_new(K.p256, JOSE_ALG_ES256, 0, &s), DANEMSG_OK);
+	assert_int_equal(jose_jws_sign_with(s, NULL, (const uint8_t *)"m", 1, &out, &len),
+			 DANEMSG_ERR_INVALID_ARG);
+	assert_null(out);
+	jose_signer_free(s);
+	assert_int_equal(jose_signer_new(K.p256, JOSE_ALG_EDDSA, 1, &s), DANEMSG_ERR_ALGORITHM);
+	assert_null(s);
+	assert_int_equal(jose_signer_new(K.p384, JOSE_ALG_ES256, 1, &s), DANEMSG_ERR_ALGORITHM);
+	assert_int_equal(jose_signer_new(K.rsa1024, JOSE_ALG_RS256, 1, &s), DANEMSG_ERR_ALGORITHM);
+	assert_int_equal(jose_jws_sign_with(NULL, NULL, (const uint8_t *)"m", 1, &out, &len),
+			 DANEMSG_ERR_INVALID_ARG);
+	jose_signer_free(NULL);
+}
+
+/* jose_dump writes plain headers itself: the text must be jansson's, byte for byte, and
+ * anything else is left to jansson. */
+static void test_dump_is_jansson(void **state)
+{
+	static const char *const cases[] = {
+		"{}",
+		"{\"alg\":\"ES256\",\"typ\":\"danemsg+jws\",\"iat\":1700000000,\"neg\":-5}",
+		"{\"aud\":[\"a.example\",\"b.example\"],\"x\":[],\"o\":{}}",
+		"{\"epk\":{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"abc\",\"y\":\"d-_\"},\"n\":0}",
+		"{\"big\":9223372036854775807,\"small\":-9223372036854775807}",
+		"{\"q\":\"a\\\"b\"}",
+		"{\"bs\":\"a\\\\b\",\"nl\":\"a\\nb\",\"tab\":\"\\t\"}",
+		"{\"u\":\"w\\u00f6rld\",\"del\":\"\\u007f\",\"ctl\":\"\\u0001\"}",
+		"{\"esc\\\"key\":\"v\",\"k\\u00e9y\":1}",
+		"{\"real\":1.5,\"t\":true,\"f\":false,\"z\":null}",
+		"{\"deep\":{\"a\":{\"b\":{\"c\":\"d\"}}}}",
+		"{\"arr\":[[[\"x\"]]],\"mixed\":[1,\"a\",{\"k\":2}]}",
+		"{\"slash\":\"a/b\",\"x5u\":\"dns:alice._device.example.net?type=TLSA\"}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_error_t e;
+		json_t *j = json_loads(cases[i], 0, &e);
+		char *ours, *theirs;
+		size_t len = 0;
+
+		assert_non_null(j);
+		ours = jose_dump(j, &len);
+		theirs = json_dumps(j, JSON_COMPACT);
+		assert_non_null(ours);
+		assert_string_equal(ours, theirs);
+		assert_int_equal(len, strlen(theirs));
+		free(ours);
+		free(theirs);
+		json_decref(j);
 	}
 }
 
@@ -2003,6 +2159,9 @@ int main(void)
 		cmocka_unit_test(test_header_parse),
 		cmocka_unit_test(test_jws_round_trip),
 		cmocka_unit_test(test_jws_sign_header),
+		cmocka_unit_test(test_jws_verify_context_kept),
+		cmocka_unit_test(test_jws_signer),
+		cmocka_unit_test(test_dump_is_jansson),
 		cmocka_unit_test(test_jws_forms),
 		cmocka_unit_test(test_jws_vectors),
 		cmocka_unit_test(test_jws_tamper),

@@ -23,14 +23,37 @@
 
 /* TSIG specs. */
 
-struct spec_case {
-	const char *spec;
+/* A TSIG key spec or key file, and what reading it gives. */
+struct key_case {
+	const char *text;
 	danemsg_err want;
 	const char *name;       /* expected key name, or a word the error message contains */
 	const char *algorithm;
 };
 
-static const struct spec_case spec_cases[] = {
+/* The outcome of reading case i (what: "spec", "file"): the key it names, or a refusal
+ * that says why without echoing the secret. Frees key. */
+static void check_key_case(const char *what, size_t i, const struct key_case *c,
+			   danemsg_err got, danemsg_tsig_key *key, const char *err)
+{
+	if (got != c->want)
+		fail_msg("%s #%zu '%s': got %s, want %s (%s)", what, i, c->text,
+			 danemsg_err_name(got), danemsg_err_name(c->want), err);
+	if (got == DANEMSG_OK) {
+		assert_non_null(key);
+		assert_string_equal(danemsg_tsig_key_name(key), c->name);
+		assert_string_equal(danemsg_tsig_key_algorithm(key), c->algorithm);
+		danemsg_tsig_key_free(key);
+	} else {
+		assert_null(key);
+		if (!strstr(err, c->name))
+			fail_msg("%s #%zu '%s': message '%s' lacks '%s'", what, i, c->text, err,
+				 c->name);
+		assert_null(strstr(err, SECRET));
+	}
+}
+
+static const struct key_case spec_cases[] = {
 	{"hmac-sha256:danemsg-lab:" SECRET, DANEMSG_OK, "danemsg-lab.", "hmac-sha256"},
 	{"danemsg-lab:" SECRET, DANEMSG_OK, "danemsg-lab.", "hmac-sha256"},
 	{"HMAC-SHA512:Key.Example.:" SECRET, DANEMSG_OK, "key.example.", "hmac-sha512"},
@@ -56,6 +79,7 @@ static const struct spec_case spec_cases[] = {
 	{"hmac-sha256:k:ab*d", DANEMSG_ERR_MALFORMED, "base64", NULL},
 	{"hmac-sha256:k:a=bc", DANEMSG_ERR_MALFORMED, "base64", NULL},
 	{"hmac-sha256:k:====", DANEMSG_ERR_MALFORMED, "base64", NULL},
+	{"hmac-sha256:k:QR==", DANEMSG_ERR_MALFORMED, "base64", NULL},  /* trailing bits */
 	{"hmac-sha256:k:ab cd", DANEMSG_ERR_MALFORMED, "base64", NULL},
 	{"hmac-sha256:a..b:" SECRET, DANEMSG_ERR_MALFORMED, "not a DNS name", NULL},
 	{"hmac-sha256:a b:" SECRET, DANEMSG_ERR_MALFORMED, "not a DNS name", NULL},
@@ -68,25 +92,11 @@ static const struct spec_case spec_cases[] = {
 static void test_tsig_spec_table(void **state)
 {
 	for (size_t i = 0; i < sizeof(spec_cases) / sizeof(spec_cases[0]); i++) {
-		const struct spec_case *c = &spec_cases[i];
+		const struct key_case *c = &spec_cases[i];
 		danemsg_tsig_key *key = (danemsg_tsig_key *)1;
 		char err[512] = "";
-		danemsg_err got = danemsg_tsig_key_parse(c->spec, &key, err, sizeof(err));
-		if (got != c->want)
-			fail_msg("spec #%zu '%s': got %s, want %s (%s)", i, c->spec,
-				 danemsg_err_name(got), danemsg_err_name(c->want), err);
-		if (got == DANEMSG_OK) {
-			assert_non_null(key);
-			assert_string_equal(danemsg_tsig_key_name(key), c->name);
-			assert_string_equal(danemsg_tsig_key_algorithm(key), c->algorithm);
-			danemsg_tsig_key_free(key);
-		} else {
-			assert_null(key);
-			if (!strstr(err, c->name))
-				fail_msg("spec #%zu '%s': message '%s' lacks '%s'", i, c->spec, err,
-					 c->name);
-			assert_null(strstr(err, SECRET));
-		}
+		danemsg_err got = danemsg_tsig_key_parse(c->text, &key, err, sizeof(err));
+		check_key_case("spec", i, c, got, key, err);
 	}
 }
 
@@ -116,14 +126,7 @@ static const char *write_file(const char *name, const char *text)
 	return path;
 }
 
-struct file_case {
-	const char *text;
-	danemsg_err want;
-	const char *name;       /* key name, or a word of the message */
-	const char *algorithm;
-};
-
-static const struct file_case file_cases[] = {
+static const struct key_case file_cases[] = {
 	{"key \"danemsg-lab\" {\n\talgorithm hmac-sha256;\n\tsecret \"" SECRET "\";\n};\n",
 	 DANEMSG_OK, "danemsg-lab.", "hmac-sha256"},
 	{"# made by tsig-keygen\nkey upd.example. { algorithm hmac-sha512; secret \"" SECRET
@@ -158,24 +161,12 @@ static const struct file_case file_cases[] = {
 static void test_key_file_table(void **state)
 {
 	for (size_t i = 0; i < sizeof(file_cases) / sizeof(file_cases[0]); i++) {
-		const struct file_case *c = &file_cases[i];
+		const struct key_case *c = &file_cases[i];
 		danemsg_tsig_key *key = NULL;
 		char err[512] = "";
 		const char *path = write_file("key", c->text);
 		danemsg_err got = danemsg_tsig_key_load(path, &key, err, sizeof(err));
-		if (got != c->want)
-			fail_msg("file #%zu: got %s, want %s (%s)", i, danemsg_err_name(got),
-				 danemsg_err_name(c->want), err);
-		if (got == DANEMSG_OK) {
-			assert_string_equal(danemsg_tsig_key_name(key), c->name);
-			assert_string_equal(danemsg_tsig_key_algorithm(key), c->algorithm);
-			danemsg_tsig_key_free(key);
-		} else {
-			assert_null(key);
-			if (!strstr(err, c->name))
-				fail_msg("file #%zu: message '%s' lacks '%s'", i, err, c->name);
-			assert_null(strstr(err, SECRET));
-		}
+		check_key_case("file", i, c, got, key, err);
 	}
 }
 

@@ -13,6 +13,9 @@
 
 #include <danemsg/tlsa.h>
 
+#include "jose.h"
+#include "testutil.h"
+
 /* Keys, certificates and chains shared by every test, made once by the group setup. */
 static struct fixtures {
 	EVP_PKEY *k_p256, *k_ed25519, *k_rsa, *k_ca, *k_ica, *k_other_ca, *k_ee;
@@ -342,33 +345,116 @@ static void test_parse_fields_and_objects(void **state)
 	danemsg_tlsa rec;
 	EVP_PKEY *key = X509_get0_pubkey(F.ee_p256);
 
+	X509 *cert = NULL;
+	EVP_PKEY *parsed = NULL;
+	char x5t[JOSE_THUMBPRINT_SIZE];
+
 	parse_for(&rec, 3, 0, 0, F.ee_p256);
 	assert_int_equal(rec.usage, 3);
 	assert_int_equal(rec.selector, 0);
 	assert_int_equal(rec.matching_type, 0);
-	assert_non_null(rec.cert);
-	assert_non_null(rec.pkey);
-	assert_int_equal(X509_cmp(rec.cert, F.ee_p256), 0);
-	assert_int_equal(EVP_PKEY_eq(rec.pkey, key), 1);
+	/* the facts, taken once; the objects on demand */
+	assert_true(rec.has_cert);
+	assert_int_equal(jose_x5t_s256(F.ee_p256, x5t), DANEMSG_OK);
+	assert_string_equal(rec.x5t_s256, x5t);
+	assert_int_equal(rec.not_before, tu_asn1_seconds(X509_get0_notBefore(F.ee_p256)));
+	assert_int_equal(rec.not_after, tu_asn1_seconds(X509_get0_notAfter(F.ee_p256)));
+	assert_true(rec.not_before < rec.not_after);
+	assert_int_equal(rec.key_usage, X509_get_key_usage(F.ee_p256));
+	assert_int_equal(danemsg_tlsa_cert(&rec, &cert), DANEMSG_OK);
+	assert_int_equal(X509_cmp(cert, F.ee_p256), 0);
+	assert_int_equal(danemsg_tlsa_pkey(&rec, &parsed), DANEMSG_OK);
+	assert_int_equal(EVP_PKEY_eq(parsed, key), 1);
+	X509_free(cert);
+	EVP_PKEY_free(parsed);
 	danemsg_tlsa_clear(&rec);
-	assert_null(rec.cert);
-	assert_null(rec.pkey);
+	assert_false(rec.has_cert);
+	assert_int_equal(rec.spki_len, 0);
 	assert_null(rec.data);
 	assert_int_equal(rec.data_len, 0);
+	assert_int_equal(danemsg_tlsa_pkey(&rec, &parsed), DANEMSG_ERR_NOT_FOUND);
 
 	parse_for(&rec, 2, 1, 0, F.ee_ed25519);
-	assert_null(rec.cert);
-	assert_non_null(rec.pkey);
-	assert_int_equal(EVP_PKEY_eq(rec.pkey, F.k_ed25519), 1);
+	assert_false(rec.has_cert);
+	assert_string_equal(rec.x5t_s256, "");
+	assert_int_equal(rec.spki_off, 0);
+	assert_int_equal(rec.spki_len, rec.data_len);
+	assert_int_equal(rec.key_usage, DANEMSG_TLSA_KEY_USAGE_ANY);
+	assert_int_equal(danemsg_tlsa_cert(&rec, &cert), DANEMSG_ERR_NOT_FOUND);
+	assert_int_equal(danemsg_tlsa_pkey(&rec, &parsed), DANEMSG_OK);
+	assert_int_equal(EVP_PKEY_eq(parsed, F.k_ed25519), 1);
+	EVP_PKEY_free(parsed);
 	danemsg_tlsa_clear(&rec);
 
 	parse_for(&rec, 3, 1, 2, F.ee_rsa);
 	assert_true(rec.usable);
-	assert_null(rec.cert);
-	assert_null(rec.pkey);
+	assert_false(rec.has_cert);
+	assert_int_equal(rec.spki_len, 0);
+	assert_int_equal(danemsg_tlsa_pkey(&rec, &parsed), DANEMSG_ERR_NOT_FOUND);
 	assert_int_equal(rec.data_len, 64);
 	danemsg_tlsa_clear(&rec);
 	danemsg_tlsa_clear(&rec); /* twice is fine */
+}
+
+/* Keys are imported from their bits where the algorithm allows (not through OpenSSL's
+ * slow decoders): every type must come back equal to what OpenSSL's decoders give, in a
+ * bare key record and in a certificate; a P-256 point off the curve must not. */
+static void test_keys_import_as_decoded(void **state)
+{
+	static const char *const types[] = {"P-256", "P-384", "P-521", "ED25519", "X25519",
+					    "ED448", "RSA2048"};
+	(void)state;
+	for (size_t i = 0; i < N(types); i++) {
+		EVP_PKEY *key = strcmp(types[i], "P-384") && strcmp(types[i], "P-521") ?
+			tu_key(types[i]) : EVP_PKEY_Q_keygen(NULL, NULL, "EC", types[i]);
+		unsigned char *der = NULL;
+		int len = i2d_PUBKEY(key, &der);
+		uint8_t *rdata = malloc(3 + (size_t)len);
+		danemsg_tlsa rec;
+		EVP_PKEY *got = NULL, *decoded;
+		const unsigned char *p = der;
+
+		print_message("%s\n", types[i]);
+		assert_non_null(rdata);
+		rdata[0] = 3;
+		rdata[1] = 1;
+		rdata[2] = 0;
+		memcpy(rdata + 3, der, (size_t)len);
+		parse_bytes(&rec, rdata, 3 + (size_t)len);
+		assert_true(rec.usable);
+		assert_int_equal(danemsg_tlsa_pkey(&rec, &got), DANEMSG_OK);
+		assert_non_null(decoded = d2i_PUBKEY(NULL, &p, len));
+		assert_int_equal(EVP_PKEY_eq(got, decoded), 1);
+		assert_int_equal(EVP_PKEY_eq(got, key), 1);
+		assert_int_equal(EVP_PKEY_get_bits(got), EVP_PKEY_get_bits(key));
+		EVP_PKEY_free(got);
+		EVP_PKEY_free(decoded);
+		danemsg_tlsa_clear(&rec);
+		if (!strcmp(types[i], "P-256")) {
+			/* the point's last octet changed: off the curve (as good as certain) */
+			rdata[3 + len - 1] ^= 0x01;
+			parse_bytes(&rec, rdata, 3 + (size_t)len);
+			assert_false(rec.usable);
+			assert_string_equal(rec.unusable_reason, "public key does not parse");
+			danemsg_tlsa_clear(&rec);
+		}
+		if (strcmp(types[i], "X25519") && strcmp(types[i], "ED448")) {   /* tu_cert signs */
+			X509 *cert = tu_cert(key, "alice.example.org", 1);
+			parse_for(&rec, 3, 0, 0, cert);
+			assert_true(rec.usable);
+			/* tu_cert sets keyUsage: read as OpenSSL reads it */
+			assert_int_equal(rec.key_usage, X509_get_key_usage(cert));
+			assert_int_not_equal(rec.key_usage, DANEMSG_TLSA_KEY_USAGE_ANY);
+			assert_int_equal(danemsg_tlsa_pkey(&rec, &got), DANEMSG_OK);
+			assert_int_equal(EVP_PKEY_eq(got, key), 1);
+			EVP_PKEY_free(got);
+			danemsg_tlsa_clear(&rec);
+			X509_free(cert);
+		}
+		free(rdata);
+		OPENSSL_free(der);
+		EVP_PKEY_free(key);
+	}
 }
 
 static void test_parse_copies_data(void **state)
@@ -396,8 +482,8 @@ static void test_parse_short_rdata_is_malformed(void **state)
 	rec.struct_size = sizeof(rec);
 	assert_int_equal(danemsg_tlsa_parse(two, sizeof(two), &rec), DANEMSG_ERR_MALFORMED);
 	assert_null(rec.data);
-	assert_null(rec.cert);
-	assert_null(rec.pkey);
+	assert_false(rec.has_cert);
+	assert_int_equal(rec.spki_len, 0);
 	assert_false(rec.usable);
 	assert_int_equal(danemsg_tlsa_parse(two, 0, &rec), DANEMSG_ERR_MALFORMED);
 	assert_int_equal(danemsg_tlsa_parse(NULL, 0, &rec), DANEMSG_ERR_MALFORMED);
@@ -457,8 +543,10 @@ static void test_unusable_records_say_why(void **state)
 		parse_unusable(&rec, c);
 		assert_false(rec.usable);
 		assert_string_equal(rec.unusable_reason, c->reason);
-		assert_null(rec.cert);
-		assert_null(rec.pkey);
+		/* no facts of a record that cannot be used */
+		assert_false(rec.has_cert);
+		assert_int_equal(rec.spki_len, 0);
+		assert_string_equal(rec.x5t_s256, "");
 		assert_int_equal(rec.usage, c->usage);
 		assert_int_equal(rec.selector, c->selector);
 		assert_int_equal(rec.matching_type, c->matching);
@@ -539,7 +627,7 @@ static void test_pkix_needs_a_store(void **state)
 		assert_true(recs[i].usable);
 		assert_null(recs[i].unusable_reason);
 	}
-	assert_non_null(recs[2].cert);
+	assert_true(recs[2].has_cert);
 	expect_cert_result(recs, N(recs), DAVE, F.ca_ee, F.chain_ca, DANEMSG_ERR_NO_MATCH);
 	assert_int_equal(danemsg_tlsa_match_cert_pkix(recs, N(recs), DAVE, F.ca_ee, F.chain_ca,
 						      NULL, NULL), DANEMSG_ERR_NO_MATCH);
@@ -898,6 +986,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_match_table),
 		cmocka_unit_test(test_parse_fields_and_objects),
+		cmocka_unit_test(test_keys_import_as_decoded),
 		cmocka_unit_test(test_parse_copies_data),
 		cmocka_unit_test(test_parse_short_rdata_is_malformed),
 		cmocka_unit_test(test_unusable_records_say_why),

@@ -70,8 +70,8 @@ static int setup(void **state)
 	for (size_t i = 0; i < N_PEOPLE; i++) {
 		assert_int_equal(danemsg_credential_new(f->dir, people[i].name, people[i].type, 30,
 							0, NULL, 0), DANEMSG_OK);
-		assert_int_equal(danemsg_credential_load(f->dir, people[i].name, &f->cred[i]),
-				 DANEMSG_OK);
+		assert_int_equal(danemsg_credential_load(f->dir, people[i].name, &f->cred[i], NULL,
+							 0), DANEMSG_OK);
 		if (people[i].publish != ABSENT)
 			publish(f, i);
 	}

@@ -64,6 +64,16 @@ X509 *tu_cert(EVP_PKEY *key, const char *name, int days)
 	return cert;
 }
 
+int64_t tu_asn1_seconds(const ASN1_TIME *t)
+{
+	ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+	int days = 0, secs = 0;
+
+	CHECK(epoch && ASN1_TIME_diff(&days, &secs, epoch, t) == 1);
+	ASN1_TIME_free(epoch);
+	return (int64_t)days * 86400 + secs;
+}
+
 char *tu_tempdir(void)
 {
 	char tmpl[] = "/tmp/danemsg-test-XXXXXX";

@@ -16,6 +16,10 @@ EVP_PKEY *tu_key(const char *type);
  * Keys that cannot sign (X25519) are signed by signer instead (may be NULL). */
 X509 *tu_cert(EVP_PKEY *key, const char *name, int days);
 
+/* t in seconds since the epoch, counted by OpenSSL's own difference of two times (not the
+ * library's reading of it). Aborts the test on failure. */
+int64_t tu_asn1_seconds(const ASN1_TIME *t);
+
 /* A temporary directory (created) and its removal with everything in it. */
 char *tu_tempdir(void);
 void tu_rmtree(const char *dir);

@@ -35,6 +35,7 @@ enum cli_exit {
 	EXIT_DECRYPT = 29,
 	EXIT_UPDATE_REFUSED = 30,
 	EXIT_EXISTS = 31,
+	EXIT_KEY_PERMISSIONS = 32, /* a private key file that others may access */
 	EXIT_BROKER = 40,
 };
 

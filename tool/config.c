@@ -252,12 +252,11 @@ int cli_config_apply(const struct cli_config *c, const struct option *longopts,
 	return EXIT_OK_;
 }
 
-int cli_config_getopt(int argc, char **argv, const struct option *longopts, const char *cmd,
+int cli_config_getopt(int argc, char **argv, const struct option *longopts,
 		      struct cli_seen *seen, cli_option_fn apply, void *ctx)
 {
 	int opt, rc;
 	optind = 1;
-	(void)cmd;
 	while ((opt = cli_getopt(argc, argv, longopts)) != -1) {
 		if (opt == 'h')
 			return -1;

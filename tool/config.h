@@ -43,15 +43,15 @@ typedef int (*cli_option_fn)(void *ctx, int code, const char *value);
  * ignored. Options without argument take "yes"/"true"/"1" (or "no"/"false"/"0").
  * 0 or an exit code.
  */
+int cli_config_apply(const struct cli_config *c, const struct option *longopts,
+		     const struct cli_seen *seen, cli_option_fn apply, void *ctx);
+
 /*
  * The command line: apply runs for every option given, each recorded in *seen so that
  * the environment and the config file give way to it. 0, -1 for --help (the caller
  * prints it), or an exit code.
  */
-int cli_config_getopt(int argc, char **argv, const struct option *longopts, const char *cmd,
+int cli_config_getopt(int argc, char **argv, const struct option *longopts,
 		      struct cli_seen *seen, cli_option_fn apply, void *ctx);
-
-int cli_config_apply(const struct cli_config *c, const struct option *longopts,
-		     const struct cli_seen *seen, cli_option_fn apply, void *ctx);
 
 #endif

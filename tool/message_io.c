@@ -199,7 +199,10 @@ char *cli_escape_text(const uint8_t *p, size_t len, size_t *out_len)
 			memcpy(w, p + i, n);
 			w += n;
 		} else if (n > 1) {   /* \uXXXX: at most 6 characters for its 2 or 3 bytes */
-			w += sprintf(w, "\\u%04x", (unsigned)cp);
+			*w++ = '\\';
+			*w++ = 'u';
+			for (int shift = 12; shift >= 0; shift -= 4)
+				*w++ = hex[(cp >> shift) & 15];
 		} else {
 			n = 1;
 			*w++ = '\\';

@@ -169,7 +169,8 @@ static int parse_args(int argc, char **argv, struct open_args *a, struct cli_dns
 		case 'j': a->json = 1; break;
 		case 'A':
 			if (danemsg_policy_allow_sender(a->policy, optarg)) {
-				cli_error("--allow: '%s' is not a name or *.SUFFIX pattern", optarg);
+				cli_error("--allow: '%s' is not a name or *.SUFFIX pattern",
+					  optarg);
 				return EXIT_USAGE;
 			}
 			break;

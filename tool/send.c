@@ -130,7 +130,7 @@ static int parse_args(int argc, char **argv, struct send_args *a, const char **m
 	struct cli_seen seen = {{0}};
 	int rc;
 
-	rc = cli_config_getopt(argc, argv, send_longopts, "send", &seen, send_option, a);
+	rc = cli_config_getopt(argc, argv, send_longopts, &seen, send_option, a);
 	if (rc == -1)
 		printf(send_usage, cli_mqtt_help, cli_dns_help);
 	if (rc)
@@ -366,10 +366,8 @@ static int seal_and_send(struct send_args *a, char *to_list, const char *message
 		return EXIT_USAGE;
 	if (!(topics = calloc(n, sizeof(*topics))))
 		return EXIT_FAILURE_;
-	err = danemsg_credential_load(dir, a->from, &cred);
+	err = cli_credential_load(dir, a->from, &cred);
 	if (err) {
-		cli_error("%s: cannot load its key and certificate from %s: %s", a->from, dir,
-			  danemsg_strerror(err));
 		rc = cli_exit_code(err);
 	} else {
 		rc = make_topics(a, danemsg_credential_name(cred), names, n, topics);

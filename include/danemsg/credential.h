@@ -125,15 +125,15 @@ danemsg_err danemsg_credential_new(const char *dir, const char *name, danemsg_ke
 typedef struct danemsg_credential danemsg_credential;
 
 /*
- * Loads identity name's current files from dir. Refuses (DANEMSG_ERR_IO, with
- * a message) a key file that group or other may access, as ssh does; a
- * certificate whose key is not the private key is DANEMSG_ERR_KEY_MISMATCH
- * (for Ed25519 also an X25519 certificate not signed by the Ed25519 key);
- * missing files are DANEMSG_ERR_NOT_FOUND.
+ * Loads identity name's current files from dir; on failure errbuf (may be NULL) says
+ * which file and why. A key file that group or other may access is refused with
+ * DANEMSG_ERR_KEY_PERMISSIONS, as ssh does; a certificate whose key is not the private
+ * key is DANEMSG_ERR_KEY_MISMATCH (for Ed25519 also an X25519 certificate not signed by
+ * the Ed25519 key); missing files are DANEMSG_ERR_NOT_FOUND.
  */
 danemsg_err danemsg_credential_load(const char *dir, const char *name,
-				    danemsg_credential **out);
-/* The same for any slot, with a message in errbuf (may be NULL). */
+				    danemsg_credential **out, char *errbuf, size_t errbuf_len);
+/* The same for any slot. */
 danemsg_err danemsg_credential_load_slot(const char *dir, const char *name,
 					 danemsg_credential_slot slot, danemsg_credential **out,
 					 char *errbuf, size_t errbuf_len);

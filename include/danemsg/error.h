@@ -56,6 +56,7 @@ typedef enum danemsg_err {
 	/* Provisioning */
 	DANEMSG_ERR_UPDATE_REFUSED = 40,/* DNS UPDATE refused (BADSIG, NOTAUTH, REFUSED) */
 	DANEMSG_ERR_KEY_MISMATCH,       /* certificate does not belong to the key */
+	DANEMSG_ERR_KEY_PERMISSIONS,    /* private key file that others may access */
 
 	/* Envelope and policy */
 	DANEMSG_ERR_NOT_FOR_ME = 60,    /* message is addressed to someone else */

@@ -50,6 +50,10 @@ typedef struct danemsg_resolver_config {
 	uint32_t cache_failure_ttl;
 	/* Most identities kept; least recently used ones go first. Default 10000. */
 	size_t cache_max_entries;
+	/* Most public keys kept parsed (an OpenSSL key costs some 2 KB; the identities keep
+	 * keys as DER), shared by the senders in use; least recently used ones go first.
+	 * Default 1024. */
+	size_t cache_max_keys;
 	/* A lookup that has no answer after this long fails as temporary. Default 5000. */
 	uint32_t timeout_ms;
 	/* Queries in flight at most: in all, and under a zone whose last query failed as
@@ -75,8 +79,12 @@ typedef struct danemsg_resolver_config {
 	 * store above, no redirects, at most 64 KiB, within timeout_ms, cached per
 	 * Cache-Control max-age capped by cache_max_ttl; the record is usable only when the
 	 * answer is DNSSEC-secure and its certificate passes RFC 5280 validation to that CA
-	 * (dates, basicConstraints, keyUsage) naming the identity in a DNS SAN. Lookups
-	 * that meet such records block for the fetches. */
+	 * (dates, basicConstraints, keyUsage) naming the identity in a DNS SAN. The fetches
+	 * run on the resolver's own 4 worker threads (at most 4 in flight, 64 answers
+	 * waiting; beyond that the records stay unusable), within what is left of the
+	 * lookup's timeout_ms: the thread that calls danemsg_resolver_process never waits for
+	 * a web server. A fetch that failed is not tried again for cache_failure_ttl, and an
+	 * answer left unusable by one is cached that long only. */
 	int pkix_cd;
 	/* "ADDR:PORT" to send those HTTPS fetches to (the name checked in TLS is still the
 	 * authority's), like curl's --connect-to; NULL: the authority's own address. */
@@ -154,6 +162,15 @@ uint32_t danemsg_identity_ttl(const danemsg_identity *id);
 int danemsg_identity_insecure_allowed(const danemsg_identity *id);
 size_t danemsg_identity_record_count(const danemsg_identity *id);
 const danemsg_tlsa *danemsg_identity_record(const danemsg_identity *id, size_t i);
+
+/*
+ * The public key record i carries (x 0 0 or x 1 0), as a new reference that is the caller's
+ * (EVP_PKEY_free). Identities do not keep parsed keys (see danemsg_tlsa): the key comes
+ * from the resolver's cache of live keys (cache_max_keys, least recently used first out),
+ * or is parsed now and kept there. DANEMSG_ERR_NOT_FOUND when i is out of range or the
+ * record carries no whole key.
+ */
+danemsg_err danemsg_identity_record_pkey(const danemsg_identity *id, size_t i, EVP_PKEY **out);
 
 /* With pkix_cd on: the CA certificates fetched for the identity's usable PKIX-CD records
  * (intermediates in issuer order, each root after them); NULL when none. Borrowed. */

@@ -26,6 +26,9 @@ enum {
 enum { DANEMSG_TLSA_SEL_CERT = 0, DANEMSG_TLSA_SEL_SPKI = 1 };
 enum { DANEMSG_TLSA_MATCH_FULL = 0, DANEMSG_TLSA_MATCH_SHA256 = 1, DANEMSG_TLSA_MATCH_SHA512 = 2 };
 
+/* keyUsage of a certificate without that extension: every use is allowed. */
+#define DANEMSG_TLSA_KEY_USAGE_ANY UINT32_MAX
+
 /*
  * One TLSA record, parsed. The record owns everything it points to; free it
  * with danemsg_tlsa_clear(). A record that cannot be used (unknown usage,
@@ -33,6 +36,13 @@ enum { DANEMSG_TLSA_MATCH_FULL = 0, DANEMSG_TLSA_MATCH_SHA256 = 1, DANEMSG_TLSA_
  * parses: usable is 0 and unusable_reason says why. It never spoils others.
  * The functions that take an array of records step through it by the first
  * record's struct_size, which every record must share.
+ *
+ * A record that carries a whole certificate (x 0 0) or key (x 1 0) keeps what matching
+ * and verification need, taken from it once at parse time; it does not keep OpenSSL's
+ * parsed objects (an X509 and an EVP_PKEY cost some 2 KB each, more than all the rest of
+ * a cached sender). danemsg_tlsa_cert() and danemsg_tlsa_pkey() parse them from data on
+ * demand; a resolver's identities hand out keys from a small cache of live ones
+ * (danemsg_identity_record_pkey()).
  */
 typedef struct danemsg_tlsa {
 	size_t struct_size;   /* set by danemsg_tlsa_init() (ABI: see danemsg/error.h) */
@@ -41,8 +51,15 @@ typedef struct danemsg_tlsa {
 	uint8_t matching_type;
 	uint8_t *data;              /* certificate association data */
 	size_t data_len;
-	X509 *cert;                 /* for x 0 0 records: the certificate, else NULL */
-	EVP_PKEY *pkey;             /* for x 0 0 and x 1 0: the public key, else NULL */
+	/* x 0 0 and x 1 0 records that parse (else all zero): */
+	int has_cert;               /* data is a certificate (x 0 0), not a bare key */
+	size_t spki_off, spki_len;  /* the SubjectPublicKeyInfo's DER, inside data */
+	uint8_t sha256[32];         /* SHA-256 of data: of the certificate, or of the key */
+	/* x 0 0 records that parse (else as said): */
+	char x5t_s256[44];          /* JOSE x5t#S256 (base64url of sha256); "" for a key */
+	int64_t not_before;         /* validity, seconds since the epoch; 0 and */
+	int64_t not_after;          /* INT64_MAX for a bare key */
+	uint32_t key_usage;         /* keyUsage bits (X509v3 KU_*), or DANEMSG_TLSA_KEY_USAGE_ANY */
 	int usable;                 /* nonzero when the record can authenticate */
 	const char *unusable_reason;/* static string, NULL when usable */
 } danemsg_tlsa;
@@ -98,6 +115,19 @@ danemsg_err danemsg_tlsa_format_line(const char *name, uint32_t ttl, const uint8
  */
 danemsg_err danemsg_tlsa_rdata_from_text(const char *text, uint8_t *buf, size_t buflen,
 					 size_t *outlen);
+
+/*
+ * The certificate a record carries (x 0 0, whatever its usage), parsed from data now:
+ * *out is the caller's (X509_free). DANEMSG_ERR_NOT_FOUND for a record that carries none
+ * (or whose data does not parse as exactly one certificate); INVALID_ARG for NULLs.
+ */
+danemsg_err danemsg_tlsa_cert(const danemsg_tlsa *rec, X509 **out);
+
+/*
+ * The public key a record carries (x 0 0 or x 1 0), parsed from its SubjectPublicKeyInfo
+ * now: *out is the caller's (EVP_PKEY_free). DANEMSG_ERR_NOT_FOUND when it carries none.
+ */
+danemsg_err danemsg_tlsa_pkey(const danemsg_tlsa *rec, EVP_PKEY **out);
 
 /* "DANE-EE", "DANE-TA", ...; "SPKI", "Cert"; "Full", "SHA2-256", ... */
 const char *danemsg_tlsa_usage_name(uint8_t usage);

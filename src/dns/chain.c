@@ -620,16 +620,13 @@ danemsg_err chain_header_add(danemsg_resolver *r, const char *name, json_t *head
 {
 	uint8_t *wire = NULL;
 	size_t len = 0;
-	char *text = NULL;
 	danemsg_err err = danemsg_chain_collect(r, name, &wire, &len, errbuf, errlen);
 
-	if (!err && (err = jose_b64url_encode_alloc(wire, len, &text, NULL)) == DANEMSG_OK &&
-	    json_object_set_new(header, CHAIN_HEADER, json_string(text)))
+	if (!err && json_object_set_new(header, CHAIN_HEADER, jose_b64url_json(wire, len)))
 		err = DANEMSG_ERR_NOMEM;
 	if (err && errbuf && errlen && !errbuf[0])
 		errbuf_set(errbuf, errlen, err, "DNSSEC chain of %s: %s", name,
 			   danemsg_strerror(err));
-	free(text);
 	free(wire);
 	return err;
 }

@@ -73,6 +73,7 @@ void danemsg_identity_unref(danemsg_identity *id)
 	free(id->records);
 	X509_STORE_free(id->pkix);
 	sk_X509_pop_free(id->pkixcd_cas, X509_free);
+	keycache_unref(id->keys);
 	free(id->why);
 	free(id->name);
 	free(id);
@@ -144,40 +145,76 @@ danemsg_err danemsg_identity_authenticate_pkey(const danemsg_identity *id, EVP_P
 	return danemsg_tlsa_match_pkey(id->records, id->n_records, pkey, matched);
 }
 
+danemsg_err identity_record_pkey(const danemsg_identity *id, const danemsg_tlsa *rec,
+				 EVP_PKEY **out)
+{
+	return keycache_get(id->keys, rec, out);
+}
+
+danemsg_err danemsg_identity_record_pkey(const danemsg_identity *id, size_t i, EVP_PKEY **out)
+{
+	if (out)
+		*out = NULL;
+	if (!id || !out)
+		return DANEMSG_ERR_INVALID_ARG;
+	if (i >= id->n_records)
+		return DANEMSG_ERR_NOT_FOUND;
+	return identity_record_pkey(id, &id->records[i], out);
+}
+
 int identity_record_key_trusted(const danemsg_identity *id, const danemsg_tlsa *rec)
 {
+	X509 *cert = NULL;
+	int trusted;
+
 	if (rec->usage == DANEMSG_TLSA_PKIX_TA)
 		return 0;
 	if (rec->usage != DANEMSG_TLSA_PKIX_EE)
 		return 1;
-	return rec->cert && danemsg_tlsa_match_cert_pkix(rec, 1, id->name, rec->cert, NULL,
-							 id->pkix, NULL) == DANEMSG_OK;
+	/* Rare (a Web PKI certificate in DNS): parsed again for the path validation. */
+	trusted = rec->has_cert && danemsg_tlsa_cert(rec, &cert) == DANEMSG_OK &&
+		  danemsg_tlsa_match_cert_pkix(rec, 1, id->name, cert, NULL, id->pkix,
+					       NULL) == DANEMSG_OK;
+	X509_free(cert);
+	return trusted;
+}
+
+/* May rec's key be tried on jws, as identity_verify_jws() says? The cheap tests first. */
+static int verify_candidate(const danemsg_identity *id, const danemsg_tlsa *rec,
+			    const char *x5t, int own_key)
+{
+	if (!rec->usable || !rec->spki_len)
+		return 0;
+	if (own_key && rec->usage != DANEMSG_TLSA_DANE_EE)
+		return 0;
+	if (x5t && rec->has_cert && strcmp(rec->x5t_s256, x5t))
+		return 0;
+	return identity_record_key_trusted(id, rec);
 }
 
 danemsg_err identity_verify_jws(const danemsg_identity *id, const jose_jws *jws, const char *x5t,
-				int own_key, EVP_PKEY **key, X509 **cert)
+				int own_key, EVP_PKEY **key, const danemsg_tlsa **rec)
 {
 	int candidates = 0;
 
 	*key = NULL;
-	*cert = NULL;
+	*rec = NULL;
 	for (size_t i = 0; i < id->n_records; i++) {
-		const danemsg_tlsa *rec = &id->records[i];
-		char rec_x5t[JOSE_THUMBPRINT_SIZE];
-		if (!rec->usable || !rec->pkey || jose_alg_check_key(jws->alg, rec->pkey) ||
-		    !identity_record_key_trusted(id, rec))
+		const danemsg_tlsa *r = &id->records[i];
+		EVP_PKEY *k = NULL;
+		if (!verify_candidate(id, r, x5t, own_key) ||
+		    identity_record_pkey(id, r, &k) || jose_alg_check_key(jws->alg, k) ||
+		    (own_key && jose_sig_alg_for_key(k) != jws->alg)) {
+			EVP_PKEY_free(k);
 			continue;
-		if (own_key && (rec->usage != DANEMSG_TLSA_DANE_EE ||
-				jose_sig_alg_for_key(rec->pkey) != jws->alg))
-			continue;
-		if (x5t && rec->cert && (jose_x5t_s256(rec->cert, rec_x5t) || strcmp(rec_x5t, x5t)))
-			continue;
+		}
 		candidates++;
-		if (!jose_jws_verify(jws, rec->pkey)) {
-			*key = rec->pkey;
-			*cert = rec->cert;
+		if (!jose_jws_verify(jws, k)) {
+			*key = k;
+			*rec = r;
 			return DANEMSG_OK;
 		}
+		EVP_PKEY_free(k);
 	}
 	return candidates ? DANEMSG_ERR_BAD_SIGNATURE : DANEMSG_ERR_UNKNOWN_SENDER;
 }

@@ -5,6 +5,7 @@
 #include <danemsg.h>
 
 #include "jose.h"
+#include "keycache.h"
 
 struct danemsg_identity {
 	int refs;                   /* atomic */
@@ -18,6 +19,7 @@ struct danemsg_identity {
 	danemsg_tlsa *records;
 	X509_STORE *pkix;           /* Web PKI trust store for usages 0/1 (a reference), or NULL */
 	STACK_OF(X509) *pkixcd_cas; /* the CAs of its validated PKIX-CD records, or NULL */
+	struct keycache *keys;      /* the resolver's live keys (a reference), or NULL */
 };
 
 /* A new identity with one reference and no records; NULL on allocation failure. */
@@ -43,11 +45,21 @@ int identity_record_key_trusted(const danemsg_identity *id, const danemsg_tlsa *
  * told apart); without it every usable record whose key fits the algorithm; only records
  * whose key is trusted (identity_record_key_trusted). own_key: only
  * DANE-EE records (the identity's own key, not a CA's), and only if the key's own algorithm
- * (jose_sig_alg_for_key) is jws->alg. DANEMSG_OK with *key and
- * *cert (NULL for a bare key) borrowed from id; DANEMSG_ERR_UNKNOWN_SENDER when no record
- * is a candidate, DANEMSG_ERR_BAD_SIGNATURE when none verifies.
+ * (jose_sig_alg_for_key) is jws->alg. DANEMSG_OK with *key the caller's (EVP_PKEY_free)
+ * and *rec the record that verified, borrowed from id; DANEMSG_ERR_UNKNOWN_SENDER when no
+ * record is a candidate, DANEMSG_ERR_BAD_SIGNATURE when none verifies.
  */
 danemsg_err identity_verify_jws(const danemsg_identity *id, const jose_jws *jws, const char *x5t,
-				int own_key, EVP_PKEY **key, X509 **cert);
+				int own_key, EVP_PKEY **key, const danemsg_tlsa **rec);
+
+/* The key rec (one of id's records) carries, from the resolver's live keys: the caller's
+ * reference (EVP_PKEY_free). DANEMSG_ERR_NOT_FOUND when it carries none. */
+danemsg_err identity_record_pkey(const danemsg_identity *id, const danemsg_tlsa *rec,
+				 EVP_PKEY **out);
+
+/* For an x 0 0 or x 1 0 record whose data is a whole certificate or key: takes what
+ * matching and verification need from it (see danemsg_tlsa); NULL, or why it cannot be
+ * used. For records made usable after parsing (PKIX-CD). In tlsa.c. */
+const char *tlsa_take_facts(danemsg_tlsa *rec);
 
 #endif

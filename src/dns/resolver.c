@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -50,7 +51,11 @@ struct danemsg_resolver {
 	struct cache cache;
 	danemsg_trust_anchor anchors;   /* what ub was given, for DNSSEC chains */
 	X509_STORE *pkix;               /* Web PKI trust store, shared with identities */
+	struct keycache *keys;          /* live public keys, shared with identities */
 	struct pkixcd *pkixcd;          /* PKIX-CD fetcher when enabled, else NULL */
+	int validated_fd;               /* eventfd: readable when pkixcd has handed back answers */
+	pthread_mutex_t validated_lock;
+	struct pending_query *validated;   /* answers whose PKIX-CD records were validated */
 	uint64_t next_generation;
 	uint64_t hits, misses, queries, refused;
 	uint32_t inflight_new;          /* queries in flight in the NEW context */
@@ -62,6 +67,10 @@ struct pending_query {
 	uint64_t generation;
 	int known;                      /* which context was asked */
 	char name[NAME_MAX_TEXT];
+	/* the answer, while the PKIX-CD fetcher has it (see hand_off) */
+	danemsg_identity *id;
+	int temporary;
+	struct pending_query *next;
 };
 
 void danemsg_resolver_config_init(danemsg_resolver_config *cfg)
@@ -75,6 +84,7 @@ void danemsg_resolver_config_init(danemsg_resolver_config *cfg)
 	cfg->cache_negative_ttl = 30;
 	cfg->cache_failure_ttl = 5;
 	cfg->cache_max_entries = 10000;
+	cfg->cache_max_keys = 1024;
 	cfg->timeout_ms = 5000;
 	cfg->max_inflight = 64;
 	cfg->max_inflight_per_zone = 4;
@@ -246,6 +256,15 @@ static danemsg_err configure(danemsg_resolver *r, const danemsg_resolver_config 
 		return err;
 	if (cfg->pkix_cd && (err = pkixcd_new(cfg, &r->pkixcd, errbuf, errlen)))
 		return err;
+	if (r->pkixcd && (r->validated_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		set_err(errbuf, errlen, "eventfd: %s", strerror(errno));
+		return DANEMSG_ERR_IO;
+	}
+	if (r->pkixcd && epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, r->validated_fd,
+				   &(struct epoll_event){.events = EPOLLIN})) {
+		set_err(errbuf, errlen, "epoll: %s", strerror(errno));
+		return DANEMSG_ERR_IO;
+	}
 	if ((err = new_context(r, &r->ub[NEW], errbuf, errlen)))
 		return err;
 	return new_context(r, &r->ub[KNOWN], errbuf, errlen);
@@ -278,6 +297,7 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *theirs, danemsg_
 	if (!r)
 		return DANEMSG_ERR_NOMEM;
 	r->epoll_fd = -1;
+	r->validated_fd = -1;
 	/* Keep the numbers and copies of what configures a context again; the anchors are
 	 * read once, into r->anchors. */
 	r->cfg = *cfg;
@@ -311,11 +331,14 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *theirs, danemsg_
 		return err;
 	}
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->validated_lock, NULL);
 	pthread_rwlock_init(&r->ctx_lock, NULL);
 	r->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	r->anchors.rrs = ldns_rr_list_new();
-	err = r->anchors.rrs && r->epoll_fd >= 0 ? configure(r, cfg, errbuf, errbuf_len)
-						 : DANEMSG_ERR_NOMEM;
+	err = keycache_new(cfg->cache_max_keys ? cfg->cache_max_keys : 1024, &r->keys);
+	if (!err)
+		err = r->anchors.rrs && r->epoll_fd >= 0 ? configure(r, cfg, errbuf, errbuf_len)
+							 : DANEMSG_ERR_NOMEM;
 	if (err) {
 		if (errbuf && errbuf_len && !errbuf[0])
 			snprintf(errbuf, errbuf_len, "%s", danemsg_strerror(err));
@@ -328,8 +351,19 @@ danemsg_err danemsg_resolver_new(const danemsg_resolver_config *theirs, danemsg_
 
 void danemsg_resolver_free(danemsg_resolver *r)
 {
+	struct pending_query *pq;
+
 	if (!r)
 		return;
+	/* first: its workers hand back what they hold, and then never touch r again */
+	pkixcd_free(r->pkixcd);
+	while ((pq = r->validated) != NULL) {
+		r->validated = pq->next;
+		danemsg_identity_unref(pq->id);
+		free(pq);
+	}
+	if (r->validated_fd >= 0)
+		close(r->validated_fd);
 	for (int k = NEW; k <= KNOWN; k++)
 		if (r->ub[k])
 			ub_ctx_delete(r->ub[k]);   /* drops queries in flight without callbacks */
@@ -340,8 +374,9 @@ void danemsg_resolver_free(danemsg_resolver *r)
 	cache_destroy(&r->cache);
 	ldns_rr_list_deep_free(r->anchors.rrs);
 	X509_STORE_free(r->pkix);
-	pkixcd_free(r->pkixcd);
+	keycache_unref(r->keys);
 	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->validated_lock);
 	pthread_rwlock_destroy(&r->ctx_lock);
 	free(r->server);
 	free(r->zone_file);
@@ -349,9 +384,26 @@ void danemsg_resolver_free(danemsg_resolver *r)
 	free(r);
 }
 
-/* Turns libunbound's answer into an identity; never fails to return something. */
+/* The status of an answer with records, from the records now usable; a CA that could not
+ * be fetched (temporary) keeps it only as long as a failure. */
+static void settle_status(const danemsg_resolver *r, danemsg_identity *id, int temporary)
+{
+	id->status = DANEMSG_ERR_NO_USABLE_RECORD;
+	for (size_t i = 0; i < id->n_records; i++)
+		if (id->records[i].usable)
+			id->status = DANEMSG_OK;
+	if (id->status != DANEMSG_OK && temporary && id->ttl > r->cfg.cache_failure_ttl)
+		id->ttl = r->cfg.cache_failure_ttl;
+	if (id->status != DANEMSG_OK)
+		identity_set_why(id, "no record can be used (see each record's reason)");
+	else if (id->insecure_allowed)
+		identity_set_why(id, "INSECURE answer accepted because insecure zones are allowed");
+}
+
+/* Turns libunbound's answer into an identity; never fails to return something but on
+ * NOMEM. *validate: its PKIX-CD records are to be validated before it is final. */
 static danemsg_identity *identity_from_result(const danemsg_resolver *r, const char *name,
-					      int ub_err, struct ub_result *res)
+					      int ub_err, struct ub_result *res, int *validate)
 {
 	danemsg_identity *id = identity_new(name);
 	if (!id)
@@ -391,6 +443,7 @@ static danemsg_identity *identity_from_result(const danemsg_resolver *r, const c
 		n++;
 	if (r->pkix && X509_STORE_up_ref(r->pkix))
 		id->pkix = r->pkix;
+	id->keys = keycache_ref(r->keys);
 	if (identity_set_records(id, res->data, res->len, n)) {
 		danemsg_identity_unref(id);
 		return NULL;
@@ -405,16 +458,9 @@ static danemsg_identity *identity_from_result(const danemsg_resolver *r, const c
 	}
 	id->insecure_allowed = !res->secure;
 	/* PKIX-CD wants DNSSEC on the record: never from an allowed insecure answer. */
-	if (r->pkixcd && res->secure)
-		pkixcd_validate_records(r->pkixcd, id);
-	id->status = DANEMSG_ERR_NO_USABLE_RECORD;
-	for (size_t i = 0; i < id->n_records; i++)
-		if (id->records[i].usable)
-			id->status = DANEMSG_OK;
-	if (id->status != DANEMSG_OK)
-		identity_set_why(id, "no record can be used (see each record's reason)");
-	else if (id->insecure_allowed)
-		identity_set_why(id, "INSECURE answer accepted because insecure zones are allowed");
+	*validate = r->pkixcd && res->secure && pkixcd_wanted(id);
+	if (!*validate)
+		settle_status(r, id, 0);
 	return id;
 }
 
@@ -544,15 +590,12 @@ static void query_free(danemsg_resolver *r, struct pending_query *pq)
 	free(pq);
 }
 
-static void on_answer(void *arg, int ub_err, struct ub_result *res)
+/* Completes pq's lookup with id (taken) and frees pq. */
+static void deliver(danemsg_resolver *r, struct pending_query *pq, danemsg_identity *id)
 {
-	struct pending_query *pq = arg;
-	danemsg_resolver *r = pq->r;
-	danemsg_identity *id = identity_from_result(r, pq->name, ub_err, res);
 	struct cache_waiter *w = NULL;
 	struct cache_entry *e;
 
-	ub_resolve_free(res);
 	pthread_mutex_lock(&r->lock);
 	e = cache_find(&r->cache, pq->name);
 	if (e && e->pending && e->generation == pq->generation)
@@ -561,6 +604,82 @@ static void on_answer(void *arg, int ub_err, struct ub_result *res)
 	notify(w, id);
 	danemsg_identity_unref(id);
 	query_free(r, pq);
+}
+
+/* From a fetcher's worker: queues the answer for danemsg_resolver_process. */
+static void on_validated(void *arg, danemsg_identity *id, int temporary)
+{
+	struct pending_query *pq = arg;
+	danemsg_resolver *r = pq->r;
+	uint64_t one = 1;
+
+	pq->id = id;
+	pq->temporary = temporary;
+	pthread_mutex_lock(&r->validated_lock);
+	pq->next = r->validated;
+	r->validated = pq;
+	pthread_mutex_unlock(&r->validated_lock);
+	if (write(r->validated_fd, &one, sizeof(one)) < 0) {
+		/* full (2^64 - 2 unread): already readable */
+	}
+}
+
+/* Delivers the answers the fetcher handed back. */
+static void deliver_validated(danemsg_resolver *r)
+{
+	struct pending_query *pq, *next;
+	uint64_t count;
+
+	if (!r->pkixcd || read(r->validated_fd, &count, sizeof(count)) < 0)
+		return;
+	pthread_mutex_lock(&r->validated_lock);
+	pq = r->validated;
+	r->validated = NULL;
+	pthread_mutex_unlock(&r->validated_lock);
+	for (; pq; pq = next) {
+		next = pq->next;
+		settle_status(r, pq->id, pq->temporary);
+		deliver(r, pq, pq->id);
+	}
+}
+
+/* An answer whose PKIX-CD records need CAs fetched over HTTPS goes to the fetcher's
+ * workers, with what is left of the lookup's time: the thread that delivers answers never
+ * waits for a web server, so a server that hangs delays no other lookup. The query is the
+ * fetcher's until on_validated; expire_overdue may fail the lookup meanwhile. */
+static void hand_off(danemsg_resolver *r, struct pending_query *pq, danemsg_identity *id)
+{
+	uint64_t now = cache_now_ms(), left = 0;
+	struct cache_entry *e;
+
+	pthread_mutex_lock(&r->lock);
+	e = cache_find(&r->cache, pq->name);
+	if (e && e->pending && e->generation == pq->generation && e->deadline_ms > now) {
+		left = e->deadline_ms - now;
+		e->query = NULL;   /* libunbound is done with it: nothing to cancel */
+		e->async_id = 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (left) {
+		pkixcd_submit(r->pkixcd, id, left, on_validated, pq);
+		return;
+	}
+	settle_status(r, id, 1);
+	deliver(r, pq, id);
+}
+
+static void on_answer(void *arg, int ub_err, struct ub_result *res)
+{
+	struct pending_query *pq = arg;
+	danemsg_resolver *r = pq->r;
+	int validate = 0;
+	danemsg_identity *id = identity_from_result(r, pq->name, ub_err, res, &validate);
+
+	ub_resolve_free(res);
+	if (validate)
+		hand_off(r, pq, id);
+	else
+		deliver(r, pq, id);
 }
 
 /* Times out overdue queries: they fail as temporary, without waiting for libunbound. */
@@ -616,6 +735,7 @@ danemsg_err danemsg_resolver_process(danemsg_resolver *r)
 		if (ub_poll(r->ub[k]) && ub_process(r->ub[k]))
 			err = DANEMSG_ERR_DNS_TEMPORARY;
 	pthread_rwlock_unlock(&r->ctx_lock);
+	deliver_validated(r);
 	expire_overdue(r);
 	return err;
 }

@@ -1,16 +1,25 @@
 /* TLSA records (RFC 6698): parsing, and DANE matching of certificates and keys (RFC 7671). */
+#define _GNU_SOURCE   /* memmem, timegm */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <danemsg/publish.h>
 #include <danemsg/tlsa.h>
 
+#include "identity_internal.h"
+#include "jose.h"
 #include "tlsa_internal.h"
 
 /* RDATA is at most 65535 octets on the wire (RFC 1035 section 3.2.1). */
@@ -43,25 +52,167 @@ static const char *unusable_reason(const uint8_t *rdata, size_t rdata_len)
 	return NULL;
 }
 
-/* For x 0 0 and x 1 0: the DER must parse, entirely, into a certificate or a key. */
-static const char *parse_full_data(danemsg_tlsa *rec)
-{
-	const unsigned char *p = rec->data;
-	long len = (long)rec->data_len;
+/*
+ * OpenSSL 3.0 decodes a certificate's public key as it parses the certificate, through its
+ * provider decoders, whose set-up costs ten times the rest of the parse (some 1.2 M
+ * instructions for a P-256 certificate: most of a new name's lookup). Certificates are
+ * parsed here in a library context with no provider at all, where the key stays as DER;
+ * the key is then imported directly (key_import). Made once per process, then read-only,
+ * like jose_algs().
+ */
+static OSSL_LIB_CTX *bare_ctx;
+static CRYPTO_ONCE bare_once = CRYPTO_ONCE_STATIC_INIT;
 
-	if (rec->selector == DANEMSG_TLSA_SEL_CERT) {
-		rec->cert = d2i_X509(NULL, &p, len);
-		if (!rec->cert || p != rec->data + rec->data_len)
-			return "certificate does not parse";
-		rec->pkey = X509_get0_pubkey(rec->cert);
-		if (!rec->pkey)
-			return "certificate public key is not supported";
-		EVP_PKEY_up_ref(rec->pkey);
+static void make_bare_ctx(void)
+{
+	bare_ctx = OSSL_LIB_CTX_new();
+	if (bare_ctx && !OSSL_PROVIDER_load(bare_ctx, "null")) {
+		OSSL_LIB_CTX_free(bare_ctx);
+		bare_ctx = NULL;
+	}
+}
+
+/* A certificate parsed entirely, its key left as DER; NULL when data is not exactly one. */
+static X509 *parse_bare_cert(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *cert;
+
+	if (!CRYPTO_THREAD_run_once(&bare_once, make_bare_ctx) || !bare_ctx ||
+	    !(cert = X509_new_ex(bare_ctx, NULL)))
+		return NULL;
+	if (!d2i_X509(&cert, &p, (long)len) || p != der + len) {
+		X509_free(cert);
 		return NULL;
 	}
-	rec->pkey = d2i_PUBKEY(NULL, &p, len);
-	if (!rec->pkey || p != rec->data + rec->data_len)
-		return "public key does not parse";
+	return cert;
+}
+
+/* An RSA key from its SPKI's bits (RSAPublicKey: the modulus and the exponent, positive). */
+static EVP_PKEY *rsa_import_bits(const unsigned char *bits, int len)
+{
+	const unsigned char *p = bits;
+	STACK_OF(ASN1_TYPE) *seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, len);
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	BIGNUM *n = NULL, *e = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *key = NULL;
+	ASN1_TYPE *tn, *te;
+
+	if (!seq || !bld || p != bits + len || sk_ASN1_TYPE_num(seq) != 2)
+		goto out;
+	tn = sk_ASN1_TYPE_value(seq, 0);
+	te = sk_ASN1_TYPE_value(seq, 1);
+	if (tn->type != V_ASN1_INTEGER || te->type != V_ASN1_INTEGER ||
+	    tn->value.integer->type != V_ASN1_INTEGER || te->value.integer->type != V_ASN1_INTEGER)
+		goto out;   /* negative numbers are V_ASN1_NEG_INTEGER */
+	if (!(n = ASN1_INTEGER_to_BN(tn->value.integer, NULL)) ||
+	    !(e = ASN1_INTEGER_to_BN(te->value.integer, NULL)) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
+	    !(params = OSSL_PARAM_BLD_to_param(bld)))
+		goto out;
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		key = NULL;
+out:
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+	return key;
+}
+
+/* The key of an SPKI whose algorithm needs only its bits: named curves, EdDSA, ECDH, RSA. */
+static EVP_PKEY *key_import_bits(int nid, int param_nid, const unsigned char *bits, int len)
+{
+	static const struct { int nid; const char *name; } raw[] = {
+		{NID_ED25519, "ED25519"}, {NID_X25519, "X25519"},
+		{NID_ED448, "ED448"}, {NID_X448, "X448"},
+	};
+	const char *group = OBJ_nid2sn(param_nid);
+	EVP_PKEY_CTX *ctx;
+	EVP_PKEY *key = NULL;
+	OSSL_PARAM params[3];
+
+	if (nid == NID_rsaEncryption)   /* its parameters: NULL (read as absent here) */
+		return rsa_import_bits(bits, len);
+	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++)
+		if (nid == raw[i].nid)
+			return param_nid == NID_undef ?
+				EVP_PKEY_new_raw_public_key_ex(NULL, raw[i].name, NULL, bits,
+							       (size_t)len) : NULL;
+	if (nid != NID_X9_62_id_ecPublicKey || (param_nid != NID_X9_62_prime256v1 &&
+	    param_nid != NID_secp384r1 && param_nid != NID_secp521r1))
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)bits,
+						      (size_t)len);
+	params[2] = OSSL_PARAM_construct_end();
+	/* The import checks the point is on the curve. */
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		key = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return key;
+}
+
+/* The key of an SPKI (DER of exactly that length): imported from its bits where the
+ * algorithm allows, else through OpenSSL's decoders. NULL when it does not parse. */
+static EVP_PKEY *key_import(const uint8_t *spki, size_t len)
+{
+	const unsigned char *p = spki;
+	X509_PUBKEY *pub = NULL;
+	const unsigned char *bits;
+	const void *param = NULL;
+	int bits_len, param_type = V_ASN1_UNDEF;
+	ASN1_OBJECT *alg_obj;
+	X509_ALGOR *alg;
+	EVP_PKEY *key = NULL;
+
+	if (len > TLSA_RDATA_MAX || !CRYPTO_THREAD_run_once(&bare_once, make_bare_ctx) ||
+	    !bare_ctx || !(pub = X509_PUBKEY_new_ex(bare_ctx, NULL)))
+		return NULL;
+	if (d2i_X509_PUBKEY(&pub, &p, (long)len) && p == spki + len &&
+	    X509_PUBKEY_get0_param(&alg_obj, &bits, &bits_len, &alg, pub)) {
+		X509_ALGOR_get0(NULL, &param_type, &param, alg);
+		key = key_import_bits(OBJ_obj2nid(alg_obj),
+				      param_type == V_ASN1_OBJECT ? OBJ_obj2nid(param) : NID_undef,
+				      bits, bits_len);
+		if (!key) {
+			/* other algorithms (RSA, other curves, explicit ones): the decoders, which
+			 * also judge the keys the import refused */
+			p = spki;
+			key = d2i_PUBKEY(NULL, &p, (long)len);
+			if (key && p != spki + len) {
+				EVP_PKEY_free(key);
+				key = NULL;
+			}
+		}
+	}
+	X509_PUBKEY_free(pub);
+	ERR_clear_error();
+	return key;
+}
+
+/* Where the DER of a certificate's SubjectPublicKeyInfo lies inside the certificate's. */
+static const char *locate_spki(danemsg_tlsa *rec, X509 *cert)
+{
+	unsigned char *der = NULL;
+	int der_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	const uint8_t *at = der_len > 0 ? memmem(rec->data, rec->data_len, der, (size_t)der_len)
+					: NULL;
+
+	OPENSSL_free(der);
+	if (!at)
+		return "certificate public key is not supported";
+	rec->spki_off = (size_t)(at - rec->data);
+	rec->spki_len = (size_t)der_len;
 	return NULL;
 }
 
@@ -71,6 +222,110 @@ void danemsg_tlsa_init(danemsg_tlsa *rec)
 		return;
 	memset(rec, 0, sizeof(*rec));
 	rec->struct_size = sizeof(*rec);
+}
+
+static int asn1_time_seconds(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+
+	if (!t || !ASN1_TIME_to_tm(t, &tm))
+		return 0;
+	*out = (int64_t)timegm(&tm);
+	return 1;
+}
+
+/* keyUsage as OpenSSL reads it (X509_get_key_usage), without its extension cache, which
+ * needs a digest: all uses without the extension, none with a broken or repeated one. */
+static uint32_t key_usage_of(X509 *cert)
+{
+	int found = -1;
+	ASN1_BIT_STRING *usage = X509_get_ext_d2i(cert, NID_key_usage, &found, NULL);
+	uint32_t bits = 0;
+
+	if (!usage)
+		return found == -1 ? DANEMSG_TLSA_KEY_USAGE_ANY : 0;
+	if (usage->length > 0)
+		bits = usage->data[0];
+	if (usage->length > 1)
+		bits |= (uint32_t)usage->data[1] << 8;
+	ASN1_BIT_STRING_free(usage);
+	return bits;
+}
+
+/* Does the record's key import (a key a certificate carries, or a bare one)? */
+static const char *key_supported(const danemsg_tlsa *rec)
+{
+	EVP_PKEY *key = key_import(rec->data + rec->spki_off, rec->spki_len);
+
+	EVP_PKEY_free(key);
+	return key ? NULL : rec->has_cert ? "certificate public key is not supported"
+					  : "public key does not parse";
+}
+
+/* What matching and verification need of a certificate, so that it need not be kept. */
+static const char *cert_facts(danemsg_tlsa *rec, X509 *cert)
+{
+	size_t len;
+	const char *reason;
+
+	if (!asn1_time_seconds(X509_get0_notBefore(cert), &rec->not_before) ||
+	    !asn1_time_seconds(X509_get0_notAfter(cert), &rec->not_after))
+		return "certificate validity dates do not parse";
+	rec->key_usage = key_usage_of(cert);
+	rec->has_cert = 1;
+	if (jose_b64url_encode(rec->sha256, sizeof(rec->sha256), rec->x5t_s256,
+			       sizeof(rec->x5t_s256), &len))
+		return "out of memory";
+	if ((reason = locate_spki(rec, cert)))
+		return reason;
+	return key_supported(rec);
+}
+
+/* For x 0 0 and x 1 0: the DER must parse, entirely, into a certificate or a key; the
+ * facts are kept, the parsed objects are not. */
+static const char *take_facts(danemsg_tlsa *rec)
+{
+	const struct jose_algs *algs = jose_algs();
+	const char *reason;
+	X509 *cert;
+
+	if (!algs || !EVP_Digest(rec->data, rec->data_len, rec->sha256, NULL, algs->sha256, NULL))
+		return "SHA-256 is not available";
+	if (rec->selector == DANEMSG_TLSA_SEL_CERT) {
+		if (!(cert = parse_bare_cert(rec->data, rec->data_len)))
+			return "certificate does not parse";
+		reason = cert_facts(rec, cert);
+		X509_free(cert);
+		return reason;
+	}
+	rec->spki_off = 0;
+	rec->spki_len = rec->data_len;
+	rec->not_after = INT64_MAX;
+	rec->key_usage = DANEMSG_TLSA_KEY_USAGE_ANY;
+	return key_supported(rec);
+}
+
+/* The facts of a record that turned out unusable: none, so none can be used. */
+static void forget_facts(danemsg_tlsa *rec)
+{
+	rec->has_cert = 0;
+	rec->spki_off = rec->spki_len = 0;
+	memset(rec->sha256, 0, sizeof(rec->sha256));
+	memset(rec->x5t_s256, 0, sizeof(rec->x5t_s256));
+	rec->not_before = rec->not_after = 0;
+	rec->key_usage = 0;
+}
+
+const char *tlsa_take_facts(danemsg_tlsa *rec)
+{
+	const char *reason = take_facts(rec);
+
+	if (reason) {
+		/* Half-taken facts would only invite their use. */
+		forget_facts(rec);
+		ERR_clear_error();
+	}
+	return reason;
 }
 
 /* danemsg_tlsa_parse into an empty record of ours. */
@@ -99,15 +354,7 @@ static danemsg_err parse_record(const uint8_t *rdata, size_t rdata_len, danemsg_
 		out->data_len = rdata_len - 3;
 	}
 	if (!reason && out->matching_type == DANEMSG_TLSA_MATCH_FULL)
-		reason = parse_full_data(out);
-	if (reason) {
-		/* Half-parsed objects would only invite their use. */
-		X509_free(out->cert);
-		EVP_PKEY_free(out->pkey);
-		out->cert = NULL;
-		out->pkey = NULL;
-		ERR_clear_error();
-	}
+		reason = tlsa_take_facts(out);
 	out->usable = reason == NULL;
 	out->unusable_reason = reason;
 	return DANEMSG_OK;
@@ -132,8 +379,6 @@ void danemsg_tlsa_clear(danemsg_tlsa *rec)
 
 	if (!rec)
 		return;
-	X509_free(rec->cert);
-	EVP_PKEY_free(rec->pkey);
 	free(rec->data);
 	/* the caller's record: no more than its size; a zeroed one has at least the first
 	 * version's fields */
@@ -177,6 +422,38 @@ danemsg_err tlsa_array_copy(const danemsg_tlsa *recs, size_t n, danemsg_tlsa *ou
 	return err;
 }
 
+danemsg_err danemsg_tlsa_cert(const danemsg_tlsa *rec, X509 **out)
+{
+	const unsigned char *p;
+
+	if (!rec || !out)
+		return DANEMSG_ERR_INVALID_ARG;
+	*out = NULL;
+	if (rec->selector != DANEMSG_TLSA_SEL_CERT || rec->matching_type != DANEMSG_TLSA_MATCH_FULL
+	    || !rec->data || rec->data_len == 0 || rec->data_len > TLSA_RDATA_MAX)
+		return DANEMSG_ERR_NOT_FOUND;
+	p = rec->data;
+	*out = d2i_X509(NULL, &p, (long)rec->data_len);
+	if (*out && p != rec->data + rec->data_len) {
+		X509_free(*out);
+		*out = NULL;
+	}
+	ERR_clear_error();
+	return *out ? DANEMSG_OK : DANEMSG_ERR_NOT_FOUND;
+}
+
+danemsg_err danemsg_tlsa_pkey(const danemsg_tlsa *rec, EVP_PKEY **out)
+{
+	if (!rec || !out)
+		return DANEMSG_ERR_INVALID_ARG;
+	*out = NULL;
+	if (!rec->data || rec->spki_len == 0 || rec->spki_len > rec->data_len ||
+	    rec->spki_off > rec->data_len - rec->spki_len)
+		return DANEMSG_ERR_NOT_FOUND;
+	*out = key_import(rec->data + rec->spki_off, rec->spki_len);
+	return *out ? DANEMSG_OK : DANEMSG_ERR_NOT_FOUND;
+}
+
 const char *danemsg_tlsa_usage_name(uint8_t usage)
 {
 	static const char *const names[] = {"PKIX-TA", "PKIX-EE", "DANE-TA", "DANE-EE",
@@ -218,7 +495,7 @@ static int record_usable(const danemsg_tlsa *rec)
 	if (rec->selector > DANEMSG_TLSA_SEL_SPKI || rec->matching_type > DANEMSG_TLSA_MATCH_SHA512)
 		return 0;
 	if (rec->matching_type == DANEMSG_TLSA_MATCH_FULL) {
-		if (!rec->pkey || (rec->selector == DANEMSG_TLSA_SEL_CERT && !rec->cert))
+		if (!rec->spki_len || rec->has_cert != (rec->selector == DANEMSG_TLSA_SEL_CERT))
 			return 0;
 	}
 	return 1;
@@ -428,6 +705,32 @@ static danemsg_err match_dane_ee(const danemsg_tlsa *rec, X509 *ee, int *ok)
 	return cert_matches(rec, ee, ok);
 }
 
+/* chains_to_anchor() with the certificate a 2 0 0 record carries, parsed for the purpose. */
+static danemsg_err chains_to_record(const danemsg_tlsa *rec, X509 *ee, STACK_OF(X509) *chain,
+				    const char *host, size_t host_len, int *ok)
+{
+	X509 *anchor = NULL;
+	danemsg_err err;
+
+	*ok = 0;
+	if (danemsg_tlsa_cert(rec, &anchor) != DANEMSG_OK)
+		return DANEMSG_OK;   /* cannot happen to a usable record: matches nothing */
+	err = chains_to_anchor(anchor, ee, chain, host, host_len, ok);
+	X509_free(anchor);
+	return err;
+}
+
+/* Is cert signed by the key a 2 1 0 record carries? */
+static int signed_by_record(X509 *cert, const danemsg_tlsa *rec)
+{
+	EVP_PKEY *key = NULL;
+	int ok = danemsg_tlsa_pkey(rec, &key) == DANEMSG_OK && X509_verify(cert, key) == 1;
+
+	EVP_PKEY_free(key);
+	ERR_clear_error();
+	return ok;
+}
+
 static danemsg_err match_dane_ta(const danemsg_tlsa *rec, X509 *ee, STACK_OF(X509) *chain,
 				 const char *host, size_t host_len, int *ok)
 {
@@ -438,7 +741,7 @@ static danemsg_err match_dane_ta(const danemsg_tlsa *rec, X509 *ee, STACK_OF(X50
 	*ok = 0;
 	/* 2 0 0 carries the trust anchor itself: whether or not the chain repeats it. */
 	if (rec->selector == DANEMSG_TLSA_SEL_CERT && rec->matching_type == DANEMSG_TLSA_MATCH_FULL)
-		return chains_to_anchor(rec->cert, ee, chain, host, host_len, ok);
+		return chains_to_record(rec, ee, chain, host, host_len, ok);
 
 	for (int i = 0; i < nchain; i++) {
 		X509 *candidate = sk_X509_value(chain, i);
@@ -462,10 +765,8 @@ static danemsg_err match_dane_ta(const danemsg_tlsa *rec, X509 *ee, STACK_OF(X50
 	if (rec->selector != DANEMSG_TLSA_SEL_SPKI || rec->matching_type != DANEMSG_TLSA_MATCH_FULL)
 		return DANEMSG_OK;
 	top = nchain > 0 ? sk_X509_value(chain, nchain - 1) : ee;
-	if (X509_verify(top, rec->pkey) != 1) {
-		ERR_clear_error();
+	if (!signed_by_record(top, rec))
 		return DANEMSG_OK;
-	}
 	return chains_to_anchor(top, ee, chain, host, host_len, ok);
 }
 
@@ -550,7 +851,9 @@ static danemsg_err pkey_matches(const danemsg_tlsa *rec, EVP_PKEY *pkey, int *ok
 	if (rec->usage != DANEMSG_TLSA_DANE_EE)
 		return DANEMSG_OK;
 	if (rec->matching_type == DANEMSG_TLSA_MATCH_FULL) {
-		*ok = EVP_PKEY_eq(rec->pkey, pkey) == 1;
+		EVP_PKEY *mine = NULL;
+		*ok = danemsg_tlsa_pkey(rec, &mine) == DANEMSG_OK && EVP_PKEY_eq(mine, pkey) == 1;
+		EVP_PKEY_free(mine);
 		ERR_clear_error();
 		return DANEMSG_OK;
 	}
@@ -597,4 +900,56 @@ danemsg_err danemsg_tlsa_match_pkey(const danemsg_tlsa *recs, size_t n, EVP_PKEY
 		}
 	}
 	return any_usable ? DANEMSG_ERR_NO_MATCH : DANEMSG_ERR_NO_USABLE_RECORD;
+}
+
+/* Reads a decimal 0..255 after optional blanks; NULL if there is none. */
+static const char *parse_octet(const char *p, uint8_t *out)
+{
+	unsigned v = 0;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return NULL;
+	for (; isdigit((unsigned char)*p); p++)
+		if ((v = v * 10 + (unsigned)(*p - '0')) > 255)
+			return NULL;
+	*out = (uint8_t)v;
+	return p;
+}
+
+danemsg_err danemsg_tlsa_rdata_from_text(const char *text, uint8_t *buf, size_t buflen,
+					 size_t *outlen)
+{
+	uint8_t field[3];
+	const char *p = text;
+	size_t digits = 0;
+	if (!text || !outlen || (!buf && buflen))
+		return DANEMSG_ERR_INVALID_ARG;
+	for (int i = 0; i < 3; i++)
+		if (!(p = parse_octet(p, &field[i])) || (*p != ' ' && *p != '\t'))
+			return DANEMSG_ERR_MALFORMED;
+	for (const char *q = p; *q; q++) {
+		if (*q == ' ' || *q == '\t')
+			continue;
+		if (!isxdigit((unsigned char)*q))
+			return DANEMSG_ERR_MALFORMED;
+		if (++digits > 2 * (TLSA_RDATA_MAX - 3))
+			return DANEMSG_ERR_TOO_LARGE;
+	}
+	if (digits == 0 || digits % 2)
+		return DANEMSG_ERR_MALFORMED;
+	*outlen = 3 + digits / 2;
+	if (buflen < *outlen)
+		return DANEMSG_ERR_BUFFER_TOO_SMALL;
+	memcpy(buf, field, 3);
+	digits = 0;
+	for (; *p; p++) {
+		int v = OPENSSL_hexchar2int((unsigned char)*p);
+		if (v < 0)
+			continue;       /* a blank: anything else was refused above */
+		buf[3 + digits / 2] = digits % 2 ? (uint8_t)(buf[3 + digits / 2] | v) :
+				      (uint8_t)(v << 4);
+		digits++;
+	}
+	return DANEMSG_OK;
 }

@@ -14,6 +14,7 @@
 #include <danemsg.h>
 
 #include "abi.h"
+#include "base64.h"
 #include "chain_internal.h"
 #include "credential_internal.h"
 #include "dname.h"
@@ -65,32 +66,38 @@ static void bare_name(const char *canon, char *out, size_t len)
 /* ---- keys an identity publishes ---- */
 
 /* Can this key receive encrypted messages, per its type and certificate's keyUsage? */
-static int can_encrypt_to(EVP_PKEY *key, X509 *cert, int compat)
+static int can_encrypt_to(EVP_PKEY *key, const danemsg_tlsa *rec, int compat)
 {
 	jose_alg alg = jose_kw_alg_for_key(key);
 	if (alg == JOSE_ALG_UNKNOWN || (compat && alg != JOSE_ALG_RSA_OAEP_256))
 		return 0;
-	if (cert && (X509_get_extension_flags(cert) & EXFLAG_KUSAGE)) {
+	if (rec->key_usage != DANEMSG_TLSA_KEY_USAGE_ANY) {
 		uint32_t need = alg == JOSE_ALG_RSA_OAEP_256 ? KU_KEY_ENCIPHERMENT : KU_KEY_AGREEMENT;
-		return (X509_get_key_usage(cert) & need) != 0;
+		return (rec->key_usage & need) != 0;
 	}
 	return 1;
 }
 
 /* The record to encrypt to: a usable record with a whole key that can receive; when
- * several can (a rollover), the newest certificate. */
-static const danemsg_tlsa *pick_encryption_record(const danemsg_identity *id, int compat)
+ * several can (a rollover), the newest certificate. *key: its key, the caller's. */
+static const danemsg_tlsa *pick_encryption_record(const danemsg_identity *id, int compat,
+						  EVP_PKEY **key)
 {
 	const danemsg_tlsa *best = NULL;
+	*key = NULL;
 	for (size_t i = 0; i < danemsg_identity_record_count(id); i++) {
 		const danemsg_tlsa *rec = danemsg_identity_record(id, i);
-		if (!rec->usable || !rec->pkey || !can_encrypt_to(rec->pkey, rec->cert, compat) ||
-		    !identity_record_key_trusted(id, rec))
+		EVP_PKEY *k = NULL;
+		if (!rec->usable || identity_record_pkey(id, rec, &k) ||
+		    !can_encrypt_to(k, rec, compat) || !identity_record_key_trusted(id, rec) ||
+		    (best && !(rec->has_cert && (!best->has_cert ||
+						 rec->not_before > best->not_before)))) {
+			EVP_PKEY_free(k);
 			continue;
-		if (!best || (rec->cert && (!best->cert ||
-			    ASN1_TIME_compare(X509_get0_notBefore(rec->cert),
-					      X509_get0_notBefore(best->cert)) > 0)))
-			best = rec;
+		}
+		EVP_PKEY_free(*key);
+		*key = k;
+		best = rec;
 	}
 	return best;
 }
@@ -104,8 +111,10 @@ static int dns_holds_my_key(danemsg_resolver *r, const danemsg_credential *sende
 		EVP_PKEY *mine = danemsg_credential_sign_key(sender);
 		for (size_t i = 0; i < danemsg_identity_record_count(id) && !held; i++) {
 			const danemsg_tlsa *rec = danemsg_identity_record(id, i);
-			held = rec->usable && rec->usage == DANEMSG_TLSA_DANE_EE && rec->pkey &&
-			       EVP_PKEY_eq(rec->pkey, mine) == 1;
+			EVP_PKEY *key = NULL;
+			held = rec->usable && rec->usage == DANEMSG_TLSA_DANE_EE &&
+			       !identity_record_pkey(id, rec, &key) && EVP_PKEY_eq(key, mine) == 1;
+			EVP_PKEY_free(key);
 		}
 	}
 	danemsg_identity_unref(id);
@@ -118,46 +127,35 @@ static json_t *x5c_entry(X509 *cert)
 {
 	unsigned char *der = NULL;
 	int len = i2d_X509(cert, &der);
-	char *b64;
+	char *b64 = NULL;
+	size_t b64_len = 0;
 	json_t *s = NULL;
 	if (len <= 0)
 		return NULL;
-	b64 = malloc(4 * ((size_t)len + 2) / 3 + 1);
-	if (b64) {
-		EVP_EncodeBlock((unsigned char *)b64, der, len);
-		s = json_string(b64);
-	}
+	if (util_base64_encode_alloc(der, (size_t)len, &b64, &b64_len) == DANEMSG_OK)
+		s = json_stringn_nocheck(b64, b64_len);
 	free(b64);
 	OPENSSL_free(der);
 	return s;
 }
 
-/* Strict: decodes, and the text must be exactly the canonical encoding of the result. */
+/* Strict (util_base64_decode_alloc): one certificate has exactly one text. */
 static X509 *x5c_decode(const char *b64)
 {
-	size_t len = strlen(b64);
-	unsigned char *der, *canon;
+	size_t len = strlen(b64), der_len;
+	uint8_t *der;
 	const unsigned char *p;
-	X509 *cert = NULL;
-	int n;
+	X509 *cert;
 
-	if (len == 0 || len % 4 || len > 16384)
+	if (len == 0 || len > 16384 || util_base64_decode_alloc(b64, len, &der, &der_len))
 		return NULL;
-	der = malloc(len);
-	canon = malloc(len + 1);
-	if (der && canon && (n = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)len)) > 0) {
-		n -= (b64[len - 1] == '=') + (b64[len - 2] == '=');
-		EVP_EncodeBlock(canon, der, n);
-		p = der;
-		if (!strcmp((char *)canon, b64))
-			cert = d2i_X509(NULL, &p, n);
-		if (cert && p != der + n) {
-			X509_free(cert);
-			cert = NULL;
-		}
+	p = der;
+	cert = d2i_X509(NULL, &p, (long)der_len);
+	if (cert && p != der + der_len) {
+		X509_free(cert);
+		cert = NULL;
 	}
 	free(der);
-	free(canon);
 	return cert;
 }
 
@@ -237,14 +235,14 @@ static danemsg_err recipient_keys(danemsg_resolver *r, char names[][NAME_BUF], s
 				  json_t **headers, char *errbuf, size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
-		char locator[300], x5t[JOSE_THUMBPRINT_SIZE];
+		char locator[300];
 		const danemsg_tlsa *rec;
 		danemsg_err err = danemsg_resolver_lookup(r, names[i], &ids[i]);
 		if (err)
 			return errbuf_set(errbuf, errlen, err, "recipient %s: %s%s%s", names[i],
 				    danemsg_strerror(err), danemsg_identity_why(ids[i]) ? ": " : "",
 				    danemsg_identity_why(ids[i]) ? danemsg_identity_why(ids[i]) : "");
-		rec = pick_encryption_record(ids[i], compat);
+		rec = pick_encryption_record(ids[i], compat, &rcpt[i].key);
 		if (!rec)
 			return errbuf_set(errbuf, errlen, DANEMSG_ERR_NO_USABLE_RECORD,
 				    "recipient %s publishes no %skey that messages can be encrypted to",
@@ -253,9 +251,8 @@ static danemsg_err recipient_keys(danemsg_resolver *r, char names[][NAME_BUF], s
 		if (!headers[i] || danemsg_locator_format(names[i], locator, sizeof(locator)))
 			return DANEMSG_ERR_NOMEM;
 		json_object_set_new(headers[i], "x5u", json_string(locator));
-		if (rec->cert && !compat && !jose_x5t_s256(rec->cert, x5t))
-			json_object_set_new(headers[i], "x5t#S256", json_string(x5t));
-		rcpt[i].key = rec->pkey;
+		if (rec->has_cert && !compat)
+			json_object_set_new(headers[i], "x5t#S256", json_string(rec->x5t_s256));
 		rcpt[i].alg = JOSE_ALG_UNKNOWN;
 		rcpt[i].header = headers[i];
 	}
@@ -270,7 +267,7 @@ danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 	danemsg_seal_options options, *opts = &options;
 	char (*names)[NAME_BUF] = NULL;
 	danemsg_identity *ids[MAX_RECIPIENTS] = {0};
-	jose_recipient rcpt[MAX_RECIPIENTS];
+	jose_recipient rcpt[MAX_RECIPIENTS] = {0};
 	json_t *headers[MAX_RECIPIENTS] = {0}, *sig_header = NULL, *enc_header = NULL;
 	char *jws = NULL;
 	size_t jws_len = 0;
@@ -292,9 +289,11 @@ danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 	if (msg_len > JOSE_MAX_INPUT / 2)
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_TOO_LARGE, "message over %u bytes",
 			    JOSE_MAX_INPUT / 2);
+	/* Native: the key's own alg, which fits it by construction (UNKNOWN when none does). */
 	sig_alg = opts->compat ? JOSE_ALG_RS256 :
 				 jose_sig_alg_for_key(danemsg_credential_sign_key(sender));
-	if (jose_alg_check_key(sig_alg, danemsg_credential_sign_key(sender)))
+	if (sig_alg == JOSE_ALG_UNKNOWN ||
+	    (opts->compat && jose_alg_check_key(sig_alg, danemsg_credential_sign_key(sender))))
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_ALGORITHM, "%s",
 			    opts->compat ? "the reference format needs an RSA identity (RS256)"
 					 : "the sender's key cannot sign messages");
@@ -314,8 +313,8 @@ danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 		err = signed_header_with_chain(r, sender, names, n, opts, &sig_header, errbuf,
 					       errlen);
 	if (!err)
-		err = jose_jws_sign(danemsg_credential_sign_key(sender), sig_alg, sig_header, msg,
-				    msg_len, &jws, &jws_len);
+		err = credential_jws_sign(sender, sig_alg, sig_header, msg, msg_len, &jws,
+					  &jws_len);
 	if (!err) {
 		enc_header = json_object();
 		if (!enc_header)
@@ -338,6 +337,7 @@ danemsg_err danemsg_seal(danemsg_resolver *r, const danemsg_credential *sender,
 	json_decref(enc_header);
 	for (size_t i = 0; i < n; i++) {
 		json_decref(headers[i]);
+		EVP_PKEY_free(rcpt[i].key);
 		danemsg_identity_unref(ids[i]);
 	}
 	free(names);
@@ -359,10 +359,11 @@ struct open_state {
 	char sender[NAME_BUF];
 	danemsg_format format;
 	danemsg_identity *sender_id;
-	EVP_PKEY *verified_by;       /* borrowed from a record, or owned via ee */
+	EVP_PKEY *verified_by;       /* the key that verified (a reference of ours) */
 	X509 *ee;                    /* certificate carried in the message, if any */
 	STACK_OF(X509) *chain;
-	X509 *key_cert;              /* the certificate whose key verified, if known */
+	X509 *key_cert;              /* the carried certificate whose key verified, or NULL */
+	const danemsg_tlsa *key_rec; /* the record in DNS whose key verified, or NULL */
 	int64_t iat, exp, now;
 	danemsg_message *msg;
 };
@@ -639,11 +640,13 @@ static danemsg_err verify_signature(struct open_state *s)
 		if (jose_jws_verify(&s->jws, X509_get0_pubkey(s->ee)))
 			return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_BAD_SIGNATURE,
 				    "the signature does not verify");
+		if (!EVP_PKEY_up_ref(X509_get0_pubkey(s->ee)))
+			return DANEMSG_ERR_NOMEM;
 		s->verified_by = X509_get0_pubkey(s->ee);
 		return DANEMSG_OK;
 	}
 	/* Keys in DNS: the record of the certificate x5t#S256 names, or any that fits. */
-	err = identity_verify_jws(s->sender_id, &s->jws, x5t, 0, &s->verified_by, &s->key_cert);
+	err = identity_verify_jws(s->sender_id, &s->jws, x5t, 0, &s->verified_by, &s->key_rec);
 	if (!err)
 		return DANEMSG_OK;
 	if (err == DANEMSG_ERR_UNKNOWN_SENDER)
@@ -658,10 +661,13 @@ static danemsg_err verify_signature(struct open_state *s)
 static danemsg_err check_certificate_dates(struct open_state *s)
 {
 	time_t now = (time_t)s->now;
-	if (s->key_cert && X509_cmp_time(X509_get0_notAfter(s->key_cert), &now) < 0)
+	const danemsg_tlsa *rec = s->key_rec;
+	if ((s->key_cert && X509_cmp_time(X509_get0_notAfter(s->key_cert), &now) < 0) ||
+	    (rec && rec->has_cert && rec->not_after < s->now))
 		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
 			    "the sender's certificate has expired");
-	if (s->key_cert && X509_cmp_time(X509_get0_notBefore(s->key_cert), &now) > 0)
+	if ((s->key_cert && X509_cmp_time(X509_get0_notBefore(s->key_cert), &now) > 0) ||
+	    (rec && rec->has_cert && rec->not_before > s->now))
 		return errbuf_set(s->errbuf, s->errlen, DANEMSG_ERR_EXPIRED,
 			    "the sender's certificate is not yet valid");
 	return DANEMSG_OK;
@@ -695,6 +701,21 @@ static danemsg_err check_replay(struct open_state *s, char *id, size_t idlen)
 				  "message %s from %s was already received", id, s->sender);
 	return err ? errbuf_set(s->errbuf, s->errlen, err, "replay cache: %s",
 				danemsg_strerror(err)) : DANEMSG_OK;
+}
+
+/*
+ * The SHA-256 of the certificate that verified, when the signed header names it: the
+ * signature verified only with a certificate whose x5t#S256 equals the header's
+ * (verify_signature and identity_verify_jws skip any other), so the header's thumbprint is
+ * that digest, already computed once; hashing the certificate again cost a tenth of an open.
+ */
+static int key_cert_digest(const struct open_state *s, uint8_t md[32])
+{
+	const char *x5t = json_string_value(json_object_get(s->jws.protected_header,
+							     "x5t#S256"));
+	size_t n = 0;
+	return s->key_cert && x5t && !jose_b64url_decode(x5t, strlen(x5t), md, 32, &n) &&
+	       n == 32;
 }
 
 static danemsg_err build_message(struct open_state *s, const char *id)
@@ -740,6 +761,15 @@ static danemsg_err build_message(struct open_state *s, const char *id)
 	m->exp = s->exp;
 	m->sig_alg = jose_alg_name(s->jws.alg);
 	m->enc_alg = jose_enc_name(s->jwe.enc);
+	if (s->key_rec) {   /* of the record's certificate or key, taken when it was cached */
+		danemsg_hex_encode(s->key_rec->sha256, sizeof(s->key_rec->sha256), m->key_sha256,
+				   sizeof(m->key_sha256));
+		return DANEMSG_OK;
+	}
+	if (key_cert_digest(s, md)) {
+		danemsg_hex_encode(md, sizeof(md), m->key_sha256, sizeof(m->key_sha256));
+		return DANEMSG_OK;
+	}
 	der_len = s->key_cert ? i2d_X509(s->key_cert, &der) : i2d_PUBKEY(s->verified_by, &der);
 	if (der_len > 0 && jose_algs()
 	    && EVP_Digest(der, (size_t)der_len, md, NULL, jose_algs()->sha256, NULL))
@@ -757,6 +787,7 @@ static void open_state_clear(struct open_state *s)
 		free(s->inner);
 	}
 	danemsg_identity_unref(s->sender_id);
+	EVP_PKEY_free(s->verified_by);
 	X509_free(s->ee);
 	sk_X509_pop_free(s->chain, X509_free);
 	danemsg_message_free(s->msg);

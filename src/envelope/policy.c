@@ -16,6 +16,7 @@
 #include "dname.h"
 #include "error_internal.h"
 #include "policy_internal.h"
+#include "util.h"
 
 /* ---- replay cache: a hash set of (sender, id) with expiry ---- */
 
@@ -41,14 +42,6 @@ struct danemsg_replay_cache {
 	struct sender_quota **senders;
 	size_t n_sender_buckets, n_senders, sender_max;
 };
-
-static uint32_t key_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
 
 danemsg_err danemsg_replay_cache_new(size_t max_entries, danemsg_replay_cache **out)
 {
@@ -156,7 +149,7 @@ static void replay_grow(danemsg_replay_cache *c)
 		struct replay_entry *e = c->buckets[i];
 		while (e) {
 			struct replay_entry *next = e->next;
-			size_t j = key_hash(e->key) & (n - 1);
+			size_t j = util_fnv1a(e->key) & (n - 1);
 			e->next = b[j];
 			b[j] = e;
 			e = next;
@@ -170,7 +163,7 @@ static void replay_grow(danemsg_replay_cache *c)
 static danemsg_err replay_insert(danemsg_replay_cache *c, const char *key, int64_t expires_at,
 				 int64_t now, int only_if_new)
 {
-	uint32_t h = key_hash(key);
+	uint32_t h = util_fnv1a(key);
 	struct replay_entry **head = &c->buckets[h & (c->n_buckets - 1)], *e;
 
 	if (expires_at <= c->floor)
@@ -241,7 +234,7 @@ static void senders_sweep(danemsg_replay_cache *c, int64_t now)
 static int64_t *sender_slot(danemsg_replay_cache *c, const char *sender, int64_t now,
 			    danemsg_err *err)
 {
-	struct sender_quota **head = &c->senders[key_hash(sender) & (c->n_sender_buckets - 1)];
+	struct sender_quota **head = &c->senders[util_fnv1a(sender) & (c->n_sender_buckets - 1)];
 	struct sender_quota *q;
 	size_t len;
 

@@ -249,7 +249,8 @@ static danemsg_err check_claims(const danemsg_token_policy *p, const char *usern
 			    (long long)(c->exp - c->iat), p->max_lifetime);
 	if (c->iat > now + (int64_t)p->max_skew)
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_EXPIRED,
-				  "the token is issued %lld s in the future", (long long)(c->iat - now));
+				  "the token is issued %lld s in the future",
+				  (long long)(c->iat - now));
 	if (last_use(p, c) <= now)
 		return errbuf_set(errbuf, errlen, DANEMSG_ERR_EXPIRED,
 				  "the token expired %lld s ago",
@@ -285,7 +286,7 @@ static danemsg_err check_signature(const danemsg_identity *id, const jose_jws *j
 	size_t n = strlen(sub);
 	danemsg_err err = danemsg_identity_status(id);
 	EVP_PKEY *key;
-	X509 *cert;
+	const danemsg_tlsa *rec;
 
 	/* id's name has a trailing dot, sub has none: another name's keys never vouch */
 	if (!name || strncmp(name, sub, n) || strcmp(name + n, "."))
@@ -294,7 +295,8 @@ static danemsg_err check_signature(const danemsg_identity *id, const jose_jws *j
 	if (err)
 		return errbuf_set(errbuf, errlen, err, "%s: %s%s%s", sub, danemsg_strerror(err),
 				  why ? ": " : "", why ? why : "");
-	err = identity_verify_jws(id, jws, x5t, 1, &key, &cert);
+	err = identity_verify_jws(id, jws, x5t, 1, &key, &rec);
+	EVP_PKEY_free(key);
 	if (err == DANEMSG_ERR_UNKNOWN_SENDER)
 		return errbuf_set(errbuf, errlen, err,
 				  "%s publishes no %s key (in full) that the token names", sub,

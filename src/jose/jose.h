@@ -33,6 +33,8 @@
 
 #include <danemsg/error.h>
 
+#include "base64.h"
+
 /* Bounds on outside data. */
 #define JOSE_MAX_INPUT   (1u << 20)  /* a whole serialized JWS or JWE, in bytes */
 #define JOSE_MAX_HEADER  8192u       /* one decoded header (protected or not), in bytes */
@@ -56,28 +58,7 @@ const struct jose_algs *jose_algs(void);
 /* Length of a base64url SHA-256 digest (thumbprints, x5t#S256) plus its NUL. */
 #define JOSE_THUMBPRINT_SIZE 44
 
-/* ---- base64url without padding (RFC 7515 section 2) ---- */
-
-/* Encoded length of n bytes (no padding, no NUL). */
-size_t jose_b64url_encoded_len(size_t n);
-/* Upper bound of the decoded length of n characters. */
-size_t jose_b64url_decoded_max(size_t n);
-
-/* Encodes into out (out_size must hold the text plus a NUL); *out_len = text length.
- * Short buffer: DANEMSG_ERR_BUFFER_TOO_SMALL, nothing written past out_size. */
-danemsg_err jose_b64url_encode(const uint8_t *in, size_t in_len, char *out, size_t out_size,
-			       size_t *out_len);
-/* Encodes into a new NUL-terminated string; out_len may be NULL. */
-danemsg_err jose_b64url_encode_alloc(const uint8_t *in, size_t in_len, char **out,
-				     size_t *out_len);
-
-/* Strict decoding: only [A-Za-z0-9_-], no '=', no whitespace, length not 4n+1, zero
- * trailing bits. Otherwise DANEMSG_ERR_MALFORMED. in need not be NUL-terminated. */
-danemsg_err jose_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_size,
-			       size_t *out_len);
-/* Decodes into a new buffer (at least 1 byte allocated even for empty input). */
-danemsg_err jose_b64url_decode_alloc(const char *in, size_t in_len, uint8_t **out,
-				     size_t *out_len);
+/* base64url: jose_b64url_* in base64.h (src/util). */
 
 /* ---- algorithms ---- */
 
@@ -186,10 +167,30 @@ danemsg_err jose_jws_parse(const char *in, size_t in_len, const char *const *und
 			   jose_jws *jws);
 
 /* Verifies a parsed JWS with key: DANEMSG_ERR_ALGORITHM when jws->alg does not fit the
- * key, DANEMSG_ERR_BAD_SIGNATURE when the signature is wrong. */
+ * key, DANEMSG_ERR_BAD_SIGNATURE when the signature is wrong. Each thread keeps the
+ * verification context of the last key it verified with (and a reference to that key):
+ * messages from one sender, the common case, reuse it. */
 danemsg_err jose_jws_verify(const jose_jws *jws, EVP_PKEY *key);
 
 void jose_jws_clear(jose_jws *jws);
+
+/*
+ * A signature context for one key and alg, made once and used for many signatures or
+ * verifications: what an OpenSSL operation costs to set up (method fetches, the digest
+ * fetched again by name, a key context) is paid once instead of per message. ES256, RS256
+ * and PS256 hash the input with the prefetched SHA-256 and sign the digest; EdDSA signs
+ * the input in one shot. Not for two threads at once: its owner serializes its use.
+ * jose_signer_new checks that alg fits key (DANEMSG_ERR_ALGORITHM) and takes a reference
+ * to key. sign: 1 to sign, 0 to verify.
+ */
+typedef struct jose_signer jose_signer;
+danemsg_err jose_signer_new(EVP_PKEY *key, jose_alg alg, int sign, jose_signer **out);
+void jose_signer_free(jose_signer *s);
+jose_alg jose_signer_alg(const jose_signer *s);
+/* jose_jws_sign with a signing context of the key and alg to use. */
+danemsg_err jose_jws_sign_with(jose_signer *s, const json_t *protected_header,
+			       const uint8_t *payload, size_t payload_len, char **out,
+			       size_t *out_len);
 
 /* ---- JWE ---- */
 

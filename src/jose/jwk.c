@@ -16,15 +16,8 @@
 
 static danemsg_err set_b64(json_t *obj, const char *name, const uint8_t *p, size_t n)
 {
-	char *text = NULL;
-	danemsg_err err = jose_b64url_encode_alloc(p, n, &text, NULL);
-
-	if (err != DANEMSG_OK)
-		return err;
-	if (json_object_set_new(obj, name, json_string(text)) != 0)
-		err = DANEMSG_ERR_NOMEM;
-	free(text);
-	return err;
+	return json_object_set_new(obj, name, jose_b64url_json(p, n)) ? DANEMSG_ERR_NOMEM :
+	       DANEMSG_OK;
 }
 
 /* A BIGNUM parameter of key as big-endian bytes, padded to pad (0: minimal). */
@@ -341,7 +334,9 @@ danemsg_err jose_x5t_s256(const X509 *cert, char out[JOSE_THUMBPRINT_SIZE])
 
 	if (!cert || !out)
 		return DANEMSG_ERR_INVALID_ARG;
-	if (!X509_digest(cert, EVP_sha256(), md, &md_len) || md_len != sizeof(md))
+	/* The digest fetched once: EVP_sha256() would be looked up again on every call. */
+	if (!jose_algs() || !X509_digest(cert, jose_algs()->sha256, md, &md_len) ||
+	    md_len != sizeof(md))
 		return DANEMSG_ERR_CRYPTO;
 	return jose_b64url_encode(md, sizeof(md), out, JOSE_THUMBPRINT_SIZE, &len);
 }

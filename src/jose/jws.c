@@ -1,9 +1,8 @@
 /* JWS (RFC 7515): ES256, EdDSA, RS256, PS256; flattened output, three forms parsed. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
@@ -14,112 +13,202 @@
 #define ES256_SIG_LEN (2 * ES256_COORD)
 #define EDDSA_SIG_LEN 64
 
-/* A digest-sign/verify context set up for alg (PSS: salt = digest length, MGF1 SHA-256). */
-static danemsg_err sig_ctx(EVP_PKEY *key, jose_alg alg, int sign, EVP_MD_CTX **out)
+struct jose_signer {
+	EVP_PKEY *key;          /* own reference */
+	jose_alg alg;
+	int sign;
+	EVP_PKEY_CTX *pctx;     /* ES256, RS256, PS256: over the SHA-256 digest */
+	EVP_MD_CTX *md;         /* EdDSA: over the input, one shot */
+};
+
+void jose_signer_free(jose_signer *s)
+{
+	if (!s)
+		return;
+	EVP_PKEY_CTX_free(s->pctx);
+	EVP_MD_CTX_free(s->md);
+	EVP_PKEY_free(s->key);
+	free(s);
+}
+
+jose_alg jose_signer_alg(const jose_signer *s)
+{
+	return s ? s->alg : JOSE_ALG_UNKNOWN;
+}
+
+/* The digest context of EdDSA, the key context of the others (PSS: salt = digest length,
+ * MGF1 = the digest). */
+static int signer_init(jose_signer *s, const struct jose_algs *a)
+{
+	if (s->alg == JOSE_ALG_EDDSA)
+		return (s->md = EVP_MD_CTX_new()) &&
+		       (s->sign ? EVP_DigestSignInit_ex(s->md, NULL, NULL, NULL, NULL, s->key, NULL)
+				: EVP_DigestVerifyInit_ex(s->md, NULL, NULL, NULL, NULL, s->key,
+							  NULL)) > 0;
+	if (!(s->pctx = EVP_PKEY_CTX_new_from_pkey(NULL, s->key, NULL)) ||
+	    (s->sign ? EVP_PKEY_sign_init(s->pctx) : EVP_PKEY_verify_init(s->pctx)) <= 0)
+		return 0;
+	if (s->alg == JOSE_ALG_RS256 &&
+	    EVP_PKEY_CTX_set_rsa_padding(s->pctx, RSA_PKCS1_PADDING) <= 0)
+		return 0;
+	if (s->alg == JOSE_ALG_PS256 &&
+	    (EVP_PKEY_CTX_set_rsa_padding(s->pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(s->pctx, RSA_PSS_SALTLEN_DIGEST) <= 0))
+		return 0;
+	return EVP_PKEY_CTX_set_signature_md(s->pctx, a->sha256) > 0;
+}
+
+danemsg_err jose_signer_new(EVP_PKEY *key, jose_alg alg, int sign, jose_signer **out)
 {
 	const struct jose_algs *a = jose_algs();
-	EVP_MD_CTX *md;
-	EVP_PKEY_CTX *pctx = NULL;
-	const EVP_MD *type = alg == JOSE_ALG_EDDSA || !a ? NULL : a->sha256;
-	int ok;
+	jose_signer *s;
 
 	*out = NULL;
+	if (!key)
+		return DANEMSG_ERR_INVALID_ARG;
+	if (!jose_alg_is_signature(alg) || jose_alg_check_key(alg, key) != DANEMSG_OK)
+		return DANEMSG_ERR_ALGORITHM;
 	if (!a)
 		return DANEMSG_ERR_CRYPTO;
-	if (!(md = EVP_MD_CTX_new()))
+	if (!(s = calloc(1, sizeof(*s))) || !EVP_PKEY_up_ref(key)) {
+		free(s);
 		return DANEMSG_ERR_NOMEM;
-	ok = sign ? EVP_DigestSignInit(md, &pctx, type, NULL, key)
-		  : EVP_DigestVerifyInit(md, &pctx, type, NULL, key);
-	if (ok > 0 && alg == JOSE_ALG_PS256)
-		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0
-		     && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0;
-	if (ok <= 0) {
-		EVP_MD_CTX_free(md);
+	}
+	s->key = key;
+	s->alg = alg;
+	s->sign = sign;
+	if (!signer_init(s, a)) {
+		jose_signer_free(s);
+		ERR_clear_error();
 		return DANEMSG_ERR_CRYPTO;
 	}
-	*out = md;
+	*out = s;
 	return DANEMSG_OK;
 }
 
-/* ECDSA DER -> JOSE r||s (RFC 7518 3.4). */
+/* The SHA-256 of in, with the digest fetched once. */
+static int sha256(const uint8_t *in, size_t in_len, uint8_t md[32])
+{
+	const struct jose_algs *a = jose_algs();
+	return a && EVP_Digest(in, in_len, md, NULL, a->sha256, NULL);
+}
+
+/*
+ * ECDSA signatures as DER (OpenSSL) and as r||s (JOSE, RFC 7518 3.4), converted by hand:
+ * both are fixed, short forms (P-256: SEQUENCE of two INTEGERs of at most 33 bytes), and
+ * going through ECDSA_SIG and two BIGNUMs cost more than the rest of the JWS code.
+ */
+#define ES256_DER_MAX (2 + 2 * (2 + ES256_COORD + 1))
+
+/* One INTEGER at *p (before end) into a 32-byte big-endian coordinate. */
+static int der_int_to_coord(const uint8_t **p, const uint8_t *end, uint8_t out[ES256_COORD])
+{
+	const uint8_t *q = *p;
+	size_t len;
+
+	if (end - q < 2 || q[0] != 0x02 || q[1] == 0 || q[1] > ES256_COORD + 1 ||
+	    (size_t)(end - q - 2) < q[1])
+		return 0;
+	len = q[1];
+	q += 2;
+	*p = q + len;
+	/* A leading zero only before a byte with its high bit set (DER's minimal form). */
+	if (len > 1 && q[0] == 0 && !(q[1] & 0x80))
+		return 0;
+	if (q[0] & 0x80)
+		return 0;   /* negative */
+	if (len == ES256_COORD + 1) {
+		if (q[0])
+			return 0;   /* over 256 bits */
+		q++;
+		len--;
+	}
+	memset(out, 0, ES256_COORD - len);
+	memcpy(out + ES256_COORD - len, q, len);
+	return 1;
+}
+
+/* ECDSA DER -> JOSE r||s. */
 static danemsg_err ecdsa_der_to_raw(const uint8_t *der, size_t der_len, uint8_t raw[ES256_SIG_LEN])
 {
-	const unsigned char *p = der;
-	ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-	const BIGNUM *r, *s;
-	danemsg_err err = DANEMSG_ERR_CRYPTO;
+	const uint8_t *p = der + 2, *end = der + der_len;
 
-	if (!sig)
+	if (der_len < 2 || der_len > ES256_DER_MAX || der[0] != 0x30 || der[1] != der_len - 2 ||
+	    !der_int_to_coord(&p, end, raw) || !der_int_to_coord(&p, end, raw + ES256_COORD) ||
+	    p != end)
 		return DANEMSG_ERR_CRYPTO;
-	ECDSA_SIG_get0(sig, &r, &s);
-	if (BN_bn2binpad(r, raw, ES256_COORD) == ES256_COORD
-	    && BN_bn2binpad(s, raw + ES256_COORD, ES256_COORD) == ES256_COORD)
-		err = DANEMSG_OK;
-	ECDSA_SIG_free(sig);
-	return err;
-}
-
-/* JOSE r||s -> ECDSA DER, for EVP_DigestVerify. */
-static danemsg_err ecdsa_raw_to_der(const uint8_t raw[ES256_SIG_LEN], uint8_t **der, size_t *len)
-{
-	ECDSA_SIG *sig = ECDSA_SIG_new();
-	BIGNUM *r = BN_bin2bn(raw, ES256_COORD, NULL);
-	BIGNUM *s = BN_bin2bn(raw + ES256_COORD, ES256_COORD, NULL);
-	unsigned char *out = NULL;
-	int n;
-
-	*der = NULL;
-	if (!sig || !r || !s || !ECDSA_SIG_set0(sig, r, s)) {
-		ECDSA_SIG_free(sig);
-		BN_free(r);
-		BN_free(s);
-		return DANEMSG_ERR_NOMEM;
-	}
-	n = i2d_ECDSA_SIG(sig, &out);
-	ECDSA_SIG_free(sig);
-	if (n <= 0)
-		return DANEMSG_ERR_CRYPTO;
-	*der = out;
-	*len = (size_t)n;
 	return DANEMSG_OK;
 }
 
-static danemsg_err sig_sign(EVP_PKEY *key, jose_alg alg, const uint8_t *in, size_t in_len,
-			    uint8_t **sig, size_t *sig_len)
+/* One 32-byte coordinate as a DER INTEGER at out; returns the bytes written. */
+static size_t coord_to_der_int(const uint8_t in[ES256_COORD], uint8_t *out)
 {
-	EVP_MD_CTX *md = NULL;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	danemsg_err err;
+	size_t skip = 0, len;
 
-	*sig = NULL;
-	if ((err = sig_ctx(key, alg, 1, &md)) != DANEMSG_OK)
-		return err;
-	err = DANEMSG_ERR_CRYPTO;
-	if (EVP_DigestSign(md, NULL, &len, in, in_len) <= 0)
-		goto done;
-	err = DANEMSG_ERR_NOMEM;
-	if (!(buf = malloc(len > ES256_SIG_LEN ? len : ES256_SIG_LEN)))
-		goto done;
-	err = DANEMSG_ERR_CRYPTO;
-	if (EVP_DigestSign(md, buf, &len, in, in_len) <= 0)
-		goto done;
-	if (alg == JOSE_ALG_ES256) {
+	while (skip < ES256_COORD - 1 && in[skip] == 0)
+		skip++;
+	len = ES256_COORD - skip;
+	out[0] = 0x02;
+	if (in[skip] & 0x80) {   /* a zero keeps it positive */
+		out[1] = (uint8_t)(len + 1);
+		out[2] = 0;
+		memcpy(out + 3, in + skip, len);
+		return len + 3;
+	}
+	out[1] = (uint8_t)len;
+	memcpy(out + 2, in + skip, len);
+	return len + 2;
+}
+
+/* JOSE r||s -> ECDSA DER (der: ES256_DER_MAX bytes), for the verifier. */
+static size_t ecdsa_raw_to_der(const uint8_t raw[ES256_SIG_LEN], uint8_t der[ES256_DER_MAX])
+{
+	size_t n = 2;
+
+	n += coord_to_der_int(raw, der + n);
+	n += coord_to_der_int(raw + ES256_COORD, der + n);
+	der[0] = 0x30;
+	der[1] = (uint8_t)(n - 2);
+	return n;
+}
+
+/* Signs in into sig (room for EVP_PKEY_get_size bytes, at least ES256_SIG_LEN); ES256 as
+ * r||s. */
+static danemsg_err sig_sign(jose_signer *s, const uint8_t *in, size_t in_len, uint8_t *sig,
+			    size_t *sig_len)
+{
+	uint8_t md[32];
+	size_t len = (size_t)EVP_PKEY_get_size(s->key);
+
+	if (s->alg == JOSE_ALG_EDDSA ? EVP_DigestSign(s->md, sig, &len, in, in_len) <= 0
+				     : !sha256(in, in_len, md) ||
+				       EVP_PKEY_sign(s->pctx, sig, &len, md, sizeof(md)) <= 0) {
+		ERR_clear_error();
+		return DANEMSG_ERR_CRYPTO;
+	}
+	if (s->alg == JOSE_ALG_ES256) {
 		uint8_t raw[ES256_SIG_LEN];
+		danemsg_err err = ecdsa_der_to_raw(sig, len, raw);
 
-		if ((err = ecdsa_der_to_raw(buf, len, raw)) != DANEMSG_OK)
-			goto done;
-		memcpy(buf, raw, sizeof(raw));
+		if (err != DANEMSG_OK)
+			return err;
+		memcpy(sig, raw, sizeof(raw));
 		len = sizeof(raw);
 	}
-	*sig = buf;
 	*sig_len = len;
-	buf = NULL;
-	err = DANEMSG_OK;
-done:
-	free(buf);
-	EVP_MD_CTX_free(md);
-	return err;
+	return DANEMSG_OK;
+}
+
+/* Verifies sig over in: 1 when it holds. */
+static int sig_verify(jose_signer *s, const uint8_t *sig, size_t sig_len, const uint8_t *in,
+		      size_t in_len)
+{
+	uint8_t md[32];
+
+	if (s->alg == JOSE_ALG_EDDSA)
+		return EVP_DigestVerify(s->md, sig, sig_len, in, in_len) == 1;
+	return sha256(in, in_len, md) &&
+	       EVP_PKEY_verify(s->pctx, sig, sig_len, md, sizeof(md)) == 1;
 }
 
 /* The protected header to sign: "alg" first, then the caller's members. */
@@ -181,29 +270,25 @@ static danemsg_err compact_text(char *input, size_t input_len, const uint8_t *si
 	return DANEMSG_OK;
 }
 
-static danemsg_err jws_sign(EVP_PKEY *key, jose_alg alg, const json_t *protected_header,
+static danemsg_err jws_sign(jose_signer *s, const json_t *protected_header,
 			    const uint8_t *payload, size_t payload_len, int compact, char **out,
 			    size_t *out_len)
 {
 	json_t *header = NULL;
 	char *header_text = NULL, *input = NULL;
 	uint8_t *sig = NULL;
-	size_t header_len = 0, h64_len, p64_len, sig_len = 0;
+	size_t header_len = 0, h64_len, p64_len, sig_len = 0, sig_room;
 	danemsg_err err;
 
 	if (out)
 		*out = NULL;
 	if (out_len)
 		*out_len = 0;
-	if (!key || !out || (!payload && payload_len))
+	if (!s || !out || (!payload && payload_len))
 		return DANEMSG_ERR_INVALID_ARG;
 	if (payload_len > JOSE_MAX_INPUT)
 		return DANEMSG_ERR_TOO_LARGE;
-	if (alg == JOSE_ALG_UNKNOWN && (alg = jose_sig_alg_for_key(key)) == JOSE_ALG_UNKNOWN)
-		return DANEMSG_ERR_ALGORITHM;
-	if (!jose_alg_is_signature(alg) || jose_alg_check_key(alg, key) != DANEMSG_OK)
-		return DANEMSG_ERR_ALGORITHM;
-	if ((err = sign_header(protected_header, alg, &header)) != DANEMSG_OK)
+	if ((err = sign_header(protected_header, s->alg, &header)) != DANEMSG_OK)
 		return err;
 	err = DANEMSG_ERR_NOMEM;
 	if (!(header_text = jose_dump(header, &header_len)))
@@ -215,8 +300,10 @@ static danemsg_err jws_sign(EVP_PKEY *key, jose_alg alg, const json_t *protected
 	/* Signing input "H.P", built in place: it is also where the output copies from. */
 	h64_len = jose_b64url_encoded_len(header_len);
 	p64_len = jose_b64url_encoded_len(payload_len);
+	sig_room = (size_t)EVP_PKEY_get_size(s->key);
 	err = DANEMSG_ERR_NOMEM;
-	if (!(input = malloc(h64_len + 1 + p64_len + 1)))
+	if (!(input = malloc(h64_len + 1 + p64_len + 1)) ||
+	    !(sig = malloc(sig_room > ES256_SIG_LEN ? sig_room : ES256_SIG_LEN)))
 		goto done;
 	if ((err = jose_b64url_encode((const uint8_t *)header_text, header_len, input,
 				      h64_len + 1, &h64_len)) != DANEMSG_OK)
@@ -225,8 +312,8 @@ static danemsg_err jws_sign(EVP_PKEY *key, jose_alg alg, const json_t *protected
 	if ((err = jose_b64url_encode(payload, payload_len, input + h64_len + 1, p64_len + 1,
 				      &p64_len)) != DANEMSG_OK)
 		goto done;
-	if ((err = sig_sign(key, alg, (const uint8_t *)input, h64_len + 1 + p64_len, &sig,
-			    &sig_len)) != DANEMSG_OK)
+	if ((err = sig_sign(s, (const uint8_t *)input, h64_len + 1 + p64_len, sig, &sig_len))
+	    != DANEMSG_OK)
 		goto done;
 
 	if (compact) {
@@ -250,17 +337,49 @@ done:
 	return err;
 }
 
+/* jws_sign with a signing context made for this one signature. */
+static danemsg_err jws_sign_once(EVP_PKEY *key, jose_alg alg, const json_t *protected_header,
+				 const uint8_t *payload, size_t payload_len, int compact,
+				 char **out, size_t *out_len)
+{
+	jose_signer *s = NULL;
+	danemsg_err err;
+
+	if (out)
+		*out = NULL;
+	if (out_len)
+		*out_len = 0;
+	if (!key || !out)
+		return DANEMSG_ERR_INVALID_ARG;
+	if (alg == JOSE_ALG_UNKNOWN && (alg = jose_sig_alg_for_key(key)) == JOSE_ALG_UNKNOWN)
+		return DANEMSG_ERR_ALGORITHM;
+	if ((err = jose_signer_new(key, alg, 1, &s)) != DANEMSG_OK)
+		return err;
+	err = jws_sign(s, protected_header, payload, payload_len, compact, out, out_len);
+	jose_signer_free(s);
+	return err;
+}
+
 danemsg_err jose_jws_sign(EVP_PKEY *key, jose_alg alg, const json_t *protected_header,
 			  const uint8_t *payload, size_t payload_len, char **out, size_t *out_len)
 {
-	return jws_sign(key, alg, protected_header, payload, payload_len, 0, out, out_len);
+	return jws_sign_once(key, alg, protected_header, payload, payload_len, 0, out, out_len);
 }
 
 danemsg_err jose_jws_sign_compact(EVP_PKEY *key, jose_alg alg, const json_t *protected_header,
 				  const uint8_t *payload, size_t payload_len, char **out,
 				  size_t *out_len)
 {
-	return jws_sign(key, alg, protected_header, payload, payload_len, 1, out, out_len);
+	return jws_sign_once(key, alg, protected_header, payload, payload_len, 1, out, out_len);
+}
+
+danemsg_err jose_jws_sign_with(jose_signer *s, const json_t *protected_header,
+			       const uint8_t *payload, size_t payload_len, char **out,
+			       size_t *out_len)
+{
+	if (s && !s->sign)
+		return DANEMSG_ERR_INVALID_ARG;
+	return jws_sign(s, protected_header, payload, payload_len, 0, out, out_len);
 }
 
 /* ---- parsing ---- */
@@ -393,14 +512,56 @@ danemsg_err jose_jws_parse(const char *in, size_t in_len, const char *const *und
 	return err;
 }
 
+/*
+ * Each thread's verification context: that of the last key it verified with, which holds a
+ * reference to the key, so that no other key can have its address while it is kept.
+ */
+static pthread_key_t verifier_slot;
+static int verifier_slot_ok;
+static pthread_once_t verifier_once = PTHREAD_ONCE_INIT;
+
+static void verifier_release(void *s)
+{
+	jose_signer_free(s);
+}
+
+static void verifier_slot_make(void)
+{
+	verifier_slot_ok = pthread_key_create(&verifier_slot, verifier_release) == 0;
+}
+
+/* A verification context for key and alg: the thread's kept one when it fits, else a new
+ * one, kept in its place (*temp set when it could not be kept: the caller frees it). */
+static danemsg_err verifier_for(EVP_PKEY *key, jose_alg alg, jose_signer **out, int *temp)
+{
+	jose_signer *kept = NULL;
+	danemsg_err err;
+
+	*temp = 0;
+	pthread_once(&verifier_once, verifier_slot_make);
+	if (verifier_slot_ok)
+		kept = pthread_getspecific(verifier_slot);
+	if (kept && kept->key == key && kept->alg == alg) {
+		*out = kept;
+		return DANEMSG_OK;
+	}
+	if ((err = jose_signer_new(key, alg, 0, out)) != DANEMSG_OK)
+		return err;
+	if (verifier_slot_ok && pthread_setspecific(verifier_slot, *out) == 0)
+		jose_signer_free(kept);
+	else
+		*temp = 1;
+	return DANEMSG_OK;
+}
+
 danemsg_err jose_jws_verify(const jose_jws *jws, EVP_PKEY *key)
 {
-	EVP_MD_CTX *md = NULL;
+	jose_signer *v = NULL;
 	const uint8_t *sig;
-	uint8_t *der = NULL;
+	uint8_t der[ES256_DER_MAX];
 	size_t sig_len;
 	danemsg_err err;
-	int ok;
+	int ok, temp = 0;
 
 	if (!jws || !key || !jws->signing_input || !jws->signature)
 		return DANEMSG_ERR_INVALID_ARG;
@@ -411,23 +572,20 @@ danemsg_err jose_jws_verify(const jose_jws *jws, EVP_PKEY *key)
 	if (jws->alg == JOSE_ALG_ES256) {
 		if (sig_len != ES256_SIG_LEN)
 			return DANEMSG_ERR_BAD_SIGNATURE;
-		if ((err = ecdsa_raw_to_der(sig, &der, &sig_len)) != DANEMSG_OK)
-			return err;
+		sig_len = ecdsa_raw_to_der(sig, der);
 		sig = der;
 	} else if ((jws->alg == JOSE_ALG_EDDSA && sig_len != EDDSA_SIG_LEN)
 		   || ((jws->alg == JOSE_ALG_RS256 || jws->alg == JOSE_ALG_PS256)
 		       && sig_len != (size_t)EVP_PKEY_get_size(key))) {
 		return DANEMSG_ERR_BAD_SIGNATURE;
 	}
-	if ((err = sig_ctx(key, jws->alg, 0, &md)) != DANEMSG_OK) {
-		OPENSSL_free(der);
+	if ((err = verifier_for(key, jws->alg, &v, &temp)) != DANEMSG_OK)
 		return err;
-	}
-	ok = EVP_DigestVerify(md, sig, sig_len, (const uint8_t *)jws->signing_input,
-			      jws->signing_input_len);
-	EVP_MD_CTX_free(md);
-	OPENSSL_free(der);
-	if (ok != 1) {
+	ok = sig_verify(v, sig, sig_len, (const uint8_t *)jws->signing_input,
+			jws->signing_input_len);
+	if (temp)
+		jose_signer_free(v);
+	if (!ok) {
 		ERR_clear_error();
 		return DANEMSG_ERR_BAD_SIGNATURE;
 	}

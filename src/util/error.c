@@ -36,6 +36,8 @@ static const struct err_entry err_table[] = {
 	{DANEMSG_ERR_NO_MATCH, "no-match", "no TLSA record matches", 0},
 	{DANEMSG_ERR_UPDATE_REFUSED, "update-refused", "DNS UPDATE refused", 0},
 	{DANEMSG_ERR_KEY_MISMATCH, "key-mismatch", "certificate does not match the key", 0},
+	{DANEMSG_ERR_KEY_PERMISSIONS, "key-permissions",
+	 "private key file is accessible by others (chmod 600 it)", 0},
 	{DANEMSG_ERR_NOT_FOR_ME, "not-for-me", "message is not addressed to this identity", 0},
 	{DANEMSG_ERR_UNKNOWN_SENDER, "unknown-sender", "sender publishes no matching key", 0},
 	{DANEMSG_ERR_BAD_SIGNATURE, "bad-signature", "signature does not verify", 0},

@@ -276,7 +276,7 @@ static int parse_args(int argc, char **argv, struct listen_args *a)
 	struct cli_seen seen = {{0}};
 	int rc;
 
-	rc = cli_config_getopt(argc, argv, listen_longopts, "listen", &seen, listen_option, a);
+	rc = cli_config_getopt(argc, argv, listen_longopts, &seen, listen_option, a);
 	if (rc == -1)
 		printf(listen_usage, cli_mqtt_help, cli_dns_help, cli_chain_help);
 	if (rc)

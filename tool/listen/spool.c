@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "spool.h"
+#include "util.h"
 
 #define MSG_SUFFIX ".msg"
 #define REASON_SUFFIX ".reason"
@@ -97,21 +98,6 @@ int spool_name_parse(const char *name, uint8_t sha256[32], int *mid)
 
 /* ---- files ---- */
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* dir_fd/name = data, atomically and durably: a crash leaves the old state or the new. */
 static int write_durable(int dir_fd, const char *name, const void *data, size_t len)
 {
@@ -122,7 +108,7 @@ static int write_durable(int dir_fd, const char *name, const void *data, size_t 
 	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;
-	if (write_all(fd, data, len) || fsync(fd)) {
+	if (util_write_all(fd, data, len) || fsync(fd)) {
 		saved = errno;
 		close(fd);
 		unlinkat(dir_fd, tmp, 0);
@@ -631,14 +617,6 @@ struct spool_queue {
 	int64_t scanned_ns;
 };
 
-static uint32_t name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
 int spool_queue_new(struct spool *s, size_t cap, size_t retry_cap, struct spool_queue **out)
 {
 	struct spool_queue *q = calloc(1, sizeof(*q));
@@ -785,7 +763,7 @@ static int32_t pop_locked(struct spool_queue *q, int32_t *heap, size_t *n, heap_
 
 static int32_t find_locked(struct spool_queue *q, const char *name)
 {
-	int32_t i = q->heads[name_hash(name) & (q->n_buckets - 1)];
+	int32_t i = q->heads[util_fnv1a(name) & (q->n_buckets - 1)];
 	while (i >= 0 && strcmp(q->slots[i].item.name, name))
 		i = q->slots[i].next;
 	return i;
@@ -793,7 +771,7 @@ static int32_t find_locked(struct spool_queue *q, const char *name)
 
 static void insert_locked(struct spool_queue *q, const char *name, int64_t received_ns)
 {
-	int32_t i = q->free_head, *head = &q->heads[name_hash(name) & (q->n_buckets - 1)];
+	int32_t i = q->free_head, *head = &q->heads[util_fnv1a(name) & (q->n_buckets - 1)];
 	struct slot *sl = &q->slots[i];
 	q->free_head = sl->next;
 	memset(sl, 0, sizeof(*sl));
@@ -808,7 +786,7 @@ static void insert_locked(struct spool_queue *q, const char *name, int64_t recei
 
 static void remove_locked(struct spool_queue *q, int32_t i)
 {
-	int32_t *p = &q->heads[name_hash(q->slots[i].item.name) & (q->n_buckets - 1)];
+	int32_t *p = &q->heads[util_fnv1a(q->slots[i].item.name) & (q->n_buckets - 1)];
 	while (*p != i)
 		p = &q->slots[*p].next;
 	*p = q->slots[i].next;
