@@ -18,6 +18,7 @@
 #define SEND_RECONNECTS 10          /* send: about 2 s of reconnecting, then the next try */
 #define RECONNECT_WAIT_MS 200
 #define CONNECT_TIMEOUT_MS 2000
+#define PUBLISH_WAIT_S 5            /* for one publish's acknowledgement */
 
 const char *nats_stream_name(const struct cli_mqtt_opts *o)
 {
@@ -208,19 +209,23 @@ static int publish_copy(struct transport_send *t, jsCtx *js, const char *subject
 		struct timespec pause = {0, 200000000};
 		if (left <= 0)
 			break;
-		po.MaxWait = (int64_t)(left * 1000) + 1;
+		/* an answer lost with a node: ask again (Nats-Msg-Id keeps it one copy) */
+		po.MaxWait = left > PUBLISH_WAIT_S ? PUBLISH_WAIT_S * 1000
+						 : (int64_t)(left * 1000) + 1;
 		s = js_PublishMsg(&ack, js, msg, &po, &jerr);
 		jsPubAck_Destroy(ack);
 		if (s == NATS_OK) {
 			natsMsg_Destroy(msg);
 			return EXIT_OK_;
 		}
-		if (s == NATS_NO_RESPONDERS && !made_stream) {   /* no stream takes the subject */
+		/* no stream takes the subject, or its leader is being elected: make sure
+		 * of the stream once it answers, and try again */
+		if (s == NATS_NO_RESPONDERS && !made_stream &&
+		    nats_stream_ensure(js, stream, t->n_brokers, 1l << 20) == EXIT_OK_) {
 			made_stream = 1;
-			if (nats_stream_ensure(js, stream, t->n_brokers, 1l << 20) == EXIT_OK_)
-				continue;
+			continue;
 		}
-		if (jerr) {   /* the stream answered, and refused */
+		if (jerr >= 10000) {   /* the stream answered, and refused (a JetStream code) */
 			cli_error("NATS stream %s refused %s: %s", stream, subject, nats_why(s));
 			natsMsg_Destroy(msg);
 			return EXIT_BROKER;

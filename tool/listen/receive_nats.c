@@ -566,12 +566,39 @@ static int subscribe(struct nats_receiver *r, const char *stream)
 	return EXIT_OK_;
 }
 
+/* Connection, stream, bucket and subscriptions: 0, or an exit code (reported). */
+static int attach(struct nats_receiver *r, const struct cli_mqtt_opts *o,
+		  const struct cli_broker *brokers, size_t n, const char *stream)
+{
+	int rc;
+	if ((rc = nats_connect(o, brokers, n, 1, &r->nc, &r->js)) ||
+	    (rc = nats_stream_ensure(r->js, stream, n, 1l << 20)) ||
+	    (rc = open_bucket(r, n)) || (rc = subscribe(r, stream)))
+		return rc;
+	return EXIT_OK_;
+}
+
+static void detach(struct nats_receiver *r)
+{
+	for (size_t w = 0; w < MAX_NATS_WORKERS; w++) {
+		natsSubscription_Destroy(r->subs[w]);
+		r->subs[w] = NULL;
+	}
+	kvStore_Destroy(r->kv);
+	jsCtx_Destroy(r->js);
+	natsConnection_Destroy(r->nc);
+	r->kv = NULL;
+	r->js = NULL;
+	r->nc = NULL;
+}
+
 int nats_receiver_new(const struct cli_mqtt_opts *o, const struct cli_broker *brokers,
 		      size_t n, const char *stream, const char *subject,
 		      const struct nats_host *host, struct nats_receiver **out)
 {
 	struct nats_receiver *r = calloc(1, sizeof(*r));
 	unsigned char rnd[CLAIM_MEMBER_LEN / 2], md[32];
+	unsigned delay = 1;
 	char hex[65];
 	int rc;
 
@@ -592,9 +619,16 @@ int nats_receiver_new(const struct cli_mqtt_opts *o, const struct cli_broker *br
 	SHA256((const unsigned char *)subject, strlen(subject), md);
 	danemsg_hex_encode(md, 16, hex, sizeof(hex));
 	snprintf(r->durable, sizeof(r->durable), "danemsg-%.32s", hex);
-	if ((rc = nats_connect(o, brokers, n, 1, &r->nc, &r->js)) ||
-	    (rc = nats_stream_ensure(r->js, stream, n, 1l << 20)) ||
-	    (rc = open_bucket(r, n)) || (rc = subscribe(r, stream))) {
+	/* an unreachable cluster (or one electing leaders) is waited for, never fatal */
+	while ((rc = attach(r, o, brokers, n, stream)) == EXIT_BROKER &&
+	       !atomic_load(r->h.stopping)) {
+		detach(r);
+		r->h.log("NATS: not ready; trying again in %u s", delay);
+		for (unsigned i = 0; i < delay * 10 && !atomic_load(r->h.stopping); i++)
+			pause_ms(100);
+		delay = delay * 2 > 30 ? 30 : delay * 2;
+	}
+	if (rc) {
 		nats_receiver_free(r);
 		return rc;
 	}
@@ -644,11 +678,7 @@ void nats_receiver_free(struct nats_receiver *r)
 {
 	if (!r)
 		return;
-	for (size_t w = 0; w < MAX_NATS_WORKERS; w++)
-		natsSubscription_Destroy(r->subs[w]);
-	kvStore_Destroy(r->kv);
-	jsCtx_Destroy(r->js);
-	natsConnection_Destroy(r->nc);
+	detach(r);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 	nats_Close();
