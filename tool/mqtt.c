@@ -13,8 +13,10 @@
 
 const char cli_mqtt_help[] =
 	"Broker options:\n"
-	"  --broker URL[,URL...]   mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (TLS); repeatable:\n"
-	"                          nodes of one cluster, used in turn when one fails\n"
+	"  --broker URL[,URL...]   mqtt://HOST[:PORT], mqtts://HOST[:PORT] (TLS) or\n"
+	"                          nats://HOST[:PORT] (NATS JetStream); repeatable: nodes of\n"
+	"                          one cluster, used in turn when one fails (one engine:\n"
+	"                          mqtt and nats URLs do not mix)\n"
 	"                          (env DANEMSG_BROKER, or MQTT_HOST and MQTT_PORT;\n"
 	"                          default " CLI_DEFAULT_BROKER ")\n"
 	"  --cafile FILE, --capath DIR\n"
@@ -29,7 +31,10 @@ const char cli_mqtt_help[] =
 	"                          its key on every connection (a broker with the danemsg\n"
 	"                          plugin); default password (--username, --password)\n"
 	"  --audience NAME         the broker's name in the token (env\n"
-	"                          DANEMSG_BROKER_AUDIENCE; default the broker's host)\n";
+	"                          DANEMSG_BROKER_AUDIENCE; default the broker's host)\n"
+	"  --nats-stream NAME      nats://: the JetStream stream, created when absent with the\n"
+	"                          subjects danemsg.> (default DANEMSG); the topic's '/' are\n"
+	"                          the subject's '.' (default topic danemsg/{to_path})\n";
 
 int cli_mqtt_option(struct cli_mqtt_opts *o, int opt, const char *arg)
 {
@@ -67,6 +72,15 @@ int cli_mqtt_option(struct cli_mqtt_opts *o, int opt, const char *arg)
 		o->auth_dane = !strcmp(arg, "dane");
 		return 1;
 	case CLI_OPT_AUDIENCE: o->audience = arg; return 1;
+	case CLI_OPT_NATS_STREAM:
+		if (!*arg || strlen(arg) > 64 || arg[strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						  "abcdefghijklmnopqrstuvwxyz0123456789-_")]) {
+			cli_error("--nats-stream: 1 to 64 letters, digits, '-' or '_', not '%s'",
+				  arg);
+			return -1;
+		}
+		o->nats_stream = arg;
+		return 1;
 	default: return 0;
 	}
 }
@@ -117,8 +131,12 @@ static int broker_parse(const char *url, struct cli_broker *out)
 	} else if (!strncasecmp(url, "mqtts://", 8)) {
 		p = url + 8;
 		out->tls = 1;
+	} else if (!strncasecmp(url, "nats://", 7)) {
+		p = url + 7;
+		out->engine = CLI_ENGINE_NATS;
 	} else {
-		cli_error("broker '%s': expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]", url);
+		cli_error("broker '%s': expected mqtt://HOST[:PORT], mqtts://HOST[:PORT] or "
+			  "nats://HOST[:PORT]", url);
 		return EXIT_USAGE;
 	}
 	if (strchr(p, '@')) {
@@ -145,7 +163,7 @@ static int broker_parse(const char *url, struct cli_broker *out)
 	}
 	memcpy(out->host, p, host_len);
 	out->host[host_len] = '\0';
-	out->port = out->tls ? 8883 : 1883;
+	out->port = out->engine == CLI_ENGINE_NATS ? 4222 : out->tls ? 8883 : 1883;
 	if (*rest == ':') {
 		if (parse_port(rest + 1, url, &out->port))
 			return EXIT_USAGE;
@@ -153,7 +171,8 @@ static int broker_parse(const char *url, struct cli_broker *out)
 		cli_error("broker '%s': expected nothing after the host but :PORT", url);
 		return EXIT_USAGE;
 	}
-	snprintf(out->url, sizeof(out->url), "%s://%s%s%s:%d", out->tls ? "mqtts" : "mqtt",
+	snprintf(out->url, sizeof(out->url), "%s://%s%s%s:%d",
+		 out->engine == CLI_ENGINE_NATS ? "nats" : out->tls ? "mqtts" : "mqtt",
 		 strchr(out->host, ':') ? "[" : "", out->host, strchr(out->host, ':') ? "]" : "",
 		 out->port);
 	return EXIT_OK_;
@@ -178,6 +197,11 @@ static int broker_list_parse(const char *list, struct cli_broker *out, size_t *n
 		url[len] = '\0';
 		if (broker_parse(url, &out[*n]))
 			return EXIT_USAGE;
+		if (out[*n].engine != out[0].engine) {
+			cli_error("brokers %s and %s: one engine at a time, all mqtt[s]:// or all "
+				  "nats://", out[0].url, out[*n].url);
+			return EXIT_USAGE;
+		}
 		if (out[*n].tls != out[0].tls) {
 			cli_error("brokers %s and %s: all with TLS (mqtts://) or all without",
 				  out[0].url, out[*n].url);

@@ -22,6 +22,7 @@ struct cli_mqtt_opts {
 	int auth_dane;            /* --auth dane: log in with a fresh token (cli_mqtt_login) */
 	const char *audience;     /* --audience: the broker's name in the token */
 	const danemsg_credential *login;   /* whose token: set by the command */
+	const char *nats_stream;  /* --nats-stream: the JetStream stream (nats:// brokers) */
 };
 
 /* Option codes (below CLI_OPT_CODES, above the DNS options). */
@@ -36,6 +37,7 @@ enum {
 	CLI_OPT_MQTT_VERSION,
 	CLI_OPT_AUTH,
 	CLI_OPT_AUDIENCE,
+	CLI_OPT_NATS_STREAM,
 };
 
 #define CLI_MQTT_LONG_OPTIONS \
@@ -48,7 +50,8 @@ enum {
 	{"password", required_argument, NULL, CLI_OPT_PASSWORD}, \
 	{"mqtt", required_argument, NULL, CLI_OPT_MQTT_VERSION}, \
 	{"auth", required_argument, NULL, CLI_OPT_AUTH}, \
-	{"audience", required_argument, NULL, CLI_OPT_AUDIENCE}
+	{"audience", required_argument, NULL, CLI_OPT_AUDIENCE}, \
+	{"nats-stream", required_argument, NULL, CLI_OPT_NATS_STREAM}
 
 /* The lines of --help that describe those options. */
 extern const char cli_mqtt_help[];
@@ -67,20 +70,28 @@ int cli_mqtt_version(const struct cli_mqtt_opts *o);
  */
 int cli_mqtt_fall_back(struct cli_mqtt_opts *o, struct mosquitto *m, int rc);
 
+/* The messaging engine a broker URL names (tool/transport.h). */
+enum cli_engine {
+	CLI_ENGINE_MQTT = 0,      /* mqtt://, mqtts:// */
+	CLI_ENGINE_NATS,          /* nats:// (JetStream) */
+};
+
 /* Where the broker is. */
 struct cli_broker {
 	char host[256];
 	int port;
 	int tls;
-	char url[300];            /* for messages: mqtt[s]://HOST:PORT */
+	enum cli_engine engine;
+	char url[300];            /* for messages: SCHEME://HOST:PORT */
 };
 
 /*
  * The brokers to use, in order (nodes of one cluster, or one broker): every --broker, else
  * env DANEMSG_BROKER, else the reference system's MQTT_HOST and MQTT_PORT, else
- * mqtt://localhost. Each value is URL[,URL...], a URL mqtt://HOST[:PORT] or
- * mqtts://HOST[:PORT] (default ports 1883, 8883; HOST may be [IPv6]); all with TLS or all
- * without; at most CLI_MAX_BROKERS. Writes out[0..*n). 0 or EXIT_USAGE (reported).
+ * mqtt://localhost. Each value is URL[,URL...], a URL mqtt://HOST[:PORT],
+ * mqtts://HOST[:PORT] or nats://HOST[:PORT] (default ports 1883, 8883, 4222; HOST may be
+ * [IPv6]); all of one engine (MQTT or NATS), all with TLS or all without; at most
+ * CLI_MAX_BROKERS. Writes out[0..*n). 0 or EXIT_USAGE (reported).
  */
 int cli_brokers_resolve(const struct cli_mqtt_opts *o, struct cli_broker *out, size_t *n);
 

@@ -14,10 +14,11 @@
 #include "dns_opts.h"
 #include "message_io.h"
 #include "mqtt.h"
+#include "transport.h"
 
 #define MAX_MESSAGE (512u * 1024u)
 #define MAX_RECIPIENTS 16
-#define TOPIC_MAX 1024
+#define TOPIC_MAX TRANSPORT_TOPIC_MAX
 /* The reference receiver drops larger payloads without a word. */
 #define REFERENCE_RECEIVER_MAX 4096
 
@@ -147,187 +148,10 @@ static int parse_args(int argc, char **argv, struct send_args *a, const char **m
 	return cli_config_apply(a->cfg, send_longopts, &seen, send_option, a);
 }
 
-/* ---- publishing ---- */
-
-/* publish_once's "connect again": the broker refused MQTT 5, 3.1.1 is next */
-#define PUBLISH_AGAIN (-1)
-
-struct publish_state {
-	int connected, refused, lost, failed;
-	int connack;                  /* the refusal's code */
-	size_t n;
-	int mids[MAX_RECIPIENTS];     /* of the PUBLISH in flight per topic, -1 none */
-	int *acked;                   /* per topic, across attempts */
-	char why[200];
-};
-
-static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
-		       const mosquitto_property *props)
-{
-	struct publish_state *st = obj;
-	if (rc) {
-		st->refused = 1;
-		st->connack = rc;
-		snprintf(st->why, sizeof(st->why), "the broker refused the connection: %s",
-			 rc <= 5 ? mosquitto_connack_string(rc) : mosquitto_reason_string(rc));
-		return;
-	}
-	st->connected = 1;
-}
-
-static void on_publish(struct mosquitto *m, void *obj, int mid, int reason,
-		       const mosquitto_property *props)
-{
-	struct publish_state *st = obj;
-	for (size_t i = 0; i < st->n; i++) {
-		if (st->mids[i] != mid)
-			continue;
-		st->mids[i] = -1;
-		if (reason >= 128) {
-			st->failed = 1;
-			snprintf(st->why, sizeof(st->why), "the broker refused the message: %s",
-				 mosquitto_reason_string(reason));
-		} else {
-			st->acked[i] = 1;
-		}
-	}
-}
-
-static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitto_property *p)
-{
-	struct publish_state *st = obj;
-	st->lost = 1;
-	if (!st->why[0] && rc)
-		snprintf(st->why, sizeof(st->why), "the broker closed the connection (%s)",
-			 cli_mqtt_strerror(rc));
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static size_t count_acked(const struct publish_state *st)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < st->n; i++)
-		k += st->acked[i] != 0;
-	return k;
-}
-
-/* Publishes the copies not acknowledged yet, over one connection. */
-static int publish_once(struct send_args *a, const struct cli_broker *b,
-			char topics[][TOPIC_MAX], size_t n, int *acked, const char *payload,
-			size_t len)
-{
-	struct publish_state st = {0};
-	double deadline = now_s() + (double)a->timeout_broker;
-	mosquitto_property *props = NULL;
-	struct mosquitto *m;
-	int rc, published = 0, result = EXIT_BROKER;
-
-	st.n = n;
-	st.acked = acked;
-	for (size_t i = 0; i < n; i++)
-		st.mids[i] = -1;
-	m = cli_mqtt_new(&a->mqtt, b, NULL, 1, &st);
-	if (!m)
-		return EXIT_FAILURE_;
-	mosquitto_connect_v5_callback_set(m, on_connect);
-	mosquitto_publish_v5_callback_set(m, on_publish);
-	mosquitto_disconnect_v5_callback_set(m, on_disconnect);
-	if (cli_mqtt_version(&a->mqtt) == MQTT_PROTOCOL_V5 && a->seal.expires_in)
-		mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL,
-					     a->seal.expires_in);
-	if (cli_mqtt_login(m, &a->mqtt, b))
-		goto out;
-	rc = mosquitto_connect_async(m, b->host, b->port, 60);
-	if (rc) {
-		cli_error("broker %s: cannot connect: %s", b->url, cli_mqtt_strerror(rc));
-		goto out;
-	}
-	while (!st.refused && !st.failed && count_acked(&st) < n) {
-		double left = deadline - now_s();
-		if (left <= 0) {
-			cli_error("broker %s: %s within %lu s", b->url, st.connected ?
-				  "did not acknowledge the message" : "no connection",
-				  a->timeout_broker);
-			goto out;
-		}
-		rc = mosquitto_loop(m, left > 0.2 ? 200 : (int)(left * 1000) + 1, 1);
-		if ((rc || st.lost) && !st.refused) {   /* a refusal: below */
-			cli_error("broker %s: %s", b->url, st.why[0] ? st.why :
-				  st.connected ? "connection lost before the acknowledgement"
-					       : cli_mqtt_strerror(rc));
-			goto out;
-		}
-		for (size_t i = 0; st.connected && !published && i < n; i++) {
-			if (acked[i])
-				continue;
-			rc = mosquitto_publish_v5(m, &st.mids[i], topics[i], (int)len, payload, 1,
-						  false, props);
-			if (rc) {
-				cli_error("broker %s: cannot publish to %s: %s", b->url, topics[i],
-					  cli_mqtt_strerror(rc));
-				goto out;
-			}
-		}
-		published = st.connected;
-	}
-	if (st.refused && cli_mqtt_fall_back(&a->mqtt, NULL, st.connack)) {
-		result = PUBLISH_AGAIN;
-		goto out;
-	}
-	if (st.refused || st.failed) {
-		cli_error("broker %s: %s", b->url, st.why);
-		goto out;
-	}
-	result = EXIT_OK_;
-	mosquitto_disconnect(m);
-	for (int i = 0; i < 10 && mosquitto_loop(m, 50, 1) == MOSQ_ERR_SUCCESS; i++)
-		;
-out:
-	mosquitto_property_free_all(&props);
-	mosquitto_destroy(m);
-	return result;
-}
-
-/* A broker that fails: the next one at once (nodes of one cluster share the messages);
- * after a round, with --retry, the same sealed bytes again (a listener refuses a second
- * copy that gets through as a replay; it never delivers it twice). */
-static int publish_all(struct send_args *a, const struct cli_broker *brokers, size_t n_brokers,
-		       char topics[][TOPIC_MAX], size_t n, const char *payload, size_t len)
-{
-	double until = now_s() + (double)a->retry;
-	unsigned delay = 1;
-	int acked[MAX_RECIPIENTS] = {0};
-	for (size_t tried = 0, i = 0;; i = (i + 1) % n_brokers) {
-		int rc = publish_once(a, &brokers[i], topics, n, acked, payload, len);
-		struct timespec pause = {delay, 0};
-		if (rc == PUBLISH_AGAIN) {   /* at most once: the version is 3.1.1 from now on */
-			i = (i + n_brokers - 1) % n_brokers;
-			continue;
-		}
-		if (rc != EXIT_BROKER)
-			return rc;
-		if (++tried % n_brokers) {
-			fprintf(stderr, "danemsg: trying %s\n", brokers[(i + 1) % n_brokers].url);
-			continue;
-		}
-		if (now_s() + delay > until)
-			return rc;
-		fprintf(stderr, "danemsg: trying again in %u s (--retry)\n", delay);
-		nanosleep(&pause, NULL);
-		delay = delay * 2 > 8 ? 8 : delay * 2;
-	}
-}
-
 /* ---- the command ---- */
 
-static int make_topics(const struct send_args *a, const char *from, const char **names,
-		       size_t n, char topics[][TOPIC_MAX])
+static int make_topics(const struct send_args *a, const struct transport *t, const char *from,
+		       const char **names, size_t n, char topics[][TOPIC_MAX])
 {
 	char to[DANEMSG_CREDENTIAL_NAME_MAX];
 	for (size_t i = 0; i < n; i++) {
@@ -335,7 +159,7 @@ static int make_topics(const struct send_args *a, const char *from, const char *
 			cli_error("--to: '%s' is not a DNS name", names[i]);
 			return EXIT_USAGE;
 		}
-		if (cli_topic_expand(a->topic ? a->topic : "{to}", to, from, 0, topics[i],
+		if (cli_topic_expand(a->topic ? a->topic : t->default_topic, to, from, 0, topics[i],
 				     TOPIC_MAX))
 			return EXIT_USAGE;
 	}
@@ -370,7 +194,8 @@ static int seal_and_send(struct send_args *a, char *to_list, const char *message
 	if (err) {
 		rc = cli_exit_code(err);
 	} else {
-		rc = make_topics(a, danemsg_credential_name(cred), names, n, topics);
+		rc = make_topics(a, transport_for(brokers, n_brokers),
+				 danemsg_credential_name(cred), names, n, topics);
 	}
 	if (!rc && message && strcmp(message, "-")) {
 		msg_len = strlen(message);
@@ -398,9 +223,15 @@ static int seal_and_send(struct send_args *a, char *to_list, const char *message
 		}
 	}
 	if (!rc) {
+		struct transport_send ts = {
+			.opts = &a->mqtt, .brokers = brokers, .n_brokers = n_brokers,
+			.topics = topics, .n = n, .payload = sealed, .len = sealed_len,
+			.timeout_s = a->timeout_broker, .retry_s = a->retry,
+			.expires_in = a->seal.expires_in,
+		};
 		mosquitto_lib_init();
 		a->mqtt.login = cred;
-		rc = publish_all(a, brokers, n_brokers, topics, n, sealed, sealed_len);
+		rc = transport_for(brokers, n_brokers)->send(&ts);
 		mosquitto_lib_cleanup();
 	}
 	free(sealed);

@@ -32,8 +32,11 @@
 #include "metrics.h"
 #include "mqtt.h"
 #include "notify.h"
+#include "receive_nats.h"
 #include "spool.h"
 #include "status.h"
+#include "transport.h"
+#include "transport_nats.h"
 
 #define DEFAULT_MAX_SIZE (1ul << 20)
 #define QUEUE_CAP 16384               /* new spool entries indexed in memory; more wait on disk */
@@ -66,6 +69,10 @@ static const char listen_usage[] =
 	"from the config file without dropping the broker session.\n"
 	"Under systemd (Type=notify): READY once subscribed, STATUS, watchdog pings, and\n"
 	"journald levels instead of timestamps (docs/operations.md).\n"
+	"With nats:// brokers every listen process of NAME (here or on other machines)\n"
+	"shares one durable JetStream consumer: each message goes to one of them and is\n"
+	"acknowledged once delivered; replays are refused by the whole group through the\n"
+	"key-value bucket danemsg_replay (docs/messaging.md).\n"
 	"\n"
 	"  --as NAME            the recipient: an identity in the identity folder\n"
 	"                       (env IDENTITY_NAME)\n"
@@ -108,6 +115,9 @@ static const char listen_usage[] =
 	"                       127.0.0.1:9464 or [::1]:9464)\n"
 	"  --metrics-public     allow a --metrics address that is not loopback (the endpoint\n"
 	"                       has no authentication)\n"
+	"  --nats-ack-wait S    nats://: a message in hand with no word from its listener for\n"
+	"                       S seconds goes to another (default 30; set when the\n"
+	"                       identity's consumer is created)\n"
 	"  --status             print the counters of the listener running with this state\n"
 	"                       folder (its state/status file, rewritten every 2 s) and exit:\n"
 	"                       0 running, 3 not running\n"
@@ -129,7 +139,7 @@ enum {
 	OPT_SESSION_EXPIRY = 'E', OPT_KEEPALIVE = 'k', OPT_COUNT = 'n', OPT_ONCE = '1',
 	OPT_READY_FILE = 'r', OPT_DIR = 'd', OPT_CONFIG = 'C', OPT_HELP = 'h',
 	OPT_QUARANTINE_BYTES = 'B', OPT_RETRY_MAX = 'R', OPT_RETRY_AGE = 'G', OPT_METRICS = 'M',
-	OPT_METRICS_PUBLIC = 'P', OPT_STATUS = 'S',
+	OPT_METRICS_PUBLIC = 'P', OPT_STATUS = 'S', OPT_NATS_ACK_WAIT = 'K',
 };
 
 static const struct option listen_longopts[] = {
@@ -160,6 +170,7 @@ static const struct option listen_longopts[] = {
 	{"metrics", required_argument, NULL, OPT_METRICS},
 	{"metrics-public", no_argument, NULL, OPT_METRICS_PUBLIC},
 	{"status", no_argument, NULL, OPT_STATUS},
+	{"nats-ack-wait", required_argument, NULL, OPT_NATS_ACK_WAIT},
 	{"help", no_argument, NULL, OPT_HELP},
 	CLI_DNS_LONG_OPTIONS,
 	CLI_CHAIN_LONG_OPTIONS,
@@ -177,6 +188,7 @@ struct listen_args {
 	int metrics_non_loopback;
 	unsigned long workers, max_size, max_age, exec_timeout, session_expiry, keepalive;
 	unsigned long count, quarantine_max, quarantine_bytes, retry_max, retry_age;
+	unsigned long nats_ack_wait;
 	struct cli_dns_opts dns;
 	struct cli_mqtt_opts mqtt;
 	struct cli_config *cfg;
@@ -265,6 +277,9 @@ static int listen_option(void *ctx, int code, const char *arg)
 		return EXIT_OK_;
 	case OPT_METRICS_PUBLIC: a->metrics_public = 1; return EXIT_OK_;
 	case OPT_STATUS: a->status = 1; return EXIT_OK_;
+	case OPT_NATS_ACK_WAIT:
+		return cli_parse_uint(arg, "--nats-ack-wait", 3, 3600, &a->nats_ack_wait)
+			       ? EXIT_USAGE : EXIT_OK_;
 	default: return EXIT_USAGE;
 	}
 }
@@ -322,6 +337,7 @@ static void listen_defaults(struct listen_args *a)
 	a->quarantine_bytes = DEFAULT_QUARANTINE_BYTES;
 	a->retry_max = DEFAULT_RETRY_MAX;
 	a->retry_age = DEFAULT_RETRY_AGE;
+	a->nats_ack_wait = NATS_DEFAULT_ACK_WAIT;
 }
 
 /* ---- the listener ---- */
@@ -344,6 +360,9 @@ struct listener {
 	struct deliver_opts deliver;
 	struct mosquitto *mosq;
 	mosquitto_property *connect_props;
+	const struct transport *engine;  /* by the brokers' scheme */
+	struct nats_receiver *nats;      /* nats://: the receiving side (receive_nats.c) */
+	struct worker *workers;          /* their policies (nats://: used by its workers) */
 	atomic_int stopping, connecting, fatal;
 	atomic_ulong max_size;           /* --max-size, which SIGHUP may change */
 	struct metrics metrics;
@@ -569,36 +588,54 @@ static void quarantine(struct listener *L, struct spool_item *item, const void *
 	spool_queue_done(L->queue, item->name);
 }
 
-static void delivered(struct listener *L, struct spool_item *item, const struct attempt *at,
-		      const danemsg_message *m, const uint8_t sha[32], int mid)
+/* Writes the journal line of a delivered message (before its spool file goes). */
+static void journal_delivery(struct listener *L, const char *sender, const char *id,
+			     int64_t expiry, const uint8_t sha[32], int mid)
 {
 	struct journal_entry e = {0};
 	int64_t now = (int64_t)time(NULL);
-	char from[300];
-	unsigned long n;
 
-	e.expiry = at->claimed ? at->expiry : now;
-	e.sender = at->claimed ? at->sender : danemsg_message_from(m);
-	e.id = at->claimed ? at->id : danemsg_message_id(m);
+	e.expiry = expiry;
+	e.sender = sender;
+	e.id = id;
 	memcpy(e.sha256, sha, 32);
 	e.mid = mid;
 	e.keep_until = now + KEEP_HASH_S > e.expiry ? now + KEEP_HASH_S : e.expiry;
 	if (journal_record(L->journal, &e))
 		listen_log("WARNING: delivered, but the journal cannot record it (%s): a restart "
 			   "may deliver it again", strerror(errno));
-	spool_remove(L->spool, item->name);
-	spool_queue_done(L->queue, item->name);
+}
+
+/* The log line and the counters of a delivered message; --count stops us. */
+static void count_delivered(struct listener *L, const danemsg_message *m, int64_t received_ns)
+{
+	char from[300];
+	unsigned long n;
+
 	display_name(danemsg_message_from(m), from, sizeof(from));
 	listen_log("accepted from %s (dnssec %s%s, %s, id %s)", from,
 		   danemsg_dnssec_name(danemsg_message_dnssec(m)),
 		   danemsg_message_insecure_allowed(m) ? ", INSECURE allowed" : "",
 		   danemsg_message_format(m) == DANEMSG_FORMAT_COMPAT ? "compat" : "native",
 		   danemsg_message_id(m));
-	n = metrics_delivered(&L->metrics, spool_real_ns() - item->received_ns);
+	n = metrics_delivered(&L->metrics, spool_real_ns() - received_ns);
 	if (L->a->count && n >= L->a->count && !atomic_exchange(&L->stopping, 1)) {
 		listen_log("%lu messages delivered (--count): stopping", n);
 		spool_queue_wake(L->queue);
 	}
+}
+
+static void delivered(struct listener *L, struct spool_item *item, const struct attempt *at,
+		      const danemsg_message *m, const uint8_t sha[32], int mid)
+{
+	if (at->claimed)
+		journal_delivery(L, at->sender, at->id, at->expiry, sha, mid);
+	else
+		journal_delivery(L, danemsg_message_from(m), danemsg_message_id(m),
+				 (int64_t)time(NULL), sha, mid);
+	spool_remove(L->spool, item->name);
+	spool_queue_done(L->queue, item->name);
+	count_delivered(L, m, item->received_ns);
 }
 
 /* Nobody reads our standard output any more: nothing can be delivered. The message stays
@@ -689,19 +726,113 @@ static void process(struct worker *w, struct spool_item *item)
 	free(data);
 }
 
+/* The worker's policy, the one SIGHUP left for it if any. */
+static const danemsg_policy *worker_policy(struct worker *w)
+{
+	danemsg_policy *reloaded = atomic_exchange(&w->next_policy, NULL);
+	if (reloaded) {
+		danemsg_policy_free(w->policy);
+		w->policy = reloaded;
+	}
+	return w->policy;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct spool_item item;
 	while (spool_queue_take(w->L->queue, &item, &w->L->stopping)) {
-		danemsg_policy *reloaded = atomic_exchange(&w->next_policy, NULL);
-		if (reloaded) {
-			danemsg_policy_free(w->policy);
-			w->policy = reloaded;
-		}
+		worker_policy(w);
 		process(w, &item);
 	}
 	return NULL;
+}
+
+/* ---- what the NATS engine's workers use of ours (receive_nats.h) ---- */
+
+static void write_ready_file(const char *path);
+
+static danemsg_err host_open(void *ctx, size_t w, const uint8_t *data, size_t len,
+			     int64_t arrived, danemsg_message **m, char *errbuf, size_t errlen)
+{
+	struct listener *L = ctx;
+	return danemsg_open_at(L->r, (const danemsg_credential *const *)L->keys, L->n_keys,
+			       worker_policy(&L->workers[w]), arrived, data, len, m, errbuf,
+			       errlen);
+}
+
+static unsigned host_retry_limit(void *ctx, danemsg_err err)
+{
+	return retry_limit(ctx, err);
+}
+
+static int host_deliver(void *ctx, const danemsg_message *m, char *why, size_t whylen)
+{
+	struct listener *L = ctx;
+	return deliver_message(&L->deliver, m, why, whylen);
+}
+
+static void host_delivered(void *ctx, const danemsg_message *m, const uint8_t sha[32], int mid,
+			   int64_t received_ns)
+{
+	struct listener *L = ctx;
+	int64_t exp = danemsg_message_exp(m);
+	journal_delivery(L, danemsg_message_from(m), danemsg_message_id(m),
+			 exp ? exp : (int64_t)time(NULL), sha, mid);
+	count_delivered(L, m, received_ns);
+}
+
+static int host_was_delivered(void *ctx, const uint8_t sha[32], int *mid)
+{
+	struct listener *L = ctx;
+	return journal_delivered(L->journal, sha, mid);
+}
+
+static void host_refuse(void *ctx, const char *name, const void *data, size_t len,
+			const char *reason, const char *detail)
+{
+	struct listener *L = ctx;
+	char sn[SPOOL_NAME_MAX];
+	int kept = spool_in_quarantine(L->spool, name) ? SPOOL_Q_FULL :
+		   spool_quarantine(L->spool, name, 0, data, len, 0, reason, detail);
+	count_refused(L, reason, kept, data ? len : 0);
+	listen_log("rejected: %s: %s (%s%s)", reason, detail, kept > 0 ? "quarantine/" : "",
+		   short_name(name, sn, sizeof(sn)));
+}
+
+static void host_gone(void *ctx, const char *why)
+{
+	struct listener *L = ctx;
+	listen_log("not delivered: %s: stopping", why);
+	atomic_store(&L->fatal, EXIT_FAILURE_);
+	atomic_store(&L->stopping, 1);
+}
+
+static void host_ready(void *ctx)
+{
+	struct listener *L = ctx;
+	if (L->a->ready_file)
+		write_ready_file(L->a->ready_file);
+	notify_ready();
+}
+
+/* The receiving side on nats://: the stream is the spool (receive_nats.c). */
+static int setup_nats(struct listener *L, struct listen_args *a)
+{
+	char subject[NATS_SUBJECT_MAX];
+	struct nats_host h = {
+		.ctx = L, .me = L->name, .n_workers = a->workers, .max_size = a->max_size,
+		.max_age = a->max_age, .ack_wait = a->nats_ack_wait, .stopping = &L->stopping,
+		.open = host_open, .retry_limit = host_retry_limit,
+		.retry_delay_ns = retry_delay_ns, .deliver = host_deliver,
+		.delivered = host_delivered, .was_delivered = host_was_delivered,
+		.refuse = host_refuse, .gone = host_gone, .ready = host_ready, .log = listen_log,
+	};
+	int rc = nats_subject_of(L->topic, 1, subject, sizeof(subject));
+	if (!rc)
+		rc = nats_receiver_new(&a->mqtt, L->brokers, L->n_brokers,
+				       nats_stream_name(&a->mqtt), subject, &h, &L->nats);
+	return rc;
 }
 
 /* ---- the broker connection (its own thread) ---- */
@@ -912,7 +1043,10 @@ static void on_usr1(int sig)
 
 static int make_policy(const struct listen_args *a, struct listener *L, danemsg_policy **out)
 {
-	danemsg_replay_ops hook = {DANEMSG_REPLAY_OPS_VERSION, replay_hook, L};
+	/* nats://: the group's replay check, in the engine's bucket */
+	danemsg_replay_ops hook = L->nats ? nats_receiver_replay_ops(L->nats)
+					  : (danemsg_replay_ops){DANEMSG_REPLAY_OPS_VERSION,
+								 replay_hook, L};
 	danemsg_policy *p;
 	if (danemsg_policy_new(&p))
 		return EXIT_FAILURE_;
@@ -969,9 +1103,11 @@ static int setup(struct listener *L, struct listen_args *a)
 		cli_error("--as: '%s' is not a DNS name", a->as);
 		return EXIT_USAGE;
 	}
-	if ((rc = cli_brokers_resolve(&a->mqtt, L->brokers, &L->n_brokers)) ||
-	    (rc = cli_topic_expand(a->topic ? a->topic : "{to}", L->name, "+", 1, L->topic,
-				   sizeof(L->topic))))
+	if ((rc = cli_brokers_resolve(&a->mqtt, L->brokers, &L->n_brokers)))
+		return rc;
+	L->engine = transport_for(L->brokers, L->n_brokers);
+	if ((rc = cli_topic_expand(a->topic ? a->topic : L->engine->default_topic, L->name, "+",
+				   1, L->topic, sizeof(L->topic))))
 		return rc;
 	L->broker = &L->brokers[0];
 	snprintf(L->client_id, sizeof(L->client_id), "%s%s", a->client_id ? "" : "danemsg-",
@@ -1002,6 +1138,8 @@ static int setup(struct listener *L, struct listen_args *a)
 	L->deliver.exec = a->exec;
 	L->deliver.exec_timeout = (unsigned)a->exec_timeout;
 	L->deliver.me = L->name;
+	if (L->engine == &transport_nats)
+		return setup_nats(L, a);
 	if (cli_mqtt_version(&a->mqtt) == MQTT_PROTOCOL_V5) {
 		/* the broker keeps the session while we are away, and sends us nothing larger
 		 * than we accept (room for the topic and headers) */
@@ -1030,6 +1168,7 @@ static int setup(struct listener *L, struct listen_args *a)
 static void teardown(struct listener *L)
 {
 	metrics_server_stop(L->http);   /* first: it reads the queue and the resolver */
+	nats_receiver_free(L->nats);
 	if (L->mosq)
 		mosquitto_destroy(L->mosq);
 	mosquitto_property_free_all(&L->connect_props);
@@ -1058,7 +1197,7 @@ static void listen_gauges(void *ctx, struct metrics_gauges *g)
 	g->dns_cache_hits = cs.hits;
 	g->dns_cache_misses = cs.misses;
 	g->dns_cache_entries = cs.entries;
-	g->connected = atomic_load(&L->connected);
+	g->connected = L->nats ? nats_receiver_connected(L->nats) : atomic_load(&L->connected);
 	g->start_time = L->start_time;
 	g->pid = (int64_t)getpid();
 	g->now = (int64_t)time(NULL);
@@ -1148,6 +1287,25 @@ static void join_broker_thread(struct listener *L, pthread_t t)
 	}
 }
 
+/* nats://: the engine's workers instead of ours and the broker thread. */
+static int run_nats(struct listener *L, const sigset_t *stop_signals, struct worker *workers,
+		    size_t n_workers)
+{
+	int rc = EXIT_OK_;
+	write_status(L);
+	if (nats_receiver_start(L->nats))
+		rc = EXIT_FAILURE_;
+	else
+		wait_for_stop(L, stop_signals, workers, n_workers);
+	atomic_store(&L->stopping, 1);
+	nats_receiver_join(L->nats);
+	if (!rc)
+		rc = atomic_load(&L->fatal);
+	write_status(L);
+	listen_log("stopped: %lu delivered", atomic_load(&L->metrics.delivered));
+	return rc;
+}
+
 static int run(struct listener *L, struct worker *workers, size_t n_workers)
 {
 	sigset_t stop_signals, blocked;
@@ -1176,6 +1334,8 @@ static int run(struct listener *L, struct worker *workers, size_t n_workers)
 
 	listen_log("listening as %s on %s at %s; state in %s", L->name, L->topic, L->broker->url,
 		   L->state);
+	if (L->nats)
+		return run_nats(L, &stop_signals, workers, n_workers);
 	for (size_t i = 0; i < n_workers; i++) {
 		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i])) {
 			cli_error("cannot start a worker thread");
@@ -1230,6 +1390,7 @@ int cmd_listen(int argc, char **argv)
 		rc = setup(&L, &a);
 		if (!rc && !(workers = calloc(a.workers, sizeof(*workers))))
 			rc = EXIT_FAILURE_;
+		L.workers = workers;
 		for (size_t i = 0; !rc && i < a.workers; i++) {
 			workers[i].L = &L;
 			rc = make_policy(&a, &L, &workers[i].policy);
