@@ -426,6 +426,7 @@ static void key_record(danemsg_tlsa *rec, EVP_PKEY *key)
 	assert_true(len > 0 && (size_t)len <= sizeof(rdata) - 3);
 	memcpy(rdata + 3, der, (size_t)len);
 	OPENSSL_free(der);
+	danemsg_tlsa_init(rec);
 	assert_int_equal(danemsg_tlsa_parse(rdata, 3 + (size_t)len, rec), DANEMSG_OK);
 	assert_true(rec->usable);
 }
