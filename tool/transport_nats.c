@@ -225,7 +225,9 @@ static int publish_copy(struct transport_send *t, jsCtx *js, const char *subject
 			made_stream = 1;
 			continue;
 		}
-		if (jerr >= 10000) {   /* the stream answered, and refused (a JetStream code) */
+		/* the stream answered, and refused (a JetStream code); no responders or no
+		 * answer while a node is lost and a leader elected are worth another try */
+		if (jerr >= 10000 && s != NATS_NO_RESPONDERS && s != NATS_TIMEOUT) {
 			cli_error("NATS stream %s refused %s: %s", stream, subject, nats_why(s));
 			natsMsg_Destroy(msg);
 			return EXIT_BROKER;
@@ -269,7 +271,7 @@ static int nats_send(struct transport_send *t)
 	}
 	jsCtx_Destroy(js);
 	natsConnection_Destroy(nc);
-	nats_Close();   /* the library's threads and memory */
+	nats_CloseAndWait(5000);   /* the library's threads and memory, all gone */
 	return rc;
 }
 

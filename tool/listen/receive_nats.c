@@ -681,5 +681,5 @@ void nats_receiver_free(struct nats_receiver *r)
 	detach(r);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
-	nats_Close();
+	nats_CloseAndWait(5000);
 }
